@@ -1,0 +1,292 @@
+"""Multi-lead signals in physical units and their file formats (WFDB, CinC .mat, CSV).
+
+A :class:`Record` is the one signal type every part of ECG Viewer exchanges: samples in mV,
+shape ``(n_samples, n_leads)``, an explicit sampling rate, and lead names.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.errors import SignalFormatError
+
+
+@dataclass(frozen=True)
+class Record:
+    """Samples in millivolts, ``signal_mv.shape == (n_samples, n_leads)``; NaN marks a gap."""
+
+    signal_mv: np.ndarray
+    fs_hz: float
+    lead_names: tuple[str, ...]
+    name: str = "record"
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.signal_mv.ndim != 2 or self.signal_mv.shape[1] != len(self.lead_names):
+            raise SignalFormatError(
+                f"signal shape {self.signal_mv.shape} does not match {len(self.lead_names)} leads"
+            )
+        if not self.fs_hz > 0:
+            raise SignalFormatError(f"sampling rate must be positive, got {self.fs_hz}")
+
+    @property
+    def duration_s(self) -> float:
+        return self.signal_mv.shape[0] / self.fs_hz
+
+    def lead(self, name: str) -> np.ndarray:
+        """One lead's samples in mV (case-insensitive name)."""
+        for i, n in enumerate(self.lead_names):
+            if n.lower() == name.lower():
+                return self.signal_mv[:, i]
+        raise KeyError(f"lead {name!r} not in {self.lead_names}")
+
+
+# --------------------------------------------------------------------------- WFDB
+
+
+def _parse_header(hea_path: Path) -> tuple[dict, list[dict]]:
+    lines = [
+        ln.strip()
+        for ln in hea_path.read_text(encoding="latin-1").splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    if not lines:
+        raise SignalFormatError(f"{hea_path}: empty WFDB header")
+    head = lines[0].split()
+    try:
+        n_sig = int(head[1])
+        fs = float(head[2].split("/")[0]) if len(head) > 2 else 250.0
+        n_samp = int(head[3]) if len(head) > 3 else None
+    except (IndexError, ValueError) as exc:
+        raise SignalFormatError(f"{hea_path}: bad record line {lines[0]!r}") from exc
+    sigs = []
+    for ln in lines[1 : 1 + n_sig]:
+        parts = ln.split()
+        try:
+            fmt = parts[1].split("x")[0].split(":")[0].split("+")[0]
+            gain_str = parts[2] if len(parts) > 2 else "200"
+            gain_num = gain_str.split("/")[0].split("(")[0]
+            gain = float(gain_num) or 200.0
+            baseline = int(gain_str.split("(")[1].split(")")[0]) if "(" in gain_str else None
+            adczero = int(parts[4]) if len(parts) > 4 else 0
+            if baseline is None:
+                baseline = adczero
+            unit = gain_str.split("/")[1] if "/" in gain_str else "mV"
+            name = " ".join(parts[8:]) if len(parts) > 8 else f"ch{len(sigs) + 1}"
+        except (IndexError, ValueError) as exc:
+            raise SignalFormatError(f"{hea_path}: bad signal line {ln!r}") from exc
+        sigs.append(
+            dict(file=parts[0], fmt=fmt, gain=gain, baseline=baseline, unit=unit, name=name)
+        )
+    if len(sigs) != n_sig:
+        raise SignalFormatError(f"{hea_path}: header declares {n_sig} signals, has {len(sigs)}")
+    return dict(name=head[0], n_sig=n_sig, fs=fs, n_samp=n_samp), sigs
+
+
+def _unit_scale_to_mv(unit: str) -> float:
+    u = unit.strip().lower()
+    return {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}.get(u, 1.0)
+
+
+def read_wfdb(path: str | os.PathLike) -> Record:
+    """Read a WFDB record (``.hea`` + format 16 or 212 ``.dat``; also CinC ``.mat`` files)."""
+    path = Path(path)
+    hea = path.with_suffix(".hea") if path.suffix in (".dat", ".mat", ".hea", "") else path
+    if path.suffix == "":
+        hea = path.parent / (path.name + ".hea")
+    if not hea.exists():
+        raise SignalFormatError(f"{hea}: WFDB header not found")
+    rec, sigs = _parse_header(hea)
+    files = {s["file"] for s in sigs}
+    if len(files) != 1:
+        raise SignalFormatError(f"{hea}: signals in several files are not supported")
+    data_path = hea.parent / sigs[0]["file"]
+    fmt = sigs[0]["fmt"]
+    n_sig = rec["n_sig"]
+    if data_path.suffix == ".mat":
+        digital = _read_mat_val(data_path).T
+    elif fmt == "16":
+        raw = np.fromfile(data_path, dtype="<i2")
+        digital = raw[: (raw.size // n_sig) * n_sig].reshape(-1, n_sig)
+    elif fmt == "212":
+        digital = _decode_212(np.fromfile(data_path, dtype=np.uint8), n_sig)
+    else:
+        raise SignalFormatError(f"{hea}: WFDB format {fmt} is not supported (16, 212)")
+    if rec["n_samp"]:
+        digital = digital[: rec["n_samp"]]
+    gains = np.array([s["gain"] for s in sigs])
+    base = np.array([s["baseline"] for s in sigs])
+    scale = np.array([_unit_scale_to_mv(s["unit"]) for s in sigs])
+    signal = (digital.astype(np.float64) - base) / gains * scale
+    signal[digital == -32768] = np.nan  # WFDB invalid-sample marker for format 16
+    return Record(
+        signal_mv=signal,
+        fs_hz=rec["fs"],
+        lead_names=tuple(s["name"] for s in sigs),
+        name=rec["name"],
+    )
+
+
+def _decode_212(buf: np.ndarray, n_sig: int) -> np.ndarray:
+    buf = buf[: (buf.size // 3) * 3].reshape(-1, 3).astype(np.int32)
+    a = buf[:, 0] | ((buf[:, 1] & 0x0F) << 8)
+    b = buf[:, 2] | ((buf[:, 1] & 0xF0) << 4)
+    out = np.empty(a.size * 2, dtype=np.int32)
+    out[0::2], out[1::2] = a, b
+    out[out > 2047] -= 4096
+    return out[: (out.size // n_sig) * n_sig].reshape(-1, n_sig)
+
+
+def _read_mat_val(path: Path) -> np.ndarray:
+    from scipy.io import loadmat
+
+    try:
+        val = loadmat(path)["val"]
+    except Exception as exc:  # scipy raises several types for corrupt files
+        raise SignalFormatError(f"{path}: not a readable MAT file ({exc})") from exc
+    return np.atleast_2d(np.asarray(val))
+
+
+def read_cinc_mat(path: str | os.PathLike, fs_hz: float = 300.0) -> Record:
+    """Read a CinC 2017 ``.mat`` (int16 ``val``, 1000 adu/mV); the ``.hea`` beside it wins."""
+    path = Path(path)
+    if path.with_suffix(".hea").exists():
+        return read_wfdb(path.with_suffix(".hea"))
+    val = _read_mat_val(path).astype(np.float64)
+    return Record(
+        signal_mv=(val / 1000.0).T,
+        fs_hz=fs_hz,
+        lead_names=tuple(["ECG"] * val.shape[0]) if val.shape[0] == 1 else tuple(
+            f"ch{i + 1}" for i in range(val.shape[0])
+        ),
+        name=path.stem,
+    )
+
+
+def write_wfdb(record: Record, out_base: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``<out_base>.hea`` and ``<out_base>.dat`` (format 16, 1000 adu/mV), atomically.
+
+    NaN samples are written as the WFDB invalid value -32768.
+    """
+    out_base = Path(out_base)
+    name = out_base.name
+    adc_gain = 1000.0
+    sig = np.asarray(record.signal_mv, dtype=np.float64)
+    digital = np.round(np.nan_to_num(sig, nan=0.0) * adc_gain)
+    digital = np.clip(digital, -32767, 32767).astype("<i2")
+    digital[np.isnan(sig)] = -32768
+    n_samp, n_sig = digital.shape
+    lines = [f"{name} {n_sig} {record.fs_hz:g} {n_samp}"]
+    for i, lead in enumerate(record.lead_names):
+        col = digital[:, i]
+        init = int(col[0]) if n_samp else 0
+        checksum = int(col.astype(np.int64).sum()) & 0xFFFF
+        checksum = checksum - 65536 if checksum > 32767 else checksum
+        lines.append(f"{name}.dat 16 {adc_gain:g}(0)/mV 16 0 {init} {checksum} 0 {lead}")
+    dat = out_base.with_suffix(".dat")
+    hea = out_base.with_suffix(".hea")
+    atomic_write_bytes(dat, digital.tobytes())
+    atomic_write_bytes(hea, ("\n".join(lines) + "\n").encode())
+    return hea, dat
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def write_csv(record: Record, path: str | os.PathLike) -> Path:
+    """CSV with a ``# fs_hz=<rate>`` comment line, a header of lead names, values in mV."""
+    path = Path(path)
+    import io as _io
+
+    buf = _io.StringIO()
+    buf.write(f"# fs_hz={record.fs_hz:g}\n")
+    buf.write("time_s," + ",".join(record.lead_names) + "\n")
+    t = np.arange(record.signal_mv.shape[0]) / record.fs_hz
+    table = np.column_stack([t, record.signal_mv])
+    np.savetxt(buf, table, delimiter=",", fmt="%.6g")
+    atomic_write_bytes(path, buf.getvalue().encode())
+    return path
+
+
+def read_csv(path: str | os.PathLike, fs_hz: float | None = None) -> Record:
+    """Read a CSV of leads in mV. fs comes from ``# fs_hz=``, a ``time_s`` column or ``fs_hz``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise SignalFormatError(f"{path}: cannot read ({exc})") from exc
+    comments = [ln for ln in text if ln.startswith("#")]
+    rows = [ln for ln in text if ln.strip() and not ln.startswith("#")]
+    for c in comments:
+        if "fs_hz=" in c:
+            fs_hz = fs_hz or float(c.split("fs_hz=")[1].split()[0].strip(","))
+    if not rows:
+        raise SignalFormatError(f"{path}: no data rows")
+    first = rows[0].split(",")
+    has_header = any(not _is_number(x) for x in first)
+    names = [x.strip() for x in first] if has_header else [f"ch{i + 1}" for i in range(len(first))]
+    try:
+        data = np.array(
+            [[float(x) if x.strip() else np.nan for x in r.split(",")] for r in rows[has_header:]]
+        )
+    except ValueError as exc:
+        raise SignalFormatError(f"{path}: non-numeric value ({exc})") from exc
+    if data.ndim != 2 or data.shape[0] < 2:
+        raise SignalFormatError(f"{path}: too few samples")
+    if names and names[0].lower() in ("time_s", "time", "t", "seconds"):
+        if fs_hz is None:
+            dt = np.median(np.diff(data[:, 0]))
+            fs_hz = 1.0 / dt if dt > 0 else None
+        data, names = data[:, 1:], names[1:]
+    if fs_hz is None:
+        raise SignalFormatError(f"{path}: sampling rate unknown (add '# fs_hz=...' or pass fs)")
+    return Record(signal_mv=data, fs_hz=float(fs_hz), lead_names=tuple(names), name=path.stem)
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def read_signal(path: str | os.PathLike, fs_hz: float | None = None) -> Record:
+    """Read any supported signal file by its extension (.hea/.dat, .mat, .csv)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".hea", ".dat", ""):
+        return read_wfdb(path)
+    if suffix == ".mat":
+        return read_cinc_mat(path)
+    if suffix in (".csv", ".txt"):
+        return read_csv(path, fs_hz)
+    raise SignalFormatError(f"{path}: unsupported signal format {suffix!r}")
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``.
+
+    A failure leaves any earlier file at ``path`` untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
