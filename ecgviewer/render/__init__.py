@@ -1,0 +1,34 @@
+"""Signals onto ECG paper, with exact ground truth (for testing and training the digitiser).
+
+>>> from ecgviewer.render import render_ecg, RenderStyle
+>>> page = render_ecg(record, RenderStyle(layout="3x4+1", dpi=200))  # doctest: +SKIP
+>>> page.image_rgb.shape, page.truth.lead_names  # doctest: +SKIP
+"""
+
+from ecgviewer.render.distort import apply_distortions
+from ecgviewer.render.layout import canonical_lead_name, plan_page
+from ecgviewer.render.renderer import RenderedEcg, render_ecg
+from ecgviewer.render.style import (
+    DISTORTION_PRESETS,
+    GRID_PRESETS,
+    LAYOUTS,
+    Distortions,
+    RenderStyle,
+    random_style,
+    resolve_distortions,
+)
+
+__all__ = [
+    "DISTORTION_PRESETS",
+    "GRID_PRESETS",
+    "LAYOUTS",
+    "Distortions",
+    "RenderStyle",
+    "RenderedEcg",
+    "apply_distortions",
+    "canonical_lead_name",
+    "plan_page",
+    "random_style",
+    "render_ecg",
+    "resolve_distortions",
+]
