@@ -1,0 +1,249 @@
+"""Cross-validated training of the rhythm CNN on CinC 2017 (CPU friendly, resumable).
+
+Per fold: a stratified inner validation split (10 % of the training folds) picks the best
+epoch, so the held-out fold's out-of-fold (OOF) logits are never used for any choice. Each
+fold writes ``fold{k}.pt`` and ``oof_fold{k}.npz``; a finished fold is skipped on restart.
+``finalize`` joins the OOF logits, fits the temperature and writes the shipped model + card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ecgviewer.rhythm.data import RhythmDataset, load_cinc, load_folds, save_folds, stratified_folds
+from ecgviewer.rhythm.metrics import challenge_score
+from ecgviewer.rhythm.model import ModelConfig, RhythmCNN
+
+log = logging.getLogger("ecgviewer.rhythm.train")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data_dir: str = ""
+    out_dir: str = "work_tmp/rhythm_cv"
+    cache_dir: str | None = None
+    seed: int = 2017
+    k_folds: int = 5
+    folds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    epochs: int = 30
+    batch_size: int = 32
+    crop_s: tuple[float, float] = (15.0, 30.0)
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    label_smoothing: float = 0.05
+    class_weight_power: float = 0.5  # weight = (n / count) ** power
+    inner_val_frac: float = 0.1
+    patience: int = 8
+    threads: int = 1
+    max_batches: int = 0  # >0: smoke test, stop each epoch after this many batches
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    @classmethod
+    def from_json(cls, path: str | Path, **over) -> "TrainConfig":
+        d = json.loads(Path(path).read_text()) if path else {}
+        d.update({k: v for k, v in over.items() if v is not None})
+        if "model" in d and isinstance(d["model"], dict):
+            d["model"] = ModelConfig.from_dict(d["model"])
+        for k in ("folds", "crop_s"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+
+# ----------------------------------------------------------------------------- batches
+
+
+def make_batch(ds: RhythmDataset, idx: np.ndarray, length: int | None, rng: np.random.Generator | None,
+               augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack records (random crop of ``length`` samples, or whole when None) with masks."""
+    lens = ds.lengths()[idx]
+    L = int(lens.max()) if length is None else int(min(length, lens.max()))
+    x = np.zeros((len(idx), 1, L), np.float32)
+    m = np.zeros((len(idx), 1, L), np.float32)
+    for j, i in enumerate(idx):
+        s, v = ds.signal(i), ds.mask(i)
+        n = s.size
+        start = int(rng.integers(0, n - L + 1)) if (rng is not None and n > L) else 0
+        seg, vs = s[start : start + L], v[start : start + L]
+        x[j, 0, : seg.size] = seg
+        m[j, 0, : seg.size] = vs
+    if augment and rng is not None:
+        b = len(idx)
+        sign = np.where(rng.random(b) < 0.5, -1.0, 1.0).astype(np.float32)
+        scale = np.exp(rng.uniform(np.log(0.8), np.log(1.25), b)).astype(np.float32)
+        x = x * (sign * scale)[:, None, None]
+        noise = rng.uniform(0.0, 0.05, b).astype(np.float32)[:, None, None]
+        x = (x + noise * rng.standard_normal(x.shape).astype(np.float32)) * m
+    return torch.from_numpy(x), torch.from_numpy(m)
+
+
+def predict_logits(model: nn.Module, ds: RhythmDataset, idx: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Whole-record logits averaged over both polarities (test-time augmentation)."""
+    model.eval()
+    order = idx[np.argsort(ds.lengths()[idx], kind="stable")]
+    out = {}
+    with torch.no_grad():
+        for a in range(0, len(order), batch_size):
+            b = order[a : a + batch_size]
+            x, m = make_batch(ds, b, None, None, False)
+            z = 0.5 * (model(x, m) + model(-x, m))
+            for i, row in zip(b, z.numpy()):
+                out[int(i)] = row
+    return np.stack([out[int(i)] for i in idx])
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _inner_split(labels: np.ndarray, train_idx: np.ndarray, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(labels[train_idx]):
+        ids = train_idx[labels[train_idx] == c].copy()
+        rng.shuffle(ids)
+        val.extend(ids[: max(1, int(round(frac * ids.size)))])
+    val = np.array(sorted(val), np.int64)
+    return np.setdiff1d(train_idx, val), val
+
+
+def train_fold(cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int) -> dict:
+    """Train on folds != k, early-stop on the inner split, save weights and OOF logits of fold k."""
+    out = Path(cfg.out_dir)
+    torch.manual_seed(cfg.seed + k)
+    rng = np.random.default_rng(cfg.seed + 100 * k)
+    tr_all = np.flatnonzero(fold != k)
+    tr, va = _inner_split(ds.labels, tr_all, cfg.inner_val_frac, cfg.seed + k)
+    te = np.flatnonzero(fold == k)
+    counts = np.bincount(ds.labels[tr], minlength=cfg.model.n_classes).astype(float)
+    w = (counts.sum() / np.maximum(counts, 1)) ** cfg.class_weight_power
+    w = w / (w * counts).sum() * counts.sum()
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32),
+                                  label_smoothing=cfg.label_smoothing)
+    model = RhythmCNN(cfg.model)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n_batches = int(np.ceil(tr.size / cfg.batch_size))
+    if cfg.max_batches:
+        n_batches = min(n_batches, cfg.max_batches)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * n_batches,
+                                                pct_start=0.2)
+    lens = ds.lengths()
+    best, best_state, best_epoch, stale = -1.0, None, -1, 0
+    t_fold = time.time()
+    for epoch in range(cfg.epochs):
+        t0 = time.time()
+        model.train()
+        # length bucketing: shuffle, then sort by length within chunks of 16 batches
+        perm = rng.permutation(tr)
+        chunk = 16 * cfg.batch_size
+        perm = np.concatenate([c[np.argsort(lens[c], kind="stable")] for c in np.array_split(perm, max(1, perm.size // chunk))])
+        batches = [perm[a : a + cfg.batch_size] for a in range(0, perm.size, cfg.batch_size)]
+        rng.shuffle(batches)
+        total, seen = 0.0, 0
+        for bi, b in enumerate(batches[:n_batches]):
+            crop = int(rng.uniform(*cfg.crop_s) * ds.fs_hz)
+            x, m = make_batch(ds, b, crop, rng, True)
+            y = torch.from_numpy(ds.labels[b])
+            loss = loss_fn(model(x, m), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(b)
+            seen += len(b)
+        t_train = time.time() - t0
+        zv = predict_logits(model, ds, va)
+        score = challenge_score(ds.labels[va], zv.argmax(1))
+        log.info("fold %d epoch %d loss %.4f inner-val score %.4f (train %.0f s, val %.0f s)",
+                 k, epoch, total / max(seen, 1), score, t_train, time.time() - t0 - t_train)
+        if score > best:
+            best, best_epoch, stale = score, epoch, 0
+            best_state = {n: t.detach().clone() for n, t in model.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                log.info("fold %d early stop at epoch %d", k, epoch)
+                break
+    model.load_state_dict(best_state)
+    z = predict_logits(model, ds, te)
+    oof = challenge_score(ds.labels[te], z.argmax(1))
+    wall = time.time() - t_fold
+    torch.save(best_state, out / f"fold{k}.pt")
+    np.savez(out / f"oof_fold{k}.npz", idx=te, logits=z, labels=ds.labels[te])
+    info = {"fold": k, "best_epoch": best_epoch, "inner_val_score": best, "oof_score": oof,
+            "wall_s": wall, "n_train": int(tr.size), "n_inner_val": int(va.size), "n_test": int(te.size)}
+    (out / f"fold{k}.json").write_text(json.dumps(info, indent=1))
+    log.info("fold %d done: best epoch %d, inner-val %.4f, OOF %.4f, %.1f min", k, best_epoch, best, oof, wall / 60)
+    return info
+
+
+def train_cv(cfg: TrainConfig) -> list[dict]:
+    """Run (or resume) every fold in ``cfg.folds``; returns their summaries."""
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _setup_logging(out / "train.log")
+    torch.set_num_threads(cfg.threads)
+    torch.use_deterministic_algorithms(True)
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    if dev != "cpu":
+        log.warning("CUDA present but this CPU-sized recipe runs on CPU for reproducibility")
+    cfg_json = asdict(cfg)
+    (out / "config.json").write_text(json.dumps(cfg_json, indent=1))
+    t0 = time.time()
+    ds = load_cinc(cfg.data_dir, cfg.cache_dir)
+    log.info("loaded %d records in %.1f s", len(ds), time.time() - t0)
+    folds_path = out / "folds.json"
+    if folds_path.exists():
+        fold = load_folds(folds_path, ds.names)
+    else:
+        fold = stratified_folds(ds.labels, cfg.k_folds, cfg.seed)
+        save_folds(folds_path, ds.names, fold, cfg.seed)
+    infos = []
+    for k in cfg.folds:
+        if (out / f"fold{k}.json").exists():
+            infos.append(json.loads((out / f"fold{k}.json").read_text()))
+            log.info("fold %d already done, skipped", k)
+            continue
+        infos.append(train_fold(cfg, ds, fold, k))
+    return infos
+
+
+def _setup_logging(path: Path) -> None:
+    root = logging.getLogger("ecgviewer")
+    root.setLevel(logging.INFO)
+    if not any(isinstance(h, logging.FileHandler) for h in root.handlers):
+        fh = logging.FileHandler(path)
+        fh.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        root.addHandler(fh)
+        sh = logging.StreamHandler()
+        sh.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        root.addHandler(sh)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Cross-validated training of the rhythm CNN")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", default="work_tmp/rhythm_cv")
+    p.add_argument("--config", default=None, help="JSON with TrainConfig fields")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--folds", type=int, nargs="*")
+    p.add_argument("--max-batches", type=int)
+    p.add_argument("--cache", default=None)
+    a = p.parse_args(argv)
+    cfg = TrainConfig.from_json(a.config, data_dir=a.data, out_dir=a.out, epochs=a.epochs,
+                                folds=tuple(a.folds) if a.folds else None, max_batches=a.max_batches,
+                                cache_dir=a.cache)
+    train_cv(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
