@@ -1,34 +1,54 @@
 """Loading scanned/photographed ECGs (PNG, JPEG, TIFF, BMP, GIF, PDF) as 8-bit RGB arrays.
 
-Every failure becomes a typed :mod:`ecgviewer.errors` exception with a one-line reason; the
-pixel budget is checked from the header before decoding, so a decompression bomb never
-allocates its pixels.
+Why this module is defensive: users drop whatever they have onto the window. Every failure
+becomes a typed :mod:`ecgviewer.errors` exception with a one-line reason, never a raw
+traceback, and the pixel budget is checked from the file header (or the PDF page size) before
+anything is decoded, so a decompression bomb never allocates its pixels.
+
+Pages: PDFs and multi-page TIFFs have pages (``page`` is 0-based). Other multi-frame files
+(animated GIF/PNG, MPO phone photos) count as one page: the first frame is used.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 from ecgviewer.errors import (
+    EcgViewerError,
     EmptyDocumentError,
     ImageTooLargeError,
     ImageTooSmallError,
     UnreadableImageError,
 )
 
-DEFAULT_MAX_PIXELS = 60_000_000
-MIN_SIDE_PX = 64
-MAX_ASPECT = 20.0
+DEFAULT_MAX_PIXELS = 60_000_000  # ~180 MB as RGB; an A4 page at 600 dpi is ~35 MP
+MIN_SIDE_PX = 64  # below this no ECG grid or trace can be resolved
+MAX_ASPECT = 60.0  # a 60 s single-lead strip at 25 mm/s on 25 mm paper is 60:1
+MAX_PDF_DPI = 1200.0
+PAGED_FORMATS = ("TIFF",)  # raster formats whose frames are pages a user chooses between
+_DPI_RANGE = (10.0, 10_000.0)  # values outside are junk in the header, reported as None
+
+# pdfium is not thread-safe; the GUI may load in a worker while the CLI/tests load elsewhere.
+_PDFIUM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
 class LoadedImage:
-    """An image as ``rgb`` (H, W, 3) uint8, with its resolution when the file states one."""
+    """An image as ``rgb`` (H, W, 3) uint8, with its resolution when the file states one.
+
+    ``dpi`` is the file's horizontal resolution (the render resolution for PDFs); 72 and 96
+    are often meaningless defaults written by software, so treat it as a fallback only.
+    ``warnings`` lists lossy or surprising steps (bit depth reduced, first frame only, ...).
+    """
 
     rgb: np.ndarray
     dpi: float | None
@@ -36,32 +56,32 @@ class LoadedImage:
     page: int
     n_pages: int
     format: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def height_px(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def width_px(self) -> int:
+        return int(self.rgb.shape[1])
 
 
-def _is_pdf(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(5) == b"%PDF-"
+# --------------------------------------------------------------------------- public API
 
 
 def count_pages(path: str | os.PathLike) -> int:
-    """Number of pages (PDF) or frames (multi-page TIFF); 1 for single images."""
-    path = Path(path)
-    if _is_pdf(path):
-        import pypdfium2 as pdfium
-
-        try:
-            doc = pdfium.PdfDocument(str(path))
-        except Exception as exc:
-            raise UnreadableImageError(f"{path.name}: unreadable PDF ({exc})") from None
-        try:
-            return len(doc)
-        finally:
-            doc.close()
-    try:
-        with Image.open(path) as im:
-            return int(getattr(im, "n_frames", 1))
-    except Exception as exc:
-        raise UnreadableImageError(f"{path.name}: not a readable image ({exc})") from None
+    """Number of pages: PDF pages, TIFF pages, 1 for any other image. Decodes no pixels."""
+    path = _check_file(Path(path))
+    if _sniff(path) == "pdf":
+        with _PDFIUM_LOCK:
+            doc = _open_pdf(path)
+            try:
+                return len(doc)
+            finally:
+                doc.close()
+    with _open_raster(path) as im:
+        return _n_pages(im)
 
 
 def load_image(
@@ -70,28 +90,314 @@ def load_image(
     pdf_dpi: float = 200,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> LoadedImage:
-    """Decode one page of an image or PDF into RGB uint8 (alpha composited on white)."""
-    path = Path(path)
-    if _is_pdf(path):
-        import pypdfium2 as pdfium
+    """Decode page ``page`` (0-based) of an image or PDF into RGB uint8 on a white background.
 
-        doc = pdfium.PdfDocument(str(path))
-        n = len(doc)
-        if not 0 <= page < n:
-            raise EmptyDocumentError(f"{path.name}: page {page + 1} requested, PDF has {n}")
-        bitmap = doc[page].render(scale=pdf_dpi / 72.0)
-        rgb = np.asarray(bitmap.to_pil().convert("RGB")).copy()
-        doc.close()
-        return LoadedImage(rgb, float(pdf_dpi), path, page, n, "PDF")
-    with Image.open(path) as im:
-        n = int(getattr(im, "n_frames", 1))
-        im.seek(page)
-        fmt = im.format or "?"
-        dpi = im.info.get("dpi")
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("RGBA", "LA", "P", "PA"):
-            im = im.convert("RGBA")
-            bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-            im = Image.alpha_composite(bg, im)
-        rgb = np.asarray(im.convert("RGB")).copy()
-    return LoadedImage(rgb, float(dpi[0]) if dpi else None, path, page, n, fmt)
+    Raises :class:`UnreadableImageError`, :class:`ImageTooSmallError`,
+    :class:`ImageTooLargeError` or :class:`EmptyDocumentError`, each with a one-line reason.
+    """
+    if not (isinstance(pdf_dpi, (int, float)) and math.isfinite(pdf_dpi) and pdf_dpi > 0):
+        raise EcgViewerError(f"PDF render resolution must be a positive number, got {pdf_dpi!r}")
+    if pdf_dpi > MAX_PDF_DPI:
+        raise ImageTooLargeError(f"PDF render resolution {pdf_dpi:g} dpi exceeds {MAX_PDF_DPI:g}")
+    path = _check_file(Path(path))
+    try:
+        if _sniff(path) == "pdf":
+            return _load_pdf(path, int(page), float(pdf_dpi), int(max_pixels))
+        return _load_raster(path, int(page), int(max_pixels))
+    except EcgViewerError:
+        raise
+    except MemoryError:
+        raise ImageTooLargeError(f"{path.name}: not enough memory to decode this image") from None
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_file(path: Path) -> Path:
+    """Fail early, with a human reason, on missing, unreadable, directory or empty files."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise UnreadableImageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UnreadableImageError(f"{path}: cannot access ({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise UnreadableImageError(f"{path}: is a folder, not an image file")
+    if st.st_size == 0:
+        raise ImageTooSmallError(f"{path.name}: the file is empty (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise UnreadableImageError(f"{path}: no permission to read the file")
+    return path
+
+
+def _sniff(path: Path) -> str:
+    """'pdf', 'raster' or raise with a reason for formats we recognise but do not read."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+    except OSError as exc:
+        raise UnreadableImageError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+    if b"%PDF-" in head:  # the spec allows junk before the header
+        return "pdf"
+    stripped = head.lstrip().lower()
+    if stripped.startswith((b"<svg", b"<?xml")) or b"<svg" in stripped[:512]:
+        raise UnreadableImageError(
+            f"{path.name}: SVG/XML drawings are not supported; export as PNG or PDF"
+        )
+    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif", b"ftyphevc"):
+        raise UnreadableImageError(
+            f"{path.name}: HEIC/AVIF photos are not supported; convert to JPEG or PNG"
+        )
+    return "raster"
+
+
+def _check_size(name: str, width: int, height: int, max_pixels: int) -> None:
+    """Apply the size rules from the declared dimensions, before any pixel is decoded."""
+    if width <= 0 or height <= 0:
+        raise ImageTooSmallError(f"{name}: the image has no pixels ({width}×{height})")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{name}: {width}×{height} = {width * height / 1e6:.1f} MP exceeds the "
+            f"{max_pixels / 1e6:.0f} MP limit"
+        )
+    if min(width, height) < MIN_SIDE_PX:
+        raise ImageTooSmallError(
+            f"{name}: {width}×{height} px is too small for an ECG (need ≥ {MIN_SIDE_PX} px a side)"
+        )
+    if max(width, height) / min(width, height) > MAX_ASPECT:
+        raise ImageTooSmallError(
+            f"{name}: {width}×{height} px is too narrow for an ECG (aspect ratio over "
+            f"{MAX_ASPECT:g}:1)"
+        )
+
+
+def _clean_dpi(value) -> float | None:
+    try:
+        dpi = float(value[0] if isinstance(value, (tuple, list)) else value)
+    except (TypeError, ValueError, ZeroDivisionError, IndexError):
+        return None
+    lo, hi = _DPI_RANGE
+    return dpi if math.isfinite(dpi) and lo <= dpi <= hi else None
+
+
+# --------------------------------------------------------------------------- raster
+
+
+def _open_raster(path: Path) -> Image.Image:
+    """Open lazily (header only). PIL's own bomb guard is mapped; our budget is checked later."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(
+            f"{path.name}: declares a size too large to decode safely ({_short(exc)})"
+        ) from None
+    except Image.UnidentifiedImageError:
+        raise UnreadableImageError(f"{path.name}: {_describe_unknown(path)}") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is an unreadable file
+        raise UnreadableImageError(f"{path.name}: corrupt image header ({_short(exc)})") from None
+
+
+def _describe_unknown(path: Path) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    kind = "a text file" if head and printable / len(head) > 0.95 else "an unknown format"
+    ext = path.suffix.lower() or "no extension"
+    return f"not an image: the content is {kind} (extension {ext})"
+
+
+def _n_pages(im: Image.Image) -> int:
+    return int(getattr(im, "n_frames", 1)) if im.format in PAGED_FORMATS else 1
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def _load_raster(path: Path, page: int, max_pixels: int) -> LoadedImage:
+    notes: list[str] = []
+    im = _open_raster(path)
+    try:
+        fmt = im.format or "unknown"
+        n_pages = _n_pages(im)
+        if not 0 <= page < n_pages:
+            raise EmptyDocumentError(
+                f"{path.name}: page {page + 1} requested but the file has {n_pages} page(s)"
+            )
+        n_frames = int(getattr(im, "n_frames", 1))
+        if page:
+            try:
+                im.seek(page)
+            except (EOFError, OSError, ValueError) as exc:
+                raise UnreadableImageError(
+                    f"{path.name}: page {page + 1} is damaged ({_short(exc)})"
+                ) from None
+        elif n_frames > 1:
+            notes.append(f"{fmt} has {n_frames} frames; using the first")
+        _check_size(path.name, im.width, im.height, max_pixels)
+        dpi = _clean_dpi(im.info.get("dpi"))
+        if ImageFile.LOAD_TRUNCATED_IMAGES:
+            # Someone switched PIL into accepting half-decoded files; we never want that.
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im.load()
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLargeError(f"{path.name}: decompression bomb ({_short(exc)})") from None
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise UnreadableImageError(f"{path.name}: {_decode_reason(exc)}") from None
+        try:
+            oriented = ImageOps.exif_transpose(im)
+        except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the picture
+            oriented = im
+            notes.append("EXIF orientation unreadable; shown as stored")
+        if oriented is not im and oriented.size != im.size:
+            notes.append("rotated upright using the EXIF orientation tag")
+        rgb = _to_rgb8(oriented, path.name, notes)
+    finally:
+        im.close()
+    return LoadedImage(rgb, dpi, path, page, n_pages, fmt, tuple(notes))
+
+
+def _decode_reason(exc: BaseException) -> str:
+    text = _short(exc)
+    if "truncated" in text.lower() or isinstance(exc, EOFError):
+        return "the file is truncated (incomplete download or copy?)"
+    return f"corrupt image data ({text})"
+
+
+def _to_rgb8(im: Image.Image, name: str, notes: list[str]) -> np.ndarray:
+    """Any PIL mode → (H, W, 3) uint8; transparency composited on white, deep images scaled."""
+    mode = im.mode
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+    try:
+        if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+            grey = _scale_to_uint8(np.asarray(im), notes)
+            return np.repeat(grey[:, :, None], 3, axis=2)
+        if has_alpha:
+            rgba = im.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return np.asarray(Image.alpha_composite(white, rgba).convert("RGB")).copy()
+        if mode == "CMYK":
+            notes.append("CMYK converted to RGB")
+        return np.asarray(im.convert("RGB")).copy()
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise UnreadableImageError(
+            f"{name}: unsupported colour mode {mode} ({_short(exc)})"
+        ) from None
+
+
+def _scale_to_uint8(a: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Deep grey (16-bit, 32-bit int, float) → 8 bit.
+
+    Integers keep their absolute scale when they use most of the 16-bit range (divide by 257),
+    otherwise (e.g. 12-bit data in 16-bit words) they are stretched from 0 to their maximum.
+    Floats in [0, 1] are taken as fractions of white; other floats are stretched min..max.
+    NaN/inf become white (paper), never black (ink).
+    """
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        a = a.astype(np.float64)
+        finite = np.isfinite(a)
+        if not finite.any():
+            notes.append("float image without finite values; shown white")
+            return np.full(a.shape, 255, np.uint8)
+        lo, hi = float(a[finite].min()), float(a[finite].max())
+        if lo >= 0.0 and hi <= 1.0:
+            out = a
+        else:
+            out = (a - lo) / (hi - lo) if hi > lo else np.ones_like(a)
+            notes.append(f"float image stretched from [{lo:.4g}, {hi:.4g}] to 8 bit")
+        out = np.where(finite, out, 1.0)
+        return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+    a = a.astype(np.int64)
+    lo, hi = int(a.min()), int(a.max())
+    if lo >= 0 and hi > 4095:
+        notes.append("16-bit image reduced to 8 bit")
+        return np.clip((a + 128) // 257, 0, 255).astype(np.uint8)
+    if lo >= 0 and hi <= 255:
+        return a.astype(np.uint8)
+    base = min(lo, 0)
+    span = max(hi - base, 1)
+    notes.append(f"deep image stretched from [{base}, {hi}] to 8 bit")
+    return np.clip(np.round((a - base) * (255.0 / span)), 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+def _open_pdf(path: Path):
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        msg = str(exc).lower()
+        if "password" in msg or "security" in msg:
+            raise UnreadableImageError(
+                f"{path.name}: the PDF is password-protected; save an unlocked copy"
+            ) from None
+        if "success" in msg and not _pdf_mentions_pages(path):
+            # pdfium refuses a document with an empty page tree, reporting error 0 ("Success")
+            raise EmptyDocumentError(f"{path.name}: the PDF has no pages") from None
+        raise UnreadableImageError(
+            f"{path.name}: damaged or unsupported PDF ({_short(exc)})"
+        ) from None
+    except Exception as exc:  # noqa: BLE001
+        raise UnreadableImageError(f"{path.name}: unreadable PDF ({_short(exc)})") from None
+
+
+def _pdf_mentions_pages(path: Path, limit_bytes: int = 64 << 20) -> bool:
+    """Whether any uncompressed ``/Type /Page`` object exists (used only to word an error)."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit_bytes)
+    return re.search(rb"/Type\s*/Page(?![a-zA-Z])", data) is not None
+
+
+def _load_pdf(path: Path, page: int, dpi: float, max_pixels: int) -> LoadedImage:
+    with _PDFIUM_LOCK:
+        doc = _open_pdf(path)
+        try:
+            n_pages = len(doc)
+            if n_pages == 0:
+                raise EmptyDocumentError(f"{path.name}: the PDF has no pages")
+            if not 0 <= page < n_pages:
+                raise EmptyDocumentError(
+                    f"{path.name}: page {page + 1} requested but the PDF has {n_pages} page(s)"
+                )
+            try:
+                pdf_page = doc[page]
+                w_pt, h_pt = pdf_page.get_size()
+            except Exception as exc:  # noqa: BLE001
+                raise UnreadableImageError(
+                    f"{path.name}: page {page + 1} is damaged ({_short(exc)})"
+                ) from None
+            scale = dpi / 72.0
+            if not (math.isfinite(w_pt) and math.isfinite(h_pt)):
+                raise UnreadableImageError(f"{path.name}: page {page + 1} has an invalid size")
+            w_px, h_px = round(w_pt * scale), round(h_pt * scale)
+            try:
+                _check_size(path.name, w_px, h_px, max_pixels)
+            except ImageTooLargeError as exc:
+                raise ImageTooLargeError(f"{exc}; render at a lower dpi") from None
+            try:
+                bitmap = pdf_page.render(
+                    scale=scale, fill_color=(255, 255, 255, 255), rev_byteorder=True
+                )
+                pil = bitmap.to_pil()
+            except Exception as exc:  # noqa: BLE001
+                raise UnreadableImageError(
+                    f"{path.name}: page {page + 1} could not be rendered ({_short(exc)})"
+                ) from None
+        finally:
+            doc.close()
+    rgb = np.asarray(pil.convert("RGB")).copy()
+    return LoadedImage(rgb, dpi, path, page, n_pages, "PDF")

@@ -1,0 +1,110 @@
+"""Hostile and odd input files: each gives its typed error with a one-line reason, or loads.
+
+The per-file time bound is a hang guard only (a generous limit on a worker thread), not a
+speed assertion; speed and memory live in benchmarks/bench_bad_files.py.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures as cf
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from badfiles import make_corpus
+
+from ecgviewer import errors
+from ecgviewer.errors import EcgViewerError, NoTraceFoundError
+from ecgviewer.io.images import count_pages, load_image
+
+HANG_GUARD_S = 20.0
+# Measured 2026-11-25: on smooth colour noise saved as JPEG the grid detector "finds" a grid
+# (~6 px/mm, the 8×8 JPEG block pattern?) and digitize returns a single lead, quality 0.63 and
+# no warning. Reported to the digitisation engineers; remove the mark when it warns or raises.
+KNOWN_SILENT = {
+    "smooth_noise.jpg": pytest.mark.xfail(
+        reason="digitize reports a grid and no warning on JPEG colour noise", strict=False
+    )
+}
+_CORPUS_DIR = Path(tempfile.mkdtemp(prefix="ecgviewer-badfiles-"))
+atexit.register(shutil.rmtree, _CORPUS_DIR, ignore_errors=True)
+CORPUS = make_corpus(_CORPUS_DIR)  # made at collection so the ids read as file names
+
+
+def _guarded(fn, *args, **kw):
+    """Run ``fn`` on a worker thread; fail (not hang) if it takes longer than the guard."""
+    with cf.ThreadPoolExecutor(max_workers=1) as pool:
+        fut = pool.submit(fn, *args, **kw)
+        try:
+            return fut.result(timeout=HANG_GUARD_S)
+        except cf.TimeoutError:
+            pytest.fail(f"{fn.__name__}{args} still running after {HANG_GUARD_S:g} s (hang?)")
+
+
+def _outcome(f):
+    try:
+        return _guarded(load_image, f.path, page=f.page), None
+    except EcgViewerError as exc:
+        return None, exc
+
+
+class TestLoadCorpus:
+    @pytest.mark.parametrize("f", CORPUS, ids=[f.name for f in CORPUS])
+    def test_expected_outcome(self, f):
+        im, exc = _outcome(f)
+        if f.expect is None:
+            assert exc is None, f"{f.name} ({f.note}) should load, got {exc!r}"
+            assert im.rgb.dtype == np.uint8 and im.rgb.ndim == 3 and im.rgb.shape[2] == 3
+            if f.shape is not None:
+                assert im.rgb.shape[:2] == f.shape
+        else:
+            assert exc is not None, f"{f.name} ({f.note}) should fail, loaded {im.rgb.shape}"
+            assert type(exc) is getattr(errors, f.expect), f"{f.name}: {exc!r}"
+            reason = str(exc)
+            assert reason and "\n" not in reason and len(reason) < 300
+            assert f.name in reason, "the reason names the file"
+            assert "Traceback" not in reason
+
+    @pytest.mark.parametrize("f", [f for f in CORPUS if f.expect is None], ids=lambda f: f.name)
+    def test_count_pages_agrees_with_load(self, f):
+        n = _guarded(count_pages, f.path)
+        assert n == load_image(f.path, page=f.page).n_pages
+
+
+def _digitize():
+    try:
+        from ecgviewer.digitize import digitize
+    except ImportError:
+        pytest.skip("ecgviewer.digitize.digitize not available yet")
+    return digitize
+
+
+class TestNoEcgPages:
+    """Pages that load but hold no ECG: NoTraceFoundError or a result with warnings."""
+
+    @pytest.mark.parametrize(
+        "f",
+        [
+            pytest.param(f, marks=KNOWN_SILENT.get(f.name, ()), id=f.name)
+            for f in CORPUS
+            if f.page_kind is not None
+        ],
+    )
+    def test_digitize_fails_cleanly(self, f):
+        digitize = _digitize()
+        from ecgviewer.digitize.types import DigitizeSettings
+
+        image = load_image(f.path).rgb
+        try:
+            result = _guarded(digitize, image, DigitizeSettings())
+        except NoTraceFoundError as exc:
+            assert str(exc) and "\n" not in str(exc)
+            return
+        # no exception: the result must admit it found nothing trustworthy
+        assert result.warnings, f"{f.name}: digitize returned a result without any warning"
+        for lead in result.leads:
+            assert len(lead.signal_mv) == len(lead.valid_mask)
+            assert np.isfinite(lead.signal_mv[lead.valid_mask]).all()
