@@ -1,0 +1,291 @@
+"""Find the rows of trace on a binary page and decide the lead layout (which lead is where).
+
+Rows come from the horizontal projection of the ink (the isoelectric line of every row makes a
+sharp peak). The layout follows from the number of rows and, where that is ambiguous (3 or 6
+rows), from lead-change marks or gaps at the quarter/half points of the rows. Columns of a
+12-lead page are equal fractions of the common time span of the rows (2.5 s each for 3x4 at
+25 mm/s); a calibration pulse at a row start is excluded from the signal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage, signal
+
+from ecgviewer.digitize.calibration import find_calibration_pulse
+from ecgviewer.digitize.types import STANDARD_LEADS, Calibration, DigitizeSettings, Layout, LeadBox
+from ecgviewer.errors import NoTraceFoundError
+
+_MIN_ROW_SEP_MM = 7.0
+_MIN_ROW_WIDTH_MM = 40.0
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    """One horizontal row of trace: its baseline, its band of rows and its inked columns."""
+
+    baseline_y: float
+    y0: int  # band (image rows) the row's trace may use
+    y1: int
+    x0: int  # first and last+1 inked column of the row (after any calibration pulse)
+    x1: int
+    pulse_x1: int | None = None  # end column of a calibration pulse at the row start
+
+
+def _row_extent(present: np.ndarray, merge_px: int, min_seg_px: int) -> tuple[int, int, float]:
+    """First and last+1 column of the inked part of a row, and the inked fraction between."""
+    closed = ndimage.binary_closing(present, structure=np.ones(max(1, merge_px), bool))
+    labels, n = ndimage.label(closed)
+    if n == 0:
+        return 0, 0, 0.0
+    sizes = np.bincount(labels.ravel())[1:]
+    keep = np.flatnonzero(sizes >= min_seg_px) + 1
+    if keep.size == 0:
+        return 0, 0, 0.0
+    cols = np.flatnonzero(np.isin(labels, keep))
+    x0, x1 = int(cols[0]), int(cols[-1]) + 1
+    return x0, x1, float(present[x0:x1].mean())
+
+
+def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
+    """Rows of trace, top to bottom. Raises :class:`NoTraceFoundError` when there are none."""
+    h, w = binary.shape
+    if not binary.any():
+        raise NoTraceFoundError("no ink found on the page (blank page or threshold too high)")
+    prof = binary.sum(axis=1).astype(float)
+    smooth = ndimage.uniform_filter1d(prof, size=max(3, int(round(0.6 * px_per_mm))))
+    sep = max(3, int(_MIN_ROW_SEP_MM * px_per_mm))
+    peaks, _ = signal.find_peaks(smooth, distance=sep, prominence=0.05 * max(smooth.max(), 1))
+    if peaks.size == 0:
+        raise NoTraceFoundError("no horizontal trace rows found")
+    strong = peaks[smooth[peaks] >= 0.25 * smooth[peaks].max()]
+    rows: list[TraceRow] = []
+    half_band = max(2, int(2.5 * px_per_mm))
+    min_width = _MIN_ROW_WIDTH_MM * px_per_mm
+    cands = []
+    for p in strong:
+        band = binary[max(0, p - half_band) : p + half_band + 1]
+        present = band.any(axis=0)
+        x0, x1, fill = _row_extent(present, int(6 * px_per_mm), int(3 * px_per_mm))
+        if x1 - x0 >= min(min_width, 0.3 * w) and fill >= 0.5:
+            cands.append((int(p), x0, x1, fill))
+    if not cands:
+        raise NoTraceFoundError("no row of trace long enough to be an ECG")
+    widest = max(c[2] - c[1] for c in cands)
+    cands = [c for c in cands if c[2] - c[1] >= 0.3 * widest]
+    ys = [c[0] for c in cands]
+    for k, (p, x0, x1, _fill) in enumerate(cands):
+        up = ys[k] - ys[k - 1] if k > 0 else None
+        down = ys[k + 1] - ys[k] if k + 1 < len(ys) else None
+        spacing = min(d for d in (up, down, 40 * px_per_mm) if d is not None)
+        # bands overlap a little: big QRS complexes reach into the neighbour's half
+        y0 = p - int(0.85 * (up if up is not None else spacing * 1.2))
+        y1 = p + int(0.85 * (down if down is not None else spacing * 1.2)) + 1
+        rows.append(TraceRow(float(p), max(0, y0), min(h, y1), x0, x1))
+    return rows
+
+
+def _find_pulse_end(binary: np.ndarray, row: TraceRow, calibration: Calibration) -> int | None:
+    """End column of a calibration pulse at the start of ``row``, if there is one."""
+    pxx = calibration.px_per_mm_x
+    xa = max(0, row.x0 - 1)
+    xb = min(binary.shape[1], row.x0 + int(14 * pxx))
+    sub = binary[row.y0 : row.y1, xa:xb]
+    if sub.shape[1] < 4:
+        return None
+    pulse = find_calibration_pulse(
+        sub, calibration.px_per_mm_y, calibration.px_per_mm_x, search_fraction=1.0
+    )
+    if pulse is None or pulse.x0 > 4 * pxx:
+        return None
+    return xa + pulse.x1
+
+
+def marker_span(
+    binary: np.ndarray, row: TraceRow, x: float, half_win: int, px_per_mm: float
+) -> tuple[int, int] | None:
+    """Columns ``[xa, xb)`` of a lead-change mark near column ``x``: a vertical bar crossing
+    the baseline (at least 1 mm above and below it), at most 1.2 mm wide."""
+    xa = max(0, int(x - half_win))
+    xb = min(binary.shape[1], int(x + half_win) + 1)
+    base = int(round(row.baseline_y))
+    reach = max(2, int(round(1.0 * px_per_mm)))
+    ya, yb = base - reach, base + reach + 1
+    if xb <= xa or ya < 0 or yb > binary.shape[0]:
+        return None
+    # a column is a bar column if it is inked over the whole [baseline - 1 mm, baseline + 1 mm]
+    full = binary[ya:yb, xa:xb].all(axis=0)
+    cols = np.flatnonzero(full)
+    if cols.size == 0:
+        return None
+    groups = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
+    best = min(groups, key=lambda g: abs(xa + 0.5 * (g[0] + g[-1]) - x))
+    if best.size > max(2, 1.2 * px_per_mm):
+        return None
+    return xa + int(best[0]), xa + int(best[-1]) + 1
+
+
+def _break_evidence(
+    binary: np.ndarray, row: TraceRow, x: float, half_win: int, px_per_mm: float
+) -> bool:
+    """Whether the row shows a lead change near column ``x``: a gap in the ink or a bar."""
+    xa, xb = int(x - half_win), int(x + half_win) + 1
+    band = binary[row.y0 : row.y1, max(0, xa) : xb]
+    if band.size == 0:
+        return False
+    present = band.any(axis=0)
+    if (~present).sum() >= 2:
+        return True
+    return marker_span(binary, row, x, half_win, px_per_mm) is not None
+
+
+def _span(rows: list[TraceRow]) -> tuple[float, float]:
+    """The common start and end column of the 12-lead grid (medians over rows)."""
+    return float(np.median([r.x0 for r in rows])), float(np.median([r.x1 for r in rows]))
+
+
+def _has_breaks(
+    binary: np.ndarray, rows: list[TraceRow], fractions, half_win: int, px_per_mm: float
+) -> float:
+    """Fraction of (row, fraction) pairs with break evidence, minus that at control points."""
+    if not rows:
+        return 0.0
+    x0, x1 = _span(rows)
+    hits = ctrl = 0
+    for r in rows:
+        for f in fractions:
+            hits += _break_evidence(binary, r, x0 + f * (x1 - x0), half_win, px_per_mm)
+            ctrl += _break_evidence(binary, r, x0 + (f - 0.125) * (x1 - x0), half_win, px_per_mm)
+    n = len(rows) * len(fractions)
+    return (hits - ctrl) / n
+
+
+def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibration) -> str:
+    n = len(rows)
+    half_win = max(2, int(0.1 * calibration.px_per_s))
+    quarters = (0.25, 0.5, 0.75)
+    pxmm = calibration.px_per_mm_x
+
+    def breaks(rs, fr):
+        return _has_breaks(binary, rs, fr, half_win, pxmm)
+
+    if n >= 10:
+        return "12x1"
+    if n <= 2:
+        return "single"
+    if n == 3:
+        return "3x4" if breaks(rows, quarters) > 0.3 else "single"
+    if n == 4:
+        return "3x4+1"
+    if n == 5:
+        return "3x4+2"
+    if n == 6:
+        top3 = breaks(rows[:3], quarters)
+        bottom3_q = breaks(rows[3:], (0.25, 0.75))
+        half = breaks(rows, (0.5,))
+        if half > 0.5 and bottom3_q < 0.3 and top3 < 0.5:
+            return "6x2"
+        if top3 > 0.3 or bottom3_q < 0.3:
+            return "3x4+3"
+        return "6x2"
+    return "single"
+
+
+_RHYTHM_ROWS = {0: (), 1: ("{r}",), 2: ("{r}", "V5"), 3: ("V1", "{r}", "V5")}
+
+
+def _boxes_12_lead(
+    binary: np.ndarray,
+    name: str,
+    rows: list[TraceRow],
+    calibration: Calibration,
+    settings: DigitizeSettings,
+) -> tuple[list[LeadBox], list[float]]:
+    """Lead boxes of a 12-lead layout and the 0 s column of every box's row."""
+    n_cols, n_grid_rows = {"12x1": (1, 12), "6x2": (2, 6)}.get(name, (4, 3))
+    n_rhythm = max(0, len(rows) - n_grid_rows) if name.startswith("3x4") else 0
+    grid_rows = rows[:n_grid_rows]
+    x_start, x_end = _span(grid_rows)
+    col_w = (x_end - x_start) / n_cols
+    boxes: list[LeadBox] = []
+    origins: list[float] = []
+    half_win = max(2, int(0.08 * calibration.px_per_s))
+    for r, row in enumerate(grid_rows):
+        # column edges, moved off any lead-change mark found near them
+        edges = [float(row.x0)] + [x_start + c * col_w for c in range(1, n_cols)] + [float(row.x1)]
+        starts = [int(round(e)) for e in edges[:-1]]
+        ends = [int(round(e)) for e in edges[1:]]
+        for c in range(1, n_cols + 1):
+            span = marker_span(binary, row, edges[c], half_win, calibration.px_per_mm_x)
+            if span is not None:
+                if c < n_cols:
+                    starts[c] = max(starts[c], span[1])
+                ends[c - 1] = min(ends[c - 1], span[0])
+        for c in range(n_cols):
+            lead = STANDARD_LEADS[c * n_grid_rows + r]
+            boxes.append(LeadBox(lead, starts[c], ends[c], row.y0, row.y1, row.baseline_y, r, c))
+            origins.append(x_start)
+    names = _RHYTHM_ROWS.get(n_rhythm, ())
+    for k, row in enumerate(rows[n_grid_rows : n_grid_rows + len(names)]):
+        lead = names[k].format(r=settings.rhythm_lead)
+        boxes.append(LeadBox(lead, row.x0, row.x1, row.y0, row.y1, row.baseline_y, n_grid_rows + k, 0))
+        origins.append(float(row.x0))
+    return boxes, origins
+
+
+def detect_layout(
+    binary: np.ndarray, calibration: Calibration, settings: DigitizeSettings
+) -> tuple[Layout, list[float], list[str]]:
+    """Rows, layout name and one box per lead segment.
+
+    Returns ``(layout, origins, warnings)``: ``origins[i]`` is the column of 0 s for box ``i``
+    (the start of its row's time axis), so leads can be placed on a common timeline.
+    """
+    warnings: list[str] = []
+    px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
+    rows = find_rows(binary, px_per_mm)
+    # exclude calibration pulses at row starts
+    trimmed = []
+    for row in rows:
+        end = _find_pulse_end(binary, row, calibration)
+        if end is not None and end < row.x1 - 10 * calibration.px_per_mm_x:
+            row = TraceRow(row.baseline_y, row.y0, row.y1, end + 1, row.x1, end)
+        trimmed.append(row)
+    rows = trimmed
+    name = settings.layout if settings.layout != "auto" else _decide_name(binary, rows, calibration)
+    if name != "single":
+        n_needed = {"12x1": 12, "6x2": 6, "3x4": 3, "3x4+1": 4, "3x4+3": 6}.get(name, 3)
+        if len(rows) < n_needed:
+            warnings.append(
+                f"layout {name} needs {n_needed} rows but {len(rows)} were found; "
+                "reading them as a single-lead strip"
+            )
+            name = "single"
+    if name == "single":
+        boxes = [
+            LeadBox("ECG", r.x0, r.x1, r.y0, r.y1, r.baseline_y, k, 0) for k, r in enumerate(rows)
+        ]
+        origins = [float(r.x0) for r in rows]
+        return Layout("single", tuple(boxes), rhythm_lead="ECG"), origins, warnings
+    boxes, origins = _boxes_12_lead(binary, name, rows, calibration, settings)
+    span_s = (_span(rows)[1] - _span(rows)[0]) / calibration.px_per_s
+    expected_s = 250.0 / calibration.paper_speed_mm_s
+    if not 0.6 * expected_s <= span_s <= 1.4 * expected_s:
+        warnings.append(
+            f"the rows span {span_s:.1f} s, not the usual {expected_s:.0f} s of a 12-lead page: "
+            "check the paper speed and scale"
+        )
+    rhythm = _longest(boxes, settings.rhythm_lead)
+    return Layout(name, tuple(boxes), rhythm_lead=rhythm), origins, warnings
+
+
+def _longest(boxes: list[LeadBox], preferred: str) -> str | None:
+    """The preferred rhythm lead if present, else the lead of the widest box."""
+    names = {b.name for b in boxes}
+    if preferred in names:
+        return preferred
+    if "II" in names:
+        return "II"
+    return max(boxes, key=lambda b: b.x1 - b.x0).name if boxes else None

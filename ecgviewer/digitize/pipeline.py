@@ -1,0 +1,301 @@
+"""The digitisation pipeline: page image → calibrated leads (mV vs s).
+
+Two cacheable stages so an interactive caller re-runs only what changed:
+
+* :func:`prepare_page` — rotation, perspective, grid-suppressed darkness map, grid scale (slow,
+  depends only on the image, rotation and perspective settings);
+* :func:`digitize_prepared` — crop, binarise, calibrate, layout, trace (fast; re-run after a
+  threshold, crop, layout, speed or gain change).
+
+:func:`digitize` runs both; :func:`digitization_to_record` turns the result into a
+:class:`~ecgviewer.io.signals.Record` on a common timeline.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.digitize.binarize import binarize
+from ecgviewer.digitize.calibration import DEFAULT_PX_PER_MM, calibrate, find_calibration_pulse
+from ecgviewer.digitize.geometry import correct_perspective, estimate_rotation_deg, rotate_image
+from ecgviewer.digitize.grid import GridMeasurement, measure_grid
+from ecgviewer.digitize.layout import detect_layout
+from ecgviewer.digitize.preprocess import as_rgb_uint8, trace_darkness
+from ecgviewer.digitize.trace import path_baseline, path_to_lead, trace_path
+from ecgviewer.digitize.types import (
+    STANDARD_LEADS,
+    Calibration,
+    CropBox,
+    Digitization,
+    DigitizeSettings,
+    Layout,
+    Lead,
+    LeadBox,
+)
+from ecgviewer.errors import NoTraceFoundError
+from ecgviewer.io.images import LoadedImage, load_image
+from ecgviewer.io.signals import Record
+
+_MIN_QUALITY = 0.1  # below this mean lead quality the page is reported as having no trace
+_NAN_GAP_S = 0.05  # untraced stretches longer than this become NaN in a Record
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """The slow, image-only stage: the corrected page and everything measured on it."""
+
+    image_rgb: np.ndarray  # rotated (and perspective-corrected) page, uint8 H×W×3
+    darkness: np.ndarray  # float32 H×W in [0,1], higher = ink (grid suppressed)
+    rotation_deg: float
+    perspective_corrected: bool
+    grid: GridMeasurement
+    dpi: float | None
+    warnings: tuple[str, ...] = ()
+    timings_s: dict = field(default_factory=dict)
+
+
+def _as_loaded(image: str | os.PathLike | LoadedImage | np.ndarray) -> tuple[np.ndarray, float | None]:
+    if isinstance(image, LoadedImage):
+        return image.rgb, image.dpi
+    if isinstance(image, (str, os.PathLike, Path)):
+        loaded = load_image(image)
+        return loaded.rgb, loaded.dpi
+    return as_rgb_uint8(np.asarray(image)), None
+
+
+def prepare_page(
+    image: str | os.PathLike | LoadedImage | np.ndarray,
+    settings: DigitizeSettings = DigitizeSettings(),
+) -> PreparedPage:
+    """Load (if a path), straighten and measure a page; the result can be cached and re-used
+    by :func:`digitize_prepared` while only the later settings change."""
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    rgb, dpi = _as_loaded(image)
+    if dpi is None:
+        dpi = settings.dpi
+    timings["load"] = time.perf_counter() - t
+    warnings: list[str] = []
+
+    t = time.perf_counter()
+    perspective = False
+    if settings.correct_perspective:
+        rgb, perspective = correct_perspective(rgb)
+    timings["perspective"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    angle = settings.rotation_deg
+    if angle is None:
+        angle = estimate_rotation_deg(rgb)
+        if abs(angle) < 0.1:
+            angle = 0.0
+    if angle != 0.0:
+        rgb = rotate_image(rgb, angle)
+    timings["rotation"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    darkness = trace_darkness(rgb)
+    timings["darkness"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    grid = measure_grid(rgb)
+    timings["grid"] = time.perf_counter() - t
+    return PreparedPage(
+        image_rgb=rgb,
+        darkness=darkness,
+        rotation_deg=float(angle),
+        perspective_corrected=bool(perspective),
+        grid=grid,
+        dpi=dpi,
+        warnings=tuple(warnings),
+        timings_s=timings,
+    )
+
+
+def _clip_crop(crop: CropBox | None, h: int, w: int) -> CropBox:
+    if crop is None:
+        return CropBox(0, 0, w, h)
+    x0, x1 = sorted((int(np.clip(crop.x0, 0, w)), int(np.clip(crop.x1, 0, w))))
+    y0, y1 = sorted((int(np.clip(crop.y0, 0, h)), int(np.clip(crop.y1, 0, h))))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        raise NoTraceFoundError(f"the crop {crop} is too small to hold a trace")
+    return CropBox(x0, y0, x1, y1)
+
+
+def _pulse_scale(prepared: PreparedPage, settings: DigitizeSettings) -> float:
+    """Vertical px/mm to look for the calibration pulse with (before calibration is final)."""
+    if settings.px_per_mm:
+        return float(settings.px_per_mm)
+    if prepared.grid.found and prepared.grid.px_per_mm_y > 0:
+        return float(prepared.grid.px_per_mm_y)
+    if prepared.dpi:
+        return float(prepared.dpi) / 25.4
+    return DEFAULT_PX_PER_MM
+
+
+def digitize_prepared(prepared: PreparedPage, settings: DigitizeSettings = DigitizeSettings()) -> Digitization:
+    """Crop, binarise, calibrate, find the layout and trace every lead of a prepared page."""
+    timings = dict(prepared.timings_s)
+    warnings = list(prepared.warnings)
+    h, w = prepared.darkness.shape
+    crop = _clip_crop(settings.crop, h, w)
+
+    t = time.perf_counter()
+    dark = prepared.darkness[crop.y0 : crop.y1, crop.x0 : crop.x1]
+    bres = binarize(dark, settings.binarize_method, settings.threshold)
+    binary = bres.binary
+    timings["binarize"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    pulse = find_calibration_pulse(binary, _pulse_scale(prepared, settings))
+    calibration, cal_warnings = calibrate(prepared.grid, pulse, settings, prepared.dpi)
+    warnings.extend(cal_warnings)
+    timings["calibrate"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    layout, origins, layout_warnings = detect_layout(binary, calibration, settings)
+    warnings.extend(layout_warnings)
+    timings["layout"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    leads, layout = _trace_leads(binary, layout, origins, calibration, settings, (crop.x0, crop.y0))
+    timings["trace"] = time.perf_counter() - t
+
+    quality = float(np.mean([ld.quality for ld in leads])) if leads else 0.0
+    if quality < _MIN_QUALITY:
+        raise NoTraceFoundError(
+            f"no usable ECG trace found (traced fraction {quality:.0%}); "
+            "check the crop and threshold"
+        )
+    timings["total"] = sum(v for k, v in timings.items() if k != "total")
+    return Digitization(
+        image_rgb=prepared.image_rgb,
+        binary=binary,
+        crop=crop,
+        rotation_deg=prepared.rotation_deg,
+        calibration=calibration,
+        layout=layout,
+        leads=tuple(leads),
+        warnings=tuple(warnings),
+        quality=quality,
+        threshold=float(bres.threshold),
+        timings_s=timings,
+    )
+
+
+def _trace_box(binary: np.ndarray, box: LeadBox, scale_px: float, bridge_px: int):
+    path = trace_path(binary, box.x0, box.x1, box.y0, box.y1, box.baseline_y, scale_px, bridge_px)
+    base = path_baseline(path)
+    return path, (base if base is not None else box.baseline_y)
+
+
+def _trace_leads(
+    binary: np.ndarray,
+    layout: Layout,
+    origins: list[float],
+    calibration: Calibration,
+    settings: DigitizeSettings,
+    offset_xy: tuple[int, int],
+) -> tuple[list[Lead], Layout]:
+    """Trace every box; baselines are refined to the mode of the traced path."""
+    fs = float(settings.output_fs_hz)
+    boxes: list[LeadBox] = []
+    traced = []
+    bridge_px = max(2, int(round(1.5 * calibration.px_per_mm_y)))
+    for box in layout.boxes:
+        scale = 0.5 * (box.y1 - box.y0)
+        path, base = _trace_box(binary, box, scale, bridge_px)
+        boxes.append(replace(box, baseline_y=float(base)))
+        traced.append(path)
+    layout = replace(layout, boxes=tuple(boxes))
+    if layout.name == "single":
+        return [_single_lead(traced, boxes, calibration, fs, offset_xy)], layout
+    leads = [
+        path_to_lead(p, b.name, b.baseline_y, calibration, fs, o, offset_xy=offset_xy)
+        for p, b, o in zip(traced, boxes, origins)
+    ]
+    return leads, layout
+
+
+def _single_lead(traced, boxes, calibration, fs, offset_xy) -> Lead:
+    """Rows of one strip joined end to end into one continuous lead named "ECG"."""
+    parts = [
+        path_to_lead(p, "ECG", b.baseline_y, calibration, fs, float(b.x0), offset_xy=offset_xy)
+        for p, b in zip(traced, boxes)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    # a short last row is normal; short rows elsewhere are likely text misread as a row
+    return Lead(
+        name="ECG",
+        signal_mv=np.concatenate([p.signal_mv for p in parts]),
+        fs_hz=fs,
+        start_s=0.0,
+        valid_mask=np.concatenate([p.valid_mask for p in parts]),
+        quality=float(np.average([p.quality for p in parts], weights=[len(p.signal_mv) for p in parts])),
+        trace_x_px=np.concatenate([p.trace_x_px for p in parts]),
+        trace_y_px=np.concatenate([p.trace_y_px for p in parts]),
+    )
+
+
+def digitize(
+    image: str | os.PathLike | LoadedImage | np.ndarray,
+    settings: DigitizeSettings = DigitizeSettings(),
+) -> Digitization:
+    """Digitise a page: path, :class:`~ecgviewer.io.images.LoadedImage` or RGB uint8 array.
+
+    Raises :class:`~ecgviewer.errors.NoTraceFoundError` (and the image loading errors) with a
+    one-line reason.
+    """
+    return digitize_prepared(prepare_page(image, settings), settings)
+
+
+def digitization_to_record(dig: Digitization, fs_hz: float | None = None, name: str = "digitized") -> Record:
+    """All leads on one timeline (NaN where a lead was not printed or not traced).
+
+    A lead printed more than once (II in the grid and in a rhythm strip) contributes its longest
+    copy. Leads come in standard order, then any others.
+    """
+    if not dig.leads:
+        raise NoTraceFoundError("the digitisation has no leads")
+    fs = float(fs_hz or dig.leads[0].fs_hz)
+    longest: dict[str, Lead] = {}
+    for ld in dig.leads:
+        if ld.name not in longest or ld.duration_s > longest[ld.name].duration_s:
+            longest[ld.name] = ld
+    order = [n for n in STANDARD_LEADS if n in longest] + [n for n in longest if n not in STANDARD_LEADS]
+    end_s = max(ld.start_s + ld.duration_s for ld in longest.values())
+    n_total = int(round(end_s * fs))
+    out = np.full((n_total, len(order)), np.nan)
+    for k, lead_name in enumerate(order):
+        ld = longest[lead_name]
+        sig = _with_gaps_as_nan(ld)
+        if ld.fs_hz != fs:
+            t_src = np.arange(sig.size) / ld.fs_hz
+            t_dst = np.arange(int(round(ld.duration_s * fs))) / fs
+            sig = np.interp(t_dst, t_src, sig)  # NaN propagates to neighbours: conservative
+        i0 = int(round(ld.start_s * fs))
+        i1 = min(n_total, i0 + sig.size)
+        out[i0:i1, k] = sig[: i1 - i0]
+    meta = {"layout": dig.layout.name, "rhythm_lead": dig.layout.rhythm_lead, "source": "digitized"}
+    return Record(out, fs, tuple(order), name=name, meta=meta)
+
+
+def _with_gaps_as_nan(lead: Lead) -> np.ndarray:
+    """The lead's samples with untraced stretches longer than ``_NAN_GAP_S`` set to NaN."""
+    sig = np.asarray(lead.signal_mv, float).copy()
+    invalid = ~np.asarray(lead.valid_mask, bool)
+    if not invalid.any():
+        return sig
+    edges = np.diff(np.concatenate([[0], invalid.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    min_len = _NAN_GAP_S * lead.fs_hz
+    for a, b in zip(starts, ends):
+        if b - a > min_len or a == 0 or b == sig.size:
+            sig[a:b] = np.nan
+    return sig
