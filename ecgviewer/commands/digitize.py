@@ -1,0 +1,323 @@
+"""``ecgviewer digitize``: paper ECG images → calibrated signals, one file or a whole archive.
+
+For each input page writes ``OUTDIR/<stem>.hea/.dat`` (WFDB, mV; or ``.csv`` / ``.edf``), an
+optional ``<stem>.png`` overlay and ``<stem>.json`` (what was found; written last, so its
+presence marks a finished item for ``--resume``). Bad files are reported one line each and do
+not stop the batch; the exit code is 0 when every input worked, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecgviewer.batch import (
+    DEFAULT_TIMEOUT_S,
+    BatchItem,
+    BatchItemResult,
+    collect_inputs,
+    plan_items,
+    run_batch,
+)
+from ecgviewer.digitize.types import CropBox, DigitizeSettings
+from ecgviewer.errors import EcgViewerError
+
+NAME = "digitize"
+HELP = "Digitise ECG images/PDFs (files, folders, globs) into WFDB, CSV or EDF signals."
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pdf")
+LAYOUTS = ("auto", "single", "3x4", "3x4+1", "3x4+3", "6x2", "12x1")
+METHODS = ("auto", "otsu", "modified_otsu", "adaptive", "manual")
+
+
+@dataclass(frozen=True)
+class DigitizeJob:
+    """Everything a worker needs for one page besides the page itself (picklable)."""
+
+    settings: DigitizeSettings
+    format: str = "wfdb"
+    overlay: bool = False
+    pdf_dpi: float = 200.0
+
+
+def output_paths(item: BatchItem, job: DigitizeJob) -> list[Path]:
+    """The files one item produces, the summary JSON last."""
+    from ecgviewer.export import signal_paths
+
+    paths = list(signal_paths(item.out_base, job.format))
+    if job.overlay:
+        paths.append(item.out_base.parent / (item.out_base.name + ".png"))
+    return [*paths, item.summary_path]
+
+
+def digitize_file(item: BatchItem, job: DigitizeJob) -> BatchItemResult:
+    """The batch task: load one page, digitise it, write signal (+ overlay), then the JSON."""
+    from ecgviewer.digitize import pipeline
+    from ecgviewer.export import (
+        check_writable,
+        export_signal,
+        write_overlay_png,
+        write_summary_json,
+    )
+    from ecgviewer.io.images import load_image
+
+    loaded = load_image(item.path, page=item.page, pdf_dpi=job.pdf_dpi)
+    dig = pipeline.digitize(loaded, job.settings)
+    paths = output_paths(item, job)
+    check_writable(paths, item.overwrite)
+    item.summary_path.unlink(missing_ok=True)  # an old summary must not vouch for new files
+    record = pipeline.digitization_to_record(
+        dig, fs_hz=job.settings.output_fs_hz, name=item.out_base.name
+    )
+    export_signal(record, item.out_base, job.format, overwrite=True)
+    if job.overlay:
+        write_overlay_png(dig, paths[-2], overwrite=True)
+    extra = {
+        "input": str(item.path),
+        "page": item.page + 1,
+        "n_pages": loaded.n_pages,
+        "format": job.format,
+        "record": {
+            "fs_hz": record.fs_hz,
+            "lead_names": list(record.lead_names),
+            "duration_s": record.duration_s,
+        },
+        "outputs": [p.name for p in paths[:-1]],
+    }
+    write_summary_json(dig, item.summary_path, extra, settings=job.settings, overwrite=True)
+    return BatchItemResult(
+        "ok",
+        reason="; ".join(dig.warnings),
+        layout=dig.layout.name,
+        quality=float(dig.quality),
+        outputs=tuple(str(p) for p in paths),
+    )
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _crop(text: str) -> CropBox:
+    try:
+        x0, y0, x1, y1 = (int(round(float(v))) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected x0,y0,x1,y1 in pixels") from None
+    if x1 <= x0 or y1 <= y0:
+        raise argparse.ArgumentTypeError("crop needs x1 > x0 and y1 > y0")
+    return CropBox(x0, y0, x1, y1)
+
+
+def _page(text: str) -> int | None:
+    if text == "all":
+        return None
+    try:
+        page = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a page number (1, 2, ...) or 'all'") from None
+    if page < 1:
+        raise argparse.ArgumentTypeError("pages count from 1")
+    return page - 1
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="IMAGE",
+        help="image/PDF files, folders (searched recursively) or glob patterns",
+    )
+    parser.add_argument("-o", "--outdir", required=True, type=Path, help="output folder")
+    parser.add_argument(
+        "--format",
+        choices=("wfdb", "csv", "edf"),
+        default="wfdb",
+        help="signal file format (default: wfdb, physical units mV)",
+    )
+    parser.add_argument(
+        "--overlay",
+        action="store_true",
+        help="also write <stem>.png: the traces drawn over the page",
+    )
+    g = parser.add_argument_group("page")
+    g.add_argument(
+        "--page",
+        type=_page,
+        default=0,
+        metavar="N",
+        help="page of PDFs/multi-page TIFFs, from 1, or 'all' (default: 1)",
+    )
+    g.add_argument(
+        "--pdf-dpi",
+        type=_positive,
+        default=200.0,
+        metavar="D",
+        help="resolution PDFs are rendered at (default: 200)",
+    )
+    g.add_argument(
+        "--rotation",
+        type=float,
+        default=None,
+        metavar="DEG",
+        help="rotate by DEG instead of estimating it from the grid",
+    )
+    g.add_argument(
+        "--crop",
+        type=_crop,
+        default=None,
+        metavar="x0,y0,x1,y1",
+        help="only digitise this pixel box of the (rotated) page",
+    )
+    g = parser.add_argument_group("calibration and layout")
+    g.add_argument(
+        "--speed",
+        type=float,
+        choices=(25.0, 50.0),
+        default=25.0,
+        help="paper speed in mm/s (default: 25)",
+    )
+    g.add_argument(
+        "--gain",
+        type=float,
+        choices=(5.0, 10.0, 20.0),
+        default=10.0,
+        help="gain in mm/mV (default: 10)",
+    )
+    g.add_argument("--layout", choices=LAYOUTS, default="auto")
+    g.add_argument("--method", choices=METHODS, default="auto", help="binarisation method")
+    g.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="binarisation threshold 0..1 (implies --method manual)",
+    )
+    g.add_argument(
+        "--fs",
+        type=_positive,
+        default=500.0,
+        metavar="HZ",
+        help="output sampling rate (default: 500)",
+    )
+    g = parser.add_argument_group("batch")
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes (default: 1 = in this process)",
+    )
+    g.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="skip inputs whose outputs are complete (default: on)",
+    )
+    g.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    g.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="per-file report (input, status, reason, layout, quality, seconds)",
+    )
+    g.add_argument(
+        "--timeout",
+        type=_positive,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help=f"give up on one file after S seconds (default: {DEFAULT_TIMEOUT_S:g})",
+    )
+    g.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on a Dask cluster, e.g. tcp://host:8786 (needs dask[distributed])",
+    )
+    g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def job_from_args(args: argparse.Namespace) -> DigitizeJob:
+    method = "manual" if args.threshold is not None else args.method
+    if method == "manual" and args.threshold is None:
+        raise EcgViewerError("--method manual needs --threshold T (0..1)")
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise EcgViewerError(f"--threshold must be between 0 and 1, got {args.threshold:g}")
+    settings = DigitizeSettings(
+        crop=args.crop,
+        rotation_deg=args.rotation,
+        binarize_method=method,
+        threshold=args.threshold,
+        paper_speed_mm_s=args.speed,
+        gain_mm_mv=args.gain,
+        layout=args.layout,
+        output_fs_hz=args.fs,
+    )
+    return DigitizeJob(
+        settings=settings, format=args.format, overlay=args.overlay, pdf_dpi=args.pdf_dpi
+    )
+
+
+def _pages_of(page: int | None):
+    """Which pages of a file to digitise: one fixed page, or all (``None``)."""
+    if page is not None:
+        return lambda path: [page]
+
+    def all_pages(path: Path) -> list[int]:
+        from ecgviewer.io.images import count_pages
+
+        try:
+            return list(range(count_pages(path)))
+        except (EcgViewerError, OSError):
+            return [0]  # the task reports why the file is unreadable
+
+    return all_pages
+
+
+def run(args: argparse.Namespace) -> int:
+    job = job_from_args(args)
+    if args.workers < 1:
+        raise EcgViewerError("--workers must be at least 1")
+    inputs = collect_inputs(args.inputs, IMAGE_EXTENSIONS)
+    if not inputs:
+        raise EcgViewerError(f"no images found in {' '.join(map(str, args.inputs))}")
+    items = plan_items(inputs, args.outdir, pages_of=_pages_of(args.page))
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    single = len(items) == 1
+    summary = run_batch(
+        items,
+        digitize_file,
+        job,
+        workers=args.workers,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        report_path=args.report,
+        scheduler=args.scheduler,
+        progress=args.progress and not single,
+        timeout_s=args.timeout,
+        expected_outputs=output_paths,
+    )
+    if single:  # one file: say what happened in one line, like any other command
+        r = summary.results[0]
+        if r.status in ("error", "timeout"):
+            print(f"ecgviewer: {r.input}: {r.status}: {r.reason}", file=sys.stderr)
+        elif r.status == "skipped":
+            print(
+                f"{items[0].summary_path}: already complete (use --no-resume --overwrite to redo)"
+            )
+        else:
+            print(
+                f"{items[0].out_base}: {r.layout}, quality {r.quality:.2f}"
+                + (f" ({r.reason})" if r.reason else "")
+            )
+    else:
+        print(summary.text(NAME))
+    return summary.exit_code
