@@ -1,0 +1,29 @@
+"""``ecgviewer gui [FILE] [--screenshot OUT.png]``: the desktop app (also plain ``ecgviewer``)."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "gui"
+HELP = "open the desktop app (optionally with an ECG image or PDF)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", help="ECG image (PNG, JPEG, TIFF, BMP) or PDF to open")
+    parser.add_argument("--screenshot", metavar="OUT.png",
+                        help="open FILE, wait for the waveform and rhythm result, save a picture "
+                             "of the window and quit (works with QT_QPA_PLATFORM=offscreen)")
+    parser.add_argument("--size", metavar="WxH", default=None,
+                        help="window size for --screenshot, e.g. 1600x950")
+    parser.add_argument("--settings", metavar="FILE.ini", default=None,
+                        help="settings file (default: ecgviewer.ini in the per-user data folder)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ecgviewer.gui.app import run as run_app
+
+    size = None
+    if args.size:
+        w, _, h = args.size.lower().partition("x")
+        size = (int(w), int(h))
+    return run_app(args.file, screenshot=args.screenshot, settings_path=args.settings, size=size)

@@ -1,0 +1,17 @@
+"""pyqtgraph, configured once for the whole app: images are (row, column), as numpy has them."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="k")
+
+# ECG paper colours (the "pink" preset of ecgviewer.render.style)
+PAPER_RGB = (255, 250, 251)
+MINOR_RGB = (248, 206, 216)
+MAJOR_RGB = (236, 140, 166)
+TRACE_RGB = (20, 20, 20)
+RHYTHM_RGB = (21, 101, 192)
+CLASS_COLOURS = {"N": (46, 125, 50), "A": (198, 40, 40), "O": (239, 108, 0), "~": (117, 117, 117)}
+
+__all__ = ["pg", "PAPER_RGB", "MINOR_RGB", "MAJOR_RGB", "TRACE_RGB", "RHYTHM_RGB", "CLASS_COLOURS"]

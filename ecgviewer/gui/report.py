@@ -1,0 +1,285 @@
+"""A one-page report (A4 landscape, PDF or PNG): the scan with the extracted traces, the rhythm
+strip at true paper scale (25 mm/s, 10 mm/mV) on an ECG grid, the other leads, the rhythm
+result, the calibration and settings, and the research-use notice. Drawn with QPainter."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPainterPath,
+    QPdfWriter,
+    QPen,
+)
+
+from ecgviewer import RESEARCH_NOTICE, __version__
+from ecgviewer.errors import EcgViewerError
+from ecgviewer.gui._pg import CLASS_COLOURS, MAJOR_RGB, MINOR_RGB, RHYTHM_RGB
+from ecgviewer.gui.document import Document, signal_with_gaps
+from ecgviewer.gui.rhythm_panel import quality_flags
+from ecgviewer.rhythm.types import CLASS_NAMES, CLASSES
+
+PAGE_W_MM, PAGE_H_MM = 297.0, 210.0
+MARGIN_MM = 10.0
+PNG_DPI = 150.0
+MM_PER_S, MM_PER_MV = 25.0, 10.0
+
+
+class _Canvas:
+    """A painter that takes millimetres (device pixels = mm × ``px_per_mm``)."""
+
+    def __init__(self, painter: QPainter, px_per_mm: float) -> None:
+        self.p = painter
+        self.k = px_per_mm
+
+    def rect(self, x: float, y: float, w: float, h: float) -> QRectF:
+        return QRectF(x * self.k, y * self.k, w * self.k, h * self.k)
+
+    def pen(self, rgb, width_mm: float) -> QPen:
+        pen = QPen(QColor(*rgb))
+        pen.setWidthF(max(0.5, width_mm * self.k))
+        return pen
+
+    def text(self, x, y, w, h, text: str, size_pt: float = 9, bold: bool = False,
+             rgb=(0, 0, 0), flags=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop) -> None:
+        font = QFont()
+        font.setPointSizeF(size_pt)
+        font.setBold(bold)
+        self.p.setFont(font)
+        self.p.setPen(QColor(*rgb))
+        self.p.drawText(self.rect(x, y, w, h), int(flags) | int(Qt.TextFlag.TextWordWrap), text)
+
+    def grid(self, x, y, w, h) -> None:
+        """ECG paper: 1 mm minor, 5 mm major lines."""
+        for step, rgb, width in ((1.0, MINOR_RGB, 0.08), (5.0, MAJOR_RGB, 0.18)):
+            self.p.setPen(self.pen(rgb, width))
+            for gx in np.arange(0, w + 1e-6, step):
+                self.p.drawLine(QPointF((x + gx) * self.k, y * self.k), QPointF((x + gx) * self.k, (y + h) * self.k))
+            for gy in np.arange(0, h + 1e-6, step):
+                self.p.drawLine(QPointF(x * self.k, (y + gy) * self.k), QPointF((x + w) * self.k, (y + gy) * self.k))
+
+    def trace(self, x, y_mid, w, h, lead, mm_per_s: float, mm_per_mv: float, rgb) -> None:
+        """A lead on the grid, clipped to its cell, NaN gaps left open."""
+        sig = signal_with_gaps(lead)
+        t = np.arange(len(sig)) / lead.fs_hz
+        keep = t * mm_per_s <= w
+        xs = (x + t[keep] * mm_per_s) * self.k
+        ys = (y_mid - sig[keep] * mm_per_mv) * self.k
+        path = QPainterPath()
+        pen_down = False
+        for xv, yv in zip(xs, ys):
+            if not np.isfinite(yv):
+                pen_down = False
+                continue
+            if pen_down:
+                path.lineTo(xv, yv)
+            else:
+                path.moveTo(xv, yv)
+                pen_down = True
+        self.p.save()
+        self.p.setClipRect(self.rect(x, y_mid - h / 2, w, h))
+        self.p.setPen(self.pen(rgb, 0.22))
+        self.p.drawPath(path)
+        self.p.restore()
+
+
+def _image_with_traces(doc: Document) -> QImage:
+    """The page as a QImage with the extracted traces drawn on it (as in the app)."""
+    dig = doc.digitization
+    rgb = np.ascontiguousarray(dig.image_rgb if dig is not None else doc.page_rgb)
+    h, w = rgb.shape[:2]
+    img = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    if dig is None:
+        return img
+    painter = QPainter(img)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    rhythm = doc.rhythm_lead_index()
+    for i, lead in enumerate(dig.leads):
+        pen = QPen(QColor(*(RHYTHM_RGB if i == rhythm else (0, 170, 80))))
+        pen.setWidthF(max(1.5, w / 1200))
+        painter.setPen(pen)
+        path = QPainterPath()
+        down = False
+        for xv, yv in zip(np.asarray(lead.trace_x_px, float), np.asarray(lead.trace_y_px, float)):
+            if not (np.isfinite(xv) and np.isfinite(yv)):
+                down = False
+                continue
+            if down:
+                path.lineTo(xv, yv)
+            else:
+                path.moveTo(xv, yv)
+                down = True
+        painter.drawPath(path)
+    pen = QPen(QColor(255, 140, 0))
+    pen.setWidthF(max(2.0, w / 800))
+    painter.setPen(pen)
+    c = dig.crop
+    painter.drawRect(c.x0, c.y0, c.width, c.height)
+    painter.end()
+    return img
+
+
+def draw_report(painter: QPainter, px_per_mm: float, doc: Document) -> None:
+    """Draw the whole page; the painter's device is A4 landscape at ``px_per_mm``."""
+    cv = _Canvas(painter, px_per_mm)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.fillRect(cv.rect(0, 0, PAGE_W_MM, PAGE_H_MM), QColor(255, 255, 255))
+    dig, res = doc.digitization, doc.rhythm
+    x0, inner_w = MARGIN_MM, PAGE_W_MM - 2 * MARGIN_MM
+
+    # header and notice
+    cv.text(x0, 8, 150, 8, "ECG Viewer report", 15, bold=True)
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    cv.text(x0, 16, 170, 6, f"{doc.title}  ·  {stamp}  ·  ECG Viewer {__version__}", 8, rgb=(80, 80, 80))
+    painter.fillRect(cv.rect(185, 8, 102, 13), QColor(255, 243, 205))
+    painter.setPen(cv.pen((224, 195, 106), 0.3))
+    painter.drawRect(cv.rect(185, 8, 102, 13))
+    cv.text(187, 9.5, 98, 11, RESEARCH_NOTICE, 8.5, bold=True, rgb=(92, 68, 0))
+
+    # scan with traces (top left)
+    img = _image_with_traces(doc)
+    box_w, box_h = 150.0, 80.0
+    scale = min(box_w / img.width(), box_h / img.height())
+    iw, ih = img.width() * scale, img.height() * scale
+    painter.drawImage(cv.rect(x0, 25, iw, ih), img)
+    painter.setPen(cv.pen((150, 150, 150), 0.2))
+    painter.drawRect(cv.rect(x0, 25, iw, ih))
+
+    # result and settings (top right)
+    rx, rw = x0 + box_w + 6, inner_w - box_w - 6
+    y = 25.0
+    if res is not None:
+        name = CLASS_NAMES.get(res.label, res.label)
+        if res.cannot_assess:
+            name = f"Cannot assess (best guess: {name})"
+        cv.text(rx, y, rw, 8, name, 13, bold=True, rgb=CLASS_COLOURS.get(res.label, (0, 0, 0)))
+        y += 9
+        for k in CLASSES:
+            p = float(res.probabilities.get(k, 0.0))
+            cv.text(rx, y, 45, 5, CLASS_NAMES[k], 7.5)
+            painter.fillRect(cv.rect(rx + 46, y + 0.8, 50, 3.2), QColor(235, 235, 235))
+            painter.fillRect(cv.rect(rx + 46, y + 0.8, 50 * p, 3.2), QColor(*CLASS_COLOURS[k]))
+            cv.text(rx + 98, y, 20, 5, f"{100 * p:.0f} %", 7.5)
+            y += 5
+        hr = "–" if res.heart_rate_bpm is None else f"{res.heart_rate_bpm:.0f} bpm"
+        irr = "–" if res.rr_irregularity is None else f"{res.rr_irregularity:.3f}"
+        cv.text(rx, y + 1, rw, 5, f"Heart rate {hr}   ·   RR irregularity {irr}", 8.5)
+        y += 7
+    else:
+        cv.text(rx, y, rw, 12, f"No rhythm result: {doc.rhythm_error or doc.digitize_error or 'not analysed'}", 10, bold=True)
+        y += 13
+    s = doc.settings
+    lines = []
+    if dig is not None:
+        c = dig.calibration
+        lines.append(f"Calibration: {c.px_per_mm_x:.2f} × {c.px_per_mm_y:.2f} px/mm ({c.source}), "
+                     f"{c.paper_speed_mm_s:g} mm/s, {c.gain_mm_mv:g} mm/mV")
+        lines.append(f"Layout: {dig.layout.name}, {len(dig.leads)} leads, rhythm lead "
+                     f"{dig.layout.rhythm_lead or '–'}; rotation {dig.rotation_deg:.2f}°; "
+                     f"quality {dig.quality:.2f}")
+        lines.append(f"Binarisation: {s.binarize_method}, threshold "
+                     f"{'auto' if dig.threshold is None else f'{dig.threshold:.3f}'}; crop "
+                     f"{dig.crop.x0},{dig.crop.y0}–{dig.crop.x1},{dig.crop.y1} px")
+    if doc.edited_leads:
+        names = ", ".join(sorted({dig.leads[i].name for i in doc.edited_leads}))
+        lines.append(f"Corrected by hand: {names}")
+    flags = quality_flags(dig, res)
+    lines += [f"• {f}" for f in flags[:5]]
+    cv.text(rx, y + 1, rw, 105 - y, "\n".join(lines), 7.5, rgb=(40, 40, 40))
+
+    # rhythm strip at true scale, other leads below
+    if dig is None or not dig.leads:
+        return
+    rhythm_i = doc.rhythm_lead_index()
+    if rhythm_i is None:
+        rhythm_i = max(range(len(dig.leads)), key=lambda i: dig.leads[i].duration_s)
+    strip = dig.leads[rhythm_i]
+    y_top = 110.0
+    others = [ld for i, ld in enumerate(dig.leads) if i != rhythm_i]
+    strip_h = 40.0 if not others else 30.0
+    strip_w = min(inner_w, strip.duration_s * MM_PER_S)
+    cv.text(x0, y_top - 5, 200, 5, f"Rhythm strip, lead {strip.name} (25 mm/s, 10 mm/mV)", 8, bold=True,
+            rgb=RHYTHM_RGB)
+    cv.grid(x0, y_top, strip_w, strip_h)
+    cv.trace(x0, y_top + strip_h / 2, strip_w, strip_h, strip, MM_PER_S, MM_PER_MV, RHYTHM_RGB)
+    if not others:
+        return
+    y = y_top + strip_h + 6
+    per_row = 4
+    rows = [others[i : i + per_row] for i in range(0, len(others), per_row)]
+    cell_h = min(18.0, (PAGE_H_MM - MARGIN_MM - y) / len(rows) - 1)
+    cv.text(x0, y - 5, 200, 5, "Other leads (25 mm/s, 5 mm/mV)", 8, bold=True)
+    for row in rows:
+        total_s = sum(ld.duration_s for ld in row)
+        k = min(MM_PER_S, inner_w / max(total_s, 1e-6))
+        x = x0
+        for ld in row:
+            w = ld.duration_s * k
+            cv.grid(x, y, w, cell_h)
+            cv.trace(x, y + cell_h / 2, w, cell_h, ld, k, MM_PER_MV / 2, (20, 20, 20))
+            cv.text(x + 0.8, y + 0.3, 20, 4, ld.name, 7, bold=True)
+            x += w
+        y += cell_h + 1
+
+
+def write_report(doc: Document, path: Path) -> Path:
+    """Write the report as PDF (``.pdf``) or PNG (anything else is an error), atomically."""
+    if doc.image is None:
+        raise EcgViewerError("nothing to report: no image open")
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".pdf", ".png"):
+        raise EcgViewerError(f"report must be .pdf or .png, not {path.suffix or 'no extension'}")
+    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=path.parent, prefix=".report-")
+    os.close(fd)
+    try:
+        if suffix == ".pdf":
+            _write_pdf(doc, tmp)
+        else:
+            _write_png(doc, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _write_pdf(doc: Document, path: str) -> None:
+    writer = QPdfWriter(path)
+    writer.setResolution(300)
+    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Landscape,
+                                     QMarginsF(0, 0, 0, 0)))
+    writer.setTitle(f"ECG Viewer report – {doc.title}")
+    writer.setCreator(f"ECG Viewer {__version__}")
+    painter = QPainter(writer)
+    try:
+        draw_report(painter, 300 / 25.4, doc)
+    finally:
+        painter.end()
+
+
+def _write_png(doc: Document, path: str) -> None:
+    k = PNG_DPI / 25.4
+    size = QSizeF(PAGE_W_MM * k, PAGE_H_MM * k).toSize()
+    img = QImage(size, QImage.Format.Format_RGB32)
+    dpm = int(round(PNG_DPI / 0.0254))
+    img.setDotsPerMeterX(dpm)
+    img.setDotsPerMeterY(dpm)
+    painter = QPainter(img)
+    try:
+        draw_report(painter, k, doc)
+    finally:
+        painter.end()
+    if not img.save(path, "PNG"):
+        raise EcgViewerError(f"could not write {path}")
