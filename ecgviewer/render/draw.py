@@ -77,7 +77,41 @@ def polyline_mask(
 
 
 def composite(image: np.ndarray, alpha: np.ndarray, colour: tuple[int, int, int]) -> None:
-    """In place: ``image = image * (1 - alpha) + colour * alpha`` (float32 H×W×3, alpha H×W)."""
-    a = alpha[..., None]
-    image *= 1.0 - a
-    image += a * np.asarray(colour, dtype=np.float32)
+    """In place on a uint8 H×W×3 image: ``image = image * (1 - alpha) + colour * alpha``.
+
+    Only pixels with visible alpha are touched (traces cover a few % of a page).
+    """
+    ys, xs = np.nonzero(alpha > 1.0 / 512.0)
+    if ys.size == 0:
+        return
+    a = alpha[ys, xs].astype(np.float32)[:, None]
+    px = image[ys, xs].astype(np.float32)
+    px += a * (np.asarray(colour, dtype=np.float32) - px)
+    image[ys, xs] = (px + 0.5).astype(np.uint8)
+
+
+def composite_lines(
+    image: np.ndarray,
+    coverage: np.ndarray,
+    colour: tuple[int, int, int],
+    axis: int,
+    span: slice,
+) -> None:
+    """In place: blend whole lines of pixels (columns if ``axis == 1``, rows if 0) with the
+    1-D ``coverage`` along that axis, over ``span`` of the other axis.
+
+    Compositing vertical then horizontal lines of one colour this way equals compositing
+    their union coverage ``1 - (1 - cx)(1 - cy)``, at a fraction of the cost of a full page.
+    """
+    idx = np.flatnonzero(coverage > 1.0 / 512.0)
+    if idx.size == 0:
+        return
+    col = np.asarray(colour, dtype=np.float32)
+    if axis == 1:
+        sub = image[span, idx].astype(np.float32)
+        sub += coverage[idx].astype(np.float32)[None, :, None] * (col - sub)
+        image[span, idx] = (sub + 0.5).astype(np.uint8)
+    else:
+        sub = image[idx, span].astype(np.float32)
+        sub += coverage[idx].astype(np.float32)[:, None, None] * (col - sub)
+        image[idx, span] = (sub + 0.5).astype(np.uint8)

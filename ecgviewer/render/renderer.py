@@ -20,6 +20,7 @@ from ecgviewer.io.signals import Record
 from ecgviewer.render.distort import apply_distortions
 from ecgviewer.render.draw import (
     composite,
+    composite_lines,
     line_coverage_1d,
     mm_to_px,
     polyline_mask,
@@ -192,8 +193,8 @@ def render_ecg(
     # ---- page: paper, grid, traces, text
     grid = GRID_PRESETS[style.grid]
     paper = grid.tinted_paper if (grid is not None and style.tinted_paper) else WHITE
-    image = np.empty((h_px, w_px, 3), dtype=np.float32)
-    image[:] = np.asarray(paper, dtype=np.float32)
+    image = np.empty((h_px, w_px, 3), dtype=np.uint8)
+    image[:] = np.asarray(paper, dtype=np.uint8)
     if grid is not None:
         _draw_grid(image, plan, px_per_mm, style, grid.minor, grid.major)
 
@@ -202,7 +203,7 @@ def render_ecg(
     trace_alpha = polyline_mask((h_px, w_px), ink, style.trace_width_mm * px_per_mm, factor)
     trace_colour = TRACE_COLOURS[style.trace_colour]
     composite(image, trace_alpha, trace_colour)
-    page = Image.fromarray(np.clip(image + 0.5, 0, 255).astype(np.uint8), "RGB")
+    page = Image.fromarray(image, "RGB")
     _draw_text(page, plan, style, px_per_mm, trace_colour)
 
     rng = np.random.default_rng(seed)
@@ -255,21 +256,24 @@ def _draw_grid(image, plan: PagePlan, px_per_mm, style, minor_rgb, major_rgb) ->
     x_hi = min(int(np.ceil(mm_to_px(plan.grid_x1_mm, px_per_mm) + ext)) + 1, w_px)
     y_lo = max(int(np.floor(mm_to_px(plan.grid_y0_mm, px_per_mm) - ext)), 0)
     y_hi = min(int(np.ceil(mm_to_px(plan.grid_y1_mm, px_per_mm) + ext)) + 1, h_px)
-    sub = image[y_lo:y_hi, x_lo:x_hi]
-    cx = line_coverage_1d(w_px, mm_to_px(xs_mm, px_per_mm), minor_w)[x_lo:x_hi]
-    cy = line_coverage_1d(h_px, mm_to_px(ys_mm, px_per_mm), minor_w)[y_lo:y_hi]
+    rows, cols = slice(y_lo, y_hi), slice(x_lo, x_hi)
+    x_px, y_px = mm_to_px(xs_mm, px_per_mm), mm_to_px(ys_mm, px_per_mm)
     if style.grid_dotted:
         dot = max(minor_w, 0.18 * px_per_mm)
-        dx = line_coverage_1d(w_px, mm_to_px(xs_mm, px_per_mm), dot)[x_lo:x_hi]
-        dy = line_coverage_1d(h_px, mm_to_px(ys_mm, px_per_mm), dot)[y_lo:y_hi]
-        minor_alpha = np.outer(dy, dx)
+        dx = line_coverage_1d(w_px, x_px, dot)
+        dy = line_coverage_1d(h_px, y_px, dot)
+        dx[:x_lo], dx[x_hi:], dy[:y_lo], dy[y_hi:] = 0, 0, 0, 0
+        iy, ix = np.flatnonzero(dy), np.flatnonzero(dx)
+        block = np.zeros((h_px, w_px), dtype=np.float32)
+        block[np.ix_(iy, ix)] = np.outer(dy[iy], dx[ix])
+        composite(image, block, minor_rgb)
     else:
-        minor_alpha = 1.0 - np.outer(1.0 - cy, 1.0 - cx)
-    composite(sub, minor_alpha.astype(np.float32), minor_rgb)
-    mx = line_coverage_1d(w_px, mm_to_px(major_x, px_per_mm), major_w)[x_lo:x_hi]
-    my = line_coverage_1d(h_px, mm_to_px(major_y, px_per_mm), major_w)[y_lo:y_hi]
-    major_alpha = 1.0 - np.outer(1.0 - my, 1.0 - mx)
-    composite(sub, major_alpha.astype(np.float32), major_rgb)
+        composite_lines(image, line_coverage_1d(w_px, x_px, minor_w), minor_rgb, 1, rows)
+        composite_lines(image, line_coverage_1d(h_px, y_px, minor_w), minor_rgb, 0, cols)
+    mx = line_coverage_1d(w_px, mm_to_px(major_x, px_per_mm), major_w)
+    my = line_coverage_1d(h_px, mm_to_px(major_y, px_per_mm), major_w)
+    composite_lines(image, mx, major_rgb, 1, rows)
+    composite_lines(image, my, major_rgb, 0, cols)
 
 
 def _furniture_polylines(plan: PagePlan, style: RenderStyle, px_per_mm: float) -> list:
