@@ -225,8 +225,9 @@ def render_overlay(dig: Digitization) -> np.ndarray:
         font = ImageFont.load_default(size=font_px)
     except (TypeError, OSError):  # Pillow without FreeType
         font = ImageFont.load_default()
-    for box in dig.layout.boxes:
-        draw.rectangle([box.x0, box.y0, box.x1, box.y1], outline=(0, 160, 0, 110), width=1)
+    for box in dig.layout.boxes:  # sorted corners: never fail a batch over a drawing detail
+        xs, ys = sorted((box.x0, box.x1)), sorted((box.y0, box.y1))
+        draw.rectangle([xs[0], ys[0], xs[1], ys[1]], outline=(0, 160, 0, 110), width=1)
     for ld in dig.leads:
         for run in _polylines(ld.trace_x_px, ld.trace_y_px, max_step_px=3 * width_px + 2):
             draw.line(run, fill=(*OVERLAY_RGB, 235), width=width_px, joint="curve")
@@ -235,7 +236,7 @@ def render_overlay(dig: Digitization) -> np.ndarray:
         if (box.name, box.x0, box.y0) in labelled:
             continue
         labelled.add((box.name, box.x0, box.y0))
-        xy = (box.x0 + 3, box.y0 + 2)
+        xy = (min(box.x0, box.x1) + 3, min(box.y0, box.y1) + 2)
         draw.rectangle(draw.textbbox(xy, box.name, font=font), fill=(255, 255, 255, 200))
         draw.text(xy, box.name, fill=(*OVERLAY_RGB, 255), font=font)
     return np.asarray(Image.alpha_composite(base, layer).convert("RGB"))
