@@ -178,3 +178,25 @@ class TestRealRecord:
         page = render_ecg(cinc, RenderStyle(layout="single", dpi=100))
         score = score_digitization(page.truth, cinc)
         assert score.mean_snr_db > 60  # the truth is the signal where nothing was clipped
+
+
+class TestEvaluateCommand:
+    def test_pairs_by_stem_and_reports_missing(self, ptbxl_dir, tmp_path, capsys):
+        from ecgviewer.cli import main
+        from ecgviewer.io.signals import write_wfdb
+
+        src = ptbxl_dir / "records500" / "00000"
+        truth_dir, est_dir = tmp_path / "truth", tmp_path / "est"
+        assert main(["render", str(src / "00012_hr.hea"), str(src / "00013_hr.hea"),
+                     "-o", str(truth_dir), "--dpi", "100"]) == 0
+        rec = read_wfdb(src / "00012_hr.hea")
+        noisy = rec.signal_mv + np.random.default_rng(0).normal(0, 0.01, rec.signal_mv.shape)
+        write_wfdb(_with(rec, noisy), est_dir / "00012_hr")
+        capsys.readouterr()
+        assert main(["evaluate", str(truth_dir), str(est_dir), "--csv",
+                     str(tmp_path / "t.csv")]) == 0
+        out = capsys.readouterr().out
+        assert "00012_hr" in out and "missing" in out and "median" in out
+        rows = (tmp_path / "t.csv").read_text().splitlines()
+        assert rows[1].startswith("00012_hr,ok,12,") and rows[2].startswith("00013_hr,missing")
+        assert float(rows[1].split(",")[3]) > 15
