@@ -1,0 +1,225 @@
+"""Digitisation accuracy on rendered real records (ground truth known exactly).
+
+Renders real records that the tests do not use -- CinC 2017 records from the END of the
+RECORDS list (single-lead strips) and PTB-XL records 301-400 (12-lead pages) -- clean and
+distorted, digitises each page with the project's pipeline and scores it with
+:func:`ecgviewer.scoring.score_digitization` (Challenge-2024 SNR with 0.5 s / 1 mV alignment).
+
+    nice python benchmarks/bench_digitize_accuracy.py --n 5
+    nice python benchmarks/bench_digitize_accuracy.py --n 20 --datasets ptbxl --layout 3x4+1 \
+        --save /tmp/bench_fail --save-below 10
+
+Prints, per dataset × condition: n, median/mean SNR, r, RMSE, failures, and diagnostics that
+say *what* goes wrong (layout, scale, amplitude, coverage, time shift), then the worst leads.
+Targets: clean >= 20 dB mean SNR, distorted >= 12 dB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.io.signals import Record, read_wfdb, write_wfdb
+from ecgviewer.paths import data_dir
+from ecgviewer.render import DISTORTION_PRESETS, RenderStyle, render_ecg
+from ecgviewer.scoring import DigitizationScore, resample_to, score_digitization, summarize
+
+TARGETS_DB = {"clean": 20.0, "distorted": 12.0}
+
+
+def cinc_records(root: Path, n: int) -> list[Path]:
+    names = (root / "RECORDS").read_text().split()
+    return [root / f"{name}.hea" for name in names[-n:]] if n > 0 else []
+
+
+def ptbxl_records(root: Path, n: int) -> list[Path]:
+    return [root / "records500" / "00000" / f"{i:05d}_hr.hea" for i in range(301, 301 + n)]
+
+
+def _gain_ratio(ref: Record, est: Record, score: DigitizationScore) -> float:
+    """Median over leads of std(estimate)/std(reference) on the aligned overlap (1 = right
+    amplitude; 0.5 / 2 = a gain error such as 5 vs 10 mm/mV)."""
+    ratios = []
+    est_names = {n.lower(): i for i, n in enumerate(est.lead_names)}
+    for j, name in enumerate(ref.lead_names):
+        try:
+            s = score.lead(name)
+        except KeyError:
+            continue
+        if s.missing:
+            continue
+        col = est_names.get(name.lower(), 0 if est.signal_mv.shape[1] == 1 else None)
+        if col is None:
+            continue
+        n = ref.signal_mv.shape[0]
+        e = resample_to(est.signal_mv[:, col], est.fs_hz, ref.fs_hz, n)
+        k = int(round(s.shift_s * ref.fs_hz))
+        e = np.roll(e, k)
+        if k > 0:
+            e[:k] = np.nan
+        elif k < 0:
+            e[k:] = np.nan
+        r = ref.signal_mv[:, j]
+        ok = np.isfinite(r) & np.isfinite(e)
+        if ok.sum() > 10 and np.std(r[ok]) > 0:
+            ratios.append(np.std(e[ok]) / np.std(r[ok]))
+    return float(np.median(ratios)) if ratios else float("nan")
+
+
+def run_case(path: Path, dataset: str, condition: str, args, digitize, to_record, settings_cls):
+    record = read_wfdb(path)
+    layout = "single" if dataset == "cinc" else args.layout
+    style = RenderStyle(layout=layout, dpi=args.dpi, row_seconds=10.0,
+                        header_lines=("ECG Viewer benchmark", "25 mm/s  10 mm/mV"))
+    page = render_ecg(record, style, seed=args.seed, distortions=DISTORTION_PRESETS[condition])
+    settings = settings_cls(dpi=None if args.no_dpi else style.dpi)
+    t0 = time.perf_counter()
+    error = None
+    dig = est = None
+    try:
+        dig = digitize(page.image_rgb, settings)
+        est = to_record(dig, fs_hz=record.fs_hz, name=path.stem)
+    except Exception as exc:  # noqa: BLE001 - a benchmark records every failure and goes on
+        error = f"{type(exc).__name__}: {str(exc)[:90]}"
+        if args.verbose > 1:
+            traceback.print_exc()
+    elapsed = time.perf_counter() - t0
+    score = score_digitization(page.truth, est)
+    diag = {
+        "time_s": elapsed,
+        "error": error,
+        "layout_ok": (dig is not None and dig.layout.name == layout),
+        "layout_found": dig.layout.name if dig is not None else None,
+        "scale_err_pct": (
+            100.0 * (dig.calibration.px_per_mm_x / page.calibration.px_per_mm_x - 1.0)
+            if dig is not None else float("nan")
+        ),
+        "rotation_err_deg": (
+            min(abs(dig.rotation_deg - page.distortions.rotation_deg),
+                abs(dig.rotation_deg + page.distortions.rotation_deg))
+            if dig is not None else float("nan")
+        ),
+        "gain_ratio": _gain_ratio(page.truth, est, score) if est is not None else float("nan"),
+        "coverage": float(np.mean([s.coverage for s in score.leads])) if score.leads else 0.0,
+        "abs_shift_s": float(np.nanmean([abs(s.shift_s) for s in score.leads if not s.missing]))
+        if any(not s.missing for s in score.leads) else float("nan"),
+        "n_leads_found": 0 if dig is None else len({ld.name for ld in dig.leads}),
+        "warnings": () if dig is None else dig.warnings,
+    }
+    if args.save and (error or score.mean_snr_db < args.save_below):
+        from PIL import Image
+
+        out = Path(args.save)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = f"{dataset}_{condition}_{path.stem}"
+        Image.fromarray(page.image_rgb).save(out / f"{stem}.png")
+        write_wfdb(replace(page.truth, name=f"{stem}_truth"), out / f"{stem}_truth")
+        if est is not None:
+            write_wfdb(replace(est, name=stem), out / stem)
+    return score, diag
+
+
+def _fmt(x, spec=".1f"):
+    return format(x, spec) if x is not None and np.isfinite(x) else "-"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=5, help="records per dataset")
+    parser.add_argument("--datasets", default="cinc,ptbxl")
+    parser.add_argument("--conditions", default="clean,distorted")
+    parser.add_argument("--layout", default="3x4+1", help="12-lead page layout for PTB-XL")
+    parser.add_argument("--dpi", type=float, default=200.0)
+    parser.add_argument("--no-dpi", action="store_true", help="do not tell the digitiser the dpi")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--save", default=None, help="folder for pages that fail or score low")
+    parser.add_argument("--save-below", type=float, default=10.0)
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    args = parser.parse_args(argv)
+
+    try:
+        from ecgviewer.digitize import DigitizeSettings, digitization_to_record, digitize
+    except ImportError as exc:
+        print(f"digitisation pipeline not available yet: {exc}", file=sys.stderr)
+        return 1
+    root = args.data or data_dir()
+    if root is None:
+        print("data folder not found (set ECGVIEWER_DATA)", file=sys.stderr)
+        return 1
+    sources = {
+        "cinc": cinc_records(root / "cinc2017" / "training2017", args.n),
+        "ptbxl": ptbxl_records(root / "ptbxl", args.n),
+    }
+    results: dict[tuple[str, str], list] = defaultdict(list)
+    for dataset in args.datasets.split(","):
+        for condition in args.conditions.split(","):
+            for path in sources[dataset]:
+                score, diag = run_case(path, dataset, condition, args, digitize,
+                                       digitization_to_record, DigitizeSettings)
+                results[(dataset, condition)].append((path.stem, score, diag))
+                if args.verbose:
+                    print(f"  {dataset:6s} {condition:9s} {path.stem:9s} "
+                          f"SNR {score.mean_snr_db:6.2f}  r {_fmt(score.mean_r, '.3f'):>6} "
+                          f"RMSE {_fmt(score.mean_rmse_uv):>6}  layout {diag['layout_found']} "
+                          f"scale {_fmt(diag['scale_err_pct'], '+.2f')}% "
+                          f"gain x{_fmt(diag['gain_ratio'], '.2f')} "
+                          f"cov {diag['coverage']:.2f} t {diag['time_s']:.1f}s "
+                          f"{diag['error'] or ''}", flush=True)
+
+    print(f"\nDigitisation accuracy on rendered real records ({args.dpi:g} dpi, "
+          f"PTB-XL layout {args.layout}; SNR aligned <=0.5 s, <=1 mV)")
+    head = (f"{'dataset':8}{'condition':10}{'n':>4}{'medSNR':>8}{'meanSNR':>8}{'r':>7}"
+            f"{'RMSEuV':>8}{'fail':>5}{'miss%':>6}{'layout':>7}{'scale%':>7}{'gain':>6}"
+            f"{'cover':>6}{'|dt|s':>6}{'s/page':>7}  target")
+    print(head)
+    print("-" * len(head))
+    for (dataset, condition), rows in results.items():
+        scores = [r[1] for r in rows]
+        diags = [r[2] for r in rows]
+        s = summarize(scores)
+        fails = sum(d["error"] is not None for d in diags)
+        miss = 100.0 * s.n_missing_leads / max(s.n_leads, 1)
+        med = lambda key: float(np.nanmedian([d[key] for d in diags])) if diags else np.nan  # noqa: E731
+        target = TARGETS_DB.get(condition)
+        verdict = "" if target is None else ("ok" if s.mean_snr_db >= target else f"< {target:g}")
+        print(f"{dataset:8}{condition:10}{s.n_records:>4}{_fmt(s.median_snr_db):>8}"
+              f"{_fmt(s.mean_snr_db):>8}{_fmt(s.mean_r, '.3f'):>7}{_fmt(s.mean_rmse_uv, '.0f'):>8}"
+              f"{fails:>5}{miss:>6.0f}{100 * np.mean([d['layout_ok'] for d in diags]):>6.0f}%"
+              f"{_fmt(med('scale_err_pct'), '+.2f'):>7}{_fmt(med('gain_ratio'), '.2f'):>6}"
+              f"{_fmt(med('coverage'), '.2f'):>6}{_fmt(med('abs_shift_s'), '.3f'):>6}"
+              f"{np.mean([d['time_s'] for d in diags]):>7.1f}  {verdict}")
+    # what goes wrong: errors, layouts found, worst leads, warnings
+    print("\nFailure patterns")
+    for (dataset, condition), rows in results.items():
+        errors = defaultdict(int)
+        layouts = defaultdict(int)
+        warnings = defaultdict(int)
+        per_lead = defaultdict(list)
+        for _, score, d in rows:
+            if d["error"]:
+                errors[d["error"].split(":")[0]] += 1
+            layouts[str(d["layout_found"])] += 1
+            for w in d["warnings"]:
+                warnings[w[:60]] += 1
+            for ls in score.leads:
+                per_lead[ls.lead].append(ls.snr_db)
+        worst = sorted(((np.mean(v), k) for k, v in per_lead.items()))[:4]
+        low = [stem for stem, score, _ in rows if score.mean_snr_db < 10]
+        print(f"  {dataset}/{condition}: errors {dict(errors) or '-'}; layouts {dict(layouts)}; "
+              f"worst leads {', '.join(f'{k} {v:.1f}' for v, k in worst)}; "
+              f"<10 dB: {', '.join(low) or '-'}")
+        for w, c in sorted(warnings.items(), key=lambda kv: -kv[1])[:3]:
+            print(f"      warning x{c}: {w}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
