@@ -390,6 +390,7 @@ def run_batch(
     timeout_s: float | None = DEFAULT_TIMEOUT_S,
     expected_outputs: Callable[[BatchItem, Any], Sequence[Path]] | None = None,
     on_result: Callable[[BatchItemResult], None] | None = None,
+    echo_failures: bool = True,
 ) -> BatchSummary:
     """Run ``task`` over ``items`` and return what happened to each.
 
@@ -399,7 +400,8 @@ def run_batch(
     ``distributed.Client``) runs the same task on a cluster instead. ``timeout_s`` bounds each
     item: it is reported as ``"timeout"`` and the batch goes on. With ``resume``, items whose
     summary JSON is complete are ``"skipped"``; other items may replace their own partial
-    files, and existing files are replaced only with ``overwrite``.
+    files, and existing files are replaced only with ``overwrite``. Each failure is printed
+    as one line on stderr (``echo_failures``); ``on_result`` sees every result as it comes.
     """
     t0 = time.perf_counter()
     report = _Report(report_path)
@@ -411,12 +413,10 @@ def run_batch(
         report.add(r)
         if bar is not None:
             bar.update(1)
-            if r.status in ("error", "timeout"):
-                bar.write(
-                    f"{r.input}{'' if r.page == 0 else f' (page {r.page + 1})'}: "
-                    f"{r.status}: {r.reason}",
-                    file=sys.stderr,
-                )
+        if echo_failures and r.status in ("error", "timeout"):
+            page = "" if r.page == 0 else f" (page {r.page + 1})"
+            line = f"{r.input}{page}: {r.status}: {r.reason}"
+            bar.write(line, file=sys.stderr) if bar is not None else print(line, file=sys.stderr)
         if on_result is not None:
             on_result(r)
 

@@ -220,3 +220,34 @@ class TestDask:
 
             with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
                 run_batch(items, echo_task, {}, scheduler="tcp://127.0.0.1:9", progress=False)
+
+    def test_digitize_command_on_local_cluster(self, tmp_path):
+        """The real task (a DigitizeJob of frozen settings) travels to Dask workers intact."""
+        distributed = pytest.importorskip("distributed")
+        from ecgviewer.cli import main
+        from ecgviewer.paths import resources_dir
+
+        scan = resources_dir() / "samples" / "ecg00015.png"
+        bad = tmp_path / "bad.jpg"
+        bad.write_bytes(b"not a jpeg")
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster:
+            code = main(
+                [
+                    "digitize",
+                    str(scan),
+                    str(bad),
+                    "-o",
+                    str(tmp_path / "out"),
+                    "--scheduler",
+                    cluster.scheduler_address,
+                    "--no-progress",
+                    "--report",
+                    str(tmp_path / "r.csv"),
+                ]
+            )
+        assert code == 1
+        status = {Path(r["input"]).name: r["status"] for r in read_report(tmp_path / "r.csv")}
+        assert status == {"ecg00015.png": "ok", "bad.jpg": "error"}
+        assert batch.summary_is_complete(plan_items([scan], tmp_path / "out")[0])

@@ -304,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
         progress=args.progress and not single,
         timeout_s=args.timeout,
         expected_outputs=output_paths,
+        echo_failures=not single,
     )
     if single:  # one file: say what happened in one line, like any other command
         r = summary.results[0]
