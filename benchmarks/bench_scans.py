@@ -62,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         try:
             dig = digitize(path, settings)
-        except EcgViewerError as exc:
+        except Exception as exc:  # noqa: BLE001 - a crash is a result to report, not to hide
             dt = time.perf_counter() - t
-            rows.append((path.name, "error", None, 0, 0.0, dt))
-            print(f"{path.name:14s} {'error':6s} {'-':7s} {0:5d} {'-':>12s} {'-':>5s} {'-':>6s} {dt:6.2f}  {exc}")
+            status = "error" if isinstance(exc, EcgViewerError) else "CRASH"
+            rows.append((path.name, status, None, 0, 0.0, dt))
+            msg = str(exc) if status == "error" else f"{type(exc).__name__}: {exc}"
+            print(f"{path.name:14s} {status:6s} {'-':7s} {0:5d} {'-':>12s} {'-':>5s} {'-':>6s} {dt:6.2f}  {msg}")
             continue
         dt = time.perf_counter() - t
         rl = dig.rhythm_lead
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         layouts[r[2]] = layouts.get(r[2], 0) + 1
     secs = np.array([r[5] for r in rows]) if rows else np.zeros(1)
     print(
-        f"\n{len(ok)}/{len(rows)} digitised; layouts {layouts}; "
+        f"\n{len(ok)}/{len(rows)} digitised, {sum(r[1] == 'CRASH' for r in rows)} crashed; layouts {layouts}; "
         f"12+ leads on {sum(r[3] >= 12 for r in ok)}; "
         f"seconds median {np.median(secs):.2f} max {secs.max():.2f}; overlays in {args.out}"
     )

@@ -127,6 +127,31 @@ def marker_span(
     return xa + int(best[0]), xa + int(best[-1]) + 1
 
 
+def _snap_row_starts(rows: list[TraceRow], calibration: Calibration) -> list[TraceRow]:
+    """Move row starts past the flat lead-in that follows a calibration pulse.
+
+    Printed strips show a whole number of half seconds, ending at the common right edge, so
+    when a pulse was found the common start is the end minus the span rounded down to 0.5 s
+    (only when the excess is small: a lead-in, not signal).
+    """
+    if not any(r.pulse_x1 is not None for r in rows):
+        return rows
+    end = float(np.median([r.x1 for r in rows]))
+    start = float(np.median([r.x0 for r in rows]))
+    span_s = (end - start) / calibration.px_per_s
+    grain = 0.5
+    snapped = np.floor(span_s / grain + 1e-6) * grain
+    if snapped <= 0 or span_s - snapped > 0.3:
+        return rows
+    new_start = int(round(end - snapped * calibration.px_per_s))
+    return [
+        TraceRow(r.baseline_y, r.y0, r.y1, max(r.x0, new_start), r.x1, r.pulse_x1)
+        if r.x0 < new_start < r.x1
+        else r
+        for r in rows
+    ]
+
+
 def _break_evidence(
     binary: np.ndarray, row: TraceRow, x: float, half_win: int, px_per_mm: float
 ) -> bool:
@@ -217,15 +242,19 @@ def _boxes_12_lead(
         edges = [float(row.x0)] + [x_start + c * col_w for c in range(1, n_cols)] + [float(row.x1)]
         starts = [int(round(e)) for e in edges[:-1]]
         ends = [int(round(e)) for e in edges[1:]]
+        min_w = 0.5 * col_w
         for c in range(1, n_cols + 1):
             span = marker_span(binary, row, edges[c], half_win, calibration.px_per_mm_x)
-            if span is not None:
-                if c < n_cols:
-                    starts[c] = max(starts[c], span[1])
+            if span is None:
+                continue
+            if c < n_cols and ends[c] - span[1] >= min_w:
+                starts[c] = max(starts[c], span[1])
+            if span[0] - starts[c - 1] >= min_w:
                 ends[c - 1] = min(ends[c - 1], span[0])
         for c in range(n_cols):
             lead = STANDARD_LEADS[c * n_grid_rows + r]
-            boxes.append(LeadBox(lead, starts[c], ends[c], row.y0, row.y1, row.baseline_y, r, c))
+            xb = max(ends[c], starts[c] + 1)  # a row that starts late may leave a lead empty
+            boxes.append(LeadBox(lead, starts[c], xb, row.y0, row.y1, row.baseline_y, r, c))
             origins.append(x_start)
     names = _RHYTHM_ROWS.get(n_rhythm, ())
     for k, row in enumerate(rows[n_grid_rows : n_grid_rows + len(names)]):
@@ -253,7 +282,7 @@ def detect_layout(
         if end is not None and end < row.x1 - 10 * calibration.px_per_mm_x:
             row = TraceRow(row.baseline_y, row.y0, row.y1, end + 1, row.x1, end)
         trimmed.append(row)
-    rows = trimmed
+    rows = _snap_row_starts(trimmed, calibration)
     name = settings.layout if settings.layout != "auto" else _decide_name(binary, rows, calibration)
     if name != "single":
         n_needed = {"12x1": 12, "6x2": 6, "3x4": 3, "3x4+1": 4, "3x4+3": 6}.get(name, 3)

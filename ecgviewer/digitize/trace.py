@@ -20,9 +20,8 @@ from ecgviewer.digitize.types import Calibration, Lead
 _W_JUMP = 1.0  # per trace thickness of vertical gap between runs of consecutive columns
 _W_GAP = 1.0  # per skipped column
 _W_RESTART = 6.0  # jump to any earlier column (no continuity), beyond the look-back window
-_W_BASE = 0.6  # run centre at distance `scale` from the baseline costs this much
-_W_INK = 0.15  # reward per trace thickness of run length beyond two (draws the path up spikes)
-_MAX_INK_REWARD = 3.0
+_W_BASE = 0.25  # a run at distance `scale` from the baseline costs this much per column
+_MAX_NODE_COST = 0.8  # < _W_GAP: following ink anywhere in the band beats skipping it
 _LOOKBACK = 3  # earlier non-empty columns a run may connect to directly
 
 
@@ -97,13 +96,7 @@ def trace_path(
     # distance of the run (not its centre) from the baseline: spikes that start there are fine
     dist = np.maximum(0.0, np.maximum(top - baseline_y, baseline_y - bot))
     node_cost = _W_BASE * (dist / max(scale_px, 1.0)) ** 2
-    # reward long runs (draws the path up thin, broken spikes) unless they look like a grid or
-    # marker line: crossing the baseline by more than a few thicknesses both ways, or reaching
-    # the band's edge
-    one_sided = (top >= baseline_y - 3 * thick) | (bot <= baseline_y + 3 * thick)
-    inside = (top > y0) & (bot < y1 - 1)
-    reward = np.minimum(_MAX_INK_REWARD, _W_INK * np.maximum(0.0, lengths / thick - 2.0))
-    node_cost -= np.where(one_sided & inside, reward, 0.0)
+    np.minimum(node_cost, _MAX_NODE_COST, out=node_cost)
 
     n_nodes = top.size
     cost = np.full(n_nodes, np.inf)
@@ -156,14 +149,75 @@ def trace_path(
     traced = np.zeros(n_cols, bool)
     traced[cols] = True
     multi = np.diff(ptr)[cols] > 1
-    xs, ys = _column_points(cols + x0, top[chosen_arr], bot[chosen_arr], thick)
+    u_top, u_bot = _union_touching_runs(cols, chosen_arr, top, bot, ptr)
+    c_top, c_bot = _extend_tips(band, cols, u_top - y0, u_bot - y0, thick, bridge_px)
+    xs, ys = _column_points(cols + x0, c_top + y0, c_bot + y0, thick)
     return TracePath(xs, ys, traced, x0, thick, float(multi.mean()) if multi.size else 0.0)
+
+
+def _union_touching_runs(
+    cols: np.ndarray, chosen: np.ndarray, top: np.ndarray, bot: np.ndarray, ptr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per path column, the extent of the chosen run joined with the other runs of that column
+    that touch the chosen runs of the neighbouring columns (both strokes of a narrow QRS)."""
+    u_top = top[chosen].copy()
+    u_bot = bot[chosen].copy()
+    n = len(chosen)
+    col_to_k = {int(c): k for k, c in enumerate(cols)}
+    for k in range(n):
+        c = int(cols[k])
+        a, b = int(ptr[c]), int(ptr[c + 1])
+        if b - a < 2:
+            continue
+        refs = [(int(top[chosen[k]]), int(bot[chosen[k]]))]
+        for dc in (-1, 1):
+            kk = col_to_k.get(c + dc)
+            if kk is not None:
+                refs.append((int(top[chosen[kk]]), int(bot[chosen[kk]])))
+        for j in range(a, b):
+            tj, bj = int(top[j]), int(bot[j])
+            if any(tj <= rb + 1 and bj >= rt - 1 for rt, rb in refs):
+                u_top[k] = min(u_top[k], tj)
+                u_bot[k] = max(u_bot[k], bj)
+    return u_top, u_bot
+
+
+def _extend_tips(
+    band: np.ndarray, cols: np.ndarray, top: np.ndarray, bot: np.ndarray, thick: float, gap_px: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Extend sharp peaks and troughs of the path to ink beyond them (within one column either
+    side, across gaps of up to ``gap_px`` rows): thin QRS tips are often detached dashes."""
+    top, bot = top.copy(), bot.copy()
+    n = len(cols)
+    if n < 5 or gap_px <= 0:
+        return top, bot
+    h = band.shape[0]
+    w = band.shape[1]
+    sharp = 2.0 * thick
+    for k in range(2, n - 2):
+        c = int(cols[k])
+        window = band[:, max(0, c - 1) : min(w, c + 2)].any(axis=1)
+        if min(top[k - 2], top[k + 2]) - top[k] >= sharp and top[k] <= min(top[k - 1], top[k + 1]):
+            last = y = int(top[k])
+            while y > 0 and last - y <= gap_px:
+                y -= 1
+                if window[y]:
+                    last = y
+            top[k] = last
+        if bot[k] - max(bot[k - 2], bot[k + 2]) >= sharp and bot[k] >= max(bot[k - 1], bot[k + 1]):
+            last = y = int(bot[k])
+            while y < h - 1 and y - last <= gap_px:
+                y += 1
+                if window[y]:
+                    last = y
+            bot[k] = last
+    return top, bot
 
 
 def _close_vertical(band: np.ndarray, gap_px: int) -> np.ndarray:
     """Fill vertical gaps of up to ``gap_px`` rows between ink pixels of the same column."""
     h = band.shape[0]
-    reach = max(1, (gap_px + 1) // 2)  # ink within `reach` above and below fills the pixel
+    reach = max(1, gap_px)  # ink within `reach` above and below fills the pixel
     above = np.zeros_like(band)
     below = np.zeros_like(band)
     for k in range(1, min(reach, h - 1) + 1):
@@ -179,33 +233,43 @@ def _empty_path(x0: int, n_cols: int) -> TracePath:
 def _column_points(
     cols: np.ndarray, top: np.ndarray, bot: np.ndarray, thick: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Points of the path: the run centre for thin runs; for long runs (steep strokes) both ends,
-    in the order that joins the previous point to the next column with the least travel."""
+    """One point per column: the run's centre (a steep stroke passes through the column's
+    middle), except where the run reaches beyond the runs of both neighbouring columns (a peak
+    or trough inside the column): then that end, so QRS tips keep their height. A run that is
+    a peak and a trough at once gives both ends, in the order of least travel."""
     half = 0.5 * thick
-    lo = top + half  # upper end (smaller y) of the stroke's centre line
-    hi = bot - half
-    centre = 0.5 * (top + bot)
-    long_run = (hi - lo) > thick
+    n = len(cols)
     xs: list[float] = []
     ys: list[float] = []
-    prev = float(centre[0]) if centre.size else 0.0
-    n = len(cols)
+    top_l, bot_l = top.tolist(), bot.tolist()
+    prev = 0.5 * (top_l[0] + bot_l[0]) if n else 0.0
     for k in range(n):
         x = float(cols[k])
-        if not long_run[k]:
-            y = float(centre[k])
+        t, b = top_l[k], bot_l[k]
+        centre = 0.5 * (t + b)
+        if b - t + 1 <= 2 * thick:
             xs.append(x)
-            ys.append(y)
-            prev = y
+            ys.append(centre)
+            prev = centre
             continue
-        nxt = float(centre[k + 1]) if k + 1 < n else prev
-        a, b = float(lo[k]), float(hi[k])
-        up_first = abs(prev - a) + (b - a) + abs(b - nxt)
-        down_first = abs(prev - b) + (b - a) + abs(a - nxt)
-        e1, e2 = (a, b) if up_first <= down_first else (b, a)
-        xs.extend((x - 0.25, x + 0.25))
-        ys.extend((e1, e2))
-        prev = e2
+        tp, bp = (top_l[k - 1], bot_l[k - 1]) if k > 0 else (t, b)
+        tn, bn = (top_l[k + 1], bot_l[k + 1]) if k + 1 < n else (t, b)
+        peak = t <= min(tp, tn) and t < max(tp, tn)
+        trough = b >= max(bp, bn) and b > min(bp, bn)
+        a_y, b_y = t + half, max(b - half, t + half)
+        if peak and trough:
+            nxt = 0.5 * (tn + bn)
+            up_first = abs(prev - a_y) + abs(b_y - nxt)
+            down_first = abs(prev - b_y) + abs(a_y - nxt)
+            e1, e2 = (a_y, b_y) if up_first <= down_first else (b_y, a_y)
+            xs.extend((x - 0.25, x + 0.25))
+            ys.extend((e1, e2))
+            prev = e2
+            continue
+        y = a_y if peak else b_y if trough else centre
+        xs.append(x)
+        ys.append(y)
+        prev = y
     return np.asarray(xs), np.asarray(ys)
 
 

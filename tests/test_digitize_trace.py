@@ -1,0 +1,126 @@
+"""Trace extraction on synthetic binary images whose true curve is known exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgviewer.digitize.trace import column_runs, path_baseline, path_to_lead, trace_path
+from ecgviewer.digitize.types import Calibration
+
+CAL = Calibration(
+    px_per_mm_x=8.0, px_per_mm_y=8.0, paper_speed_mm_s=25.0, gain_mm_mv=10.0, source="user"
+)
+
+
+def draw_curve(img: np.ndarray, ys: np.ndarray, thick: int = 2) -> None:
+    """Draw y(x) (one value per column) as a connected polyline of ``thick`` px."""
+    for x in range(len(ys)):
+        y_prev = ys[x - 1] if x > 0 else ys[x]
+        lo, hi = sorted((int(round(y_prev)), int(round(ys[x]))))
+        img[lo : hi + thick, x] = True
+
+
+def test_column_runs_lists_every_run():
+    band = np.zeros((10, 3), bool)
+    band[1:3, 0] = True
+    band[6:9, 0] = True
+    band[4, 2] = True
+    top, bot, ptr = column_runs(band)
+    assert ptr.tolist() == [0, 2, 2, 3]
+    assert top.tolist() == [1, 6, 4]
+    assert bot.tolist() == [2, 8, 4]
+
+
+class TestTracePath:
+    def test_follows_a_sine_and_ignores_a_label(self):
+        w = 400
+        x = np.arange(w)
+        ys = 60 + 15 * np.sin(x / 20.0)
+        img = np.zeros((120, w), bool)
+        draw_curve(img, ys)
+        img[5:25, 100:130] = True  # a text label above the trace, not connected to it
+        path = trace_path(img, 0, w, 0, 120, baseline_y=60, scale_px=50)
+        y_at = np.interp(x, path.x_px, path.y_px)
+        # the 2 px line's centre is 0.5 px below the curve
+        assert np.max(np.abs(y_at - (ys + 0.5))) < 2.0
+        assert path.frac_traced > 0.97
+
+    def test_reaches_the_tip_of_a_thin_spike(self):
+        w = 200
+        ys = np.full(w, 80.0)
+        ys[100:104] = [60, 30, 10, 45]  # a 70 px QRS spike 4 columns wide
+        img = np.zeros((120, w), bool)
+        draw_curve(img, ys, thick=1)
+        path = trace_path(img, 0, w, 0, 120, baseline_y=80, scale_px=50, bridge_px=3)
+        assert path.y_px.min() <= 12
+
+    def test_bridges_dashes_of_a_broken_stroke(self):
+        w = 200
+        ys = np.full(w, 80.0)
+        ys[100:103] = [40, 5, 70]
+        img = np.zeros((120, w), bool)
+        draw_curve(img, ys, thick=1)
+        img[20:24, :] = False  # scanner dropout across the stroke
+        img[50:53, :] = False
+        path = trace_path(img, 0, w, 0, 120, baseline_y=80, scale_px=50, bridge_px=6)
+        assert path.y_px.min() <= 8
+
+    def test_gap_is_bridged_and_masked(self):
+        w = 300
+        ys = np.full(w, 50.0)
+        img = np.zeros((100, w), bool)
+        draw_curve(img, ys)
+        img[:, 140:160] = False
+        path = trace_path(img, 0, w, 0, 100, baseline_y=50, scale_px=40)
+        assert not path.traced_cols[140:160].any()
+        assert path.traced_cols[:140].all() and path.traced_cols[160:].all()
+        lead = path_to_lead(path, "II", 50.5, CAL, fs_hz=500.0, x_origin=0.0)
+        t_gap = (np.arange(lead.signal_mv.size) / 500.0) * CAL.px_per_s
+        inside = (t_gap > 142) & (t_gap < 158)
+        assert not lead.valid_mask[inside].any()
+        assert np.all(np.isfinite(lead.signal_mv))
+
+    def test_keeps_to_its_row_when_a_neighbour_reaches_in(self):
+        w = 300
+        img = np.zeros((200, w), bool)
+        own = np.full(w, 60.0)
+        draw_curve(img, own)
+        other = np.full(w, 140.0)
+        other[150:153] = [100, 70, 120]  # the neighbour's tall R wave reaches towards row 1
+        draw_curve(img, other)
+        path = trace_path(img, 0, w, 0, 125, baseline_y=60, scale_px=40)
+        assert np.all(np.abs(path.y_px - 60.5) < 2)
+
+    def test_empty_band_gives_an_empty_path(self):
+        path = trace_path(np.zeros((50, 80), bool), 0, 80, 0, 50, 25, 20)
+        assert path.x_px.size == 0 and path.frac_traced == 0.0
+        lead = path_to_lead(path, "I", 25, CAL, 500.0, 0.0)
+        assert lead.quality == 0.0 and not lead.valid_mask.any()
+
+
+class TestPathToLead:
+    def test_units_length_and_start(self):
+        w = 400  # 400 px at 200 px/s = 2 s
+        ys = np.full(w, 100.0)
+        ys[200:] = 20.0  # 80 px up = 1 mV at 80 px/mV
+        img = np.zeros((150, w), bool)
+        draw_curve(img, ys)
+        path = trace_path(img, 0, w, 0, 150, baseline_y=100, scale_px=60)
+        lead = path_to_lead(path, "II", 100.5, CAL, fs_hz=250.0, x_origin=-100.0)
+        assert lead.signal_mv.shape == lead.valid_mask.shape == (500,)
+        assert lead.start_s == pytest.approx(0.5)
+        assert lead.duration_s == pytest.approx(2.0)
+        assert np.median(lead.signal_mv[:200]) == pytest.approx(0.0, abs=0.02)
+        assert np.median(lead.signal_mv[300:]) == pytest.approx(1.0, abs=0.02)
+        assert lead.trace_x_px.size == lead.trace_y_px.size > 0
+
+    def test_baseline_is_the_most_common_row(self):
+        w = 300
+        ys = np.full(w, 70.0)
+        ys[50:60] = 30.0
+        ys[150:165] = 90.0
+        img = np.zeros((120, w), bool)
+        draw_curve(img, ys)
+        path = trace_path(img, 0, w, 0, 120, baseline_y=60, scale_px=50)
+        assert path_baseline(path) == pytest.approx(70.5, abs=1.0)
