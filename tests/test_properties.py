@@ -107,7 +107,8 @@ class TestLoadImage:
         except EcgViewerError:
             return
         assert 0 <= page < 2 and dpi > 0
-        assert im.rgb.shape[:2] == (round(2 * dpi), round(3 * dpi))
+        # pdfium rounds the page size to whole pixels its own way: allow one pixel
+        assert abs(im.rgb.shape[0] - 2 * dpi) <= 1 and abs(im.rgb.shape[1] - 3 * dpi) <= 1
 
 
 # --------------------------------------------------------------------------- digitize

@@ -383,7 +383,7 @@ def _load_pdf(path: Path, page: int, dpi: float, max_pixels: int) -> LoadedImage
             scale = dpi / 72.0
             if not (math.isfinite(w_pt) and math.isfinite(h_pt)):
                 raise UnreadableImageError(f"{path.name}: page {page + 1} has an invalid size")
-            w_px, h_px = round(w_pt * scale), round(h_pt * scale)
+            w_px, h_px = math.ceil(w_pt * scale), math.ceil(h_pt * scale)  # pdfium ≤ ceil
             try:
                 _check_size(path.name, w_px, h_px, max_pixels)
             except ImageTooLargeError as exc:
