@@ -95,11 +95,12 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.image_view = ImageView()
         self.waveform = WaveformView()
-        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split = QSplitter(Qt.Orientation.Vertical)  # ECGs are wide: page above waveform
         self.split.addWidget(self.image_view)
         self.split.addWidget(self.waveform)
-        self.split.setStretchFactor(0, 1)
-        self.split.setStretchFactor(1, 1)
+        self.split.setStretchFactor(0, 2)
+        self.split.setStretchFactor(1, 3)
+        self.split.setSizes([360, 540])
         central = QWidget()
         box = QVBoxLayout(central)
         box.setContentsMargins(2, 2, 2, 2)
@@ -241,21 +242,20 @@ class MainWindow(QMainWindow):
         ev.digitization.connect(self._on_doc_digitization)
         ev.leads.connect(self._on_doc_leads)
         ev.rhythm.connect(self._on_doc_rhythm)
-        self.pipeline.started.connect(lambda _id: self._set_busy(True))
+        self.pipeline.started.connect(self._on_started)
         self.pipeline.idle.connect(self._on_pipeline_idle)
         self.pipeline.progress.connect(self._on_progress)
         self.pipeline.partial.connect(self._on_stage)
         self.pipeline.failed.connect(self._on_failed)
         self.preview.finished.connect(self._on_preview)
-        self.preview.failed.connect(lambda _id, exc: self.statusBar().showMessage(
-            f"Preview failed: {pipeline.error_text(exc)}", 5000))
+        self.preview.failed.connect(self._on_preview_failed)
         self.settings_panel.settings_edited.connect(self.apply_settings)
         self.settings_panel.threshold_moving.connect(self.preview_threshold)
         self.settings_panel.reset_crop_requested.connect(self.reset_crop)
         self.image_view.crop_moving.connect(self.preview_crop)
-        self.image_view.crop_changed.connect(lambda crop: self.apply_settings({"crop": crop}))
+        self.image_view.crop_changed.connect(self.apply_crop)
         self.waveform.edit_requested.connect(self.edit_trace)
-        self.undo_stack.cleanChanged.connect(lambda _c: self._update_title())
+        self.undo_stack.cleanChanged.connect(self._update_title)
 
     # --------------------------------------------------------------------- opening files --
     def open_dialog(self) -> None:
@@ -328,6 +328,10 @@ class MainWindow(QMainWindow):
         self.rhythm_panel.show_busy("Reading the rhythm…")
         self.pipeline.submit(pipeline.rhythm_job, *data)
 
+    @Slot(object)
+    def apply_crop(self, crop: CropBox) -> None:
+        self.apply_settings({"crop": crop})
+
     def reset_crop(self) -> None:
         self.apply_settings({"crop": None})
 
@@ -350,6 +354,10 @@ class MainWindow(QMainWindow):
             return
         darkness, clipped = region
         self.preview.submit(_binarize_preview, darkness, method, threshold, clipped)
+
+    @Slot(int, object)
+    def _on_preview_failed(self, _job_id: int, exc) -> None:
+        self.statusBar().showMessage(f"Preview failed: {pipeline.error_text(exc)}", 5000)
 
     @Slot(int, object)
     def _on_preview(self, _job_id: int, result) -> None:
@@ -406,6 +414,11 @@ class MainWindow(QMainWindow):
             self.doc.set_digitization(None, text)
         self.show_error(title, text)
 
+    @Slot(int)
+    def _on_started(self, _job_id: int) -> None:
+        self._set_busy(True)
+
+    @Slot()
     def _on_pipeline_idle(self) -> None:
         self._set_busy(False)
         self.pipeline_idle.emit()
@@ -477,7 +490,8 @@ class MainWindow(QMainWindow):
         self.file_label.setText(self.doc.title if self.doc.image is not None else "")
         self._update_title()
 
-    def _update_title(self) -> None:
+    @Slot()
+    def _update_title(self, *_args) -> None:
         edited = " (corrected by hand)" if self.doc.edited_leads else ""
         name = self.doc.title if self.doc.image is not None else ""
         self.setWindowTitle(f"{name}{edited} – ECG Viewer" if name else "ECG Viewer")

@@ -37,8 +37,9 @@ def redraw_segment(
     order = np.argsort(t_s, kind="stable")
     t_s, v_mv = t_s[order], v_mv[order]
     n = len(signal_mv)
-    i0 = max(0, int(np.ceil((t_s[0] - start_s) * fs_hz)))
-    i1 = min(n - 1, int(np.floor((t_s[-1] - start_s) * fs_hz)))
+    eps = 1e-6  # stroke ends that fall on a sample (up to rounding) include it
+    i0 = max(0, int(np.ceil((t_s[0] - start_s) * fs_hz - eps)))
+    i1 = min(n - 1, int(np.floor((t_s[-1] - start_s) * fs_hz + eps)))
     if i1 < i0:
         return None
     t_samples = start_s + np.arange(i0, i1 + 1) / fs_hz

@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from ecgviewer.digitize.types import Digitization
+from ecgviewer.digitize.types import STANDARD_LEADS, Digitization
 from ecgviewer.gui import trace_edit
 from ecgviewer.gui.document import signal_with_gaps
 from ecgviewer.gui._pg import (
@@ -29,7 +29,8 @@ from ecgviewer.rhythm.types import CLASSES, RhythmResult
 
 MINOR_S, MAJOR_S = 0.04, 0.2
 MINOR_MV, MAJOR_MV = 0.1, 0.5
-ROW_HEIGHT_PX = 120
+ROW_HEIGHT_PX = 58  # minimum; rows grow to fill the panel
+TIMELINE_HEIGHT_PX = 64
 PICK_TOLERANCE_PX = 12
 
 
@@ -42,6 +43,18 @@ def grid_lines(t0: float, t1: float, v0: float, v1: float, step_s: float, step_m
     hx = np.tile([xs[0], xs[-1]], len(ys))
     hy = np.repeat(ys, 2)
     return np.concatenate([vx, hx]), np.concatenate([vy, hy])
+
+
+def display_order(dig: Digitization, rhythm_index: int | None) -> list[int]:
+    """Lead indices in the usual order (I, II, III, aVR, … V6), each lead's segments by time,
+    the rhythm strip last."""
+    rank = {name.lower(): k for k, name in enumerate(STANDARD_LEADS)}
+    order = sorted(
+        range(len(dig.leads)),
+        key=lambda i: (i == rhythm_index, rank.get(dig.leads[i].name.lower(), len(rank)),
+                       dig.leads[i].start_s, i),
+    )
+    return order
 
 
 class _EditViewBox(pg.ViewBox):
@@ -194,7 +207,7 @@ class WaveformView(QWidget):
         t_start = min(ld.start_s for ld in dig.leads)
         first = None
         heights = 0
-        for i in range(len(dig.leads)):
+        for i in display_order(dig, rhythm_index):
             lead = dig.leads[i]
             is_rhythm = i == rhythm_index and len(dig.leads) > 1
             pen = pg.mkPen(RHYTHM_RGB if is_rhythm else TRACE_RGB, width=1.6 if is_rhythm else 1.2)
@@ -207,12 +220,13 @@ class WaveformView(QWidget):
                 first = plot
             else:
                 plot.setXLink(first)
-            h = ROW_HEIGHT_PX * (1.5 if is_rhythm or len(dig.leads) == 1 else 1)
-            plot.setMinimumHeight(h)
-            heights += h
+            weight = 2 if is_rhythm or len(dig.leads) == 1 else 1
+            plot.setMinimumHeight(ROW_HEIGHT_PX * weight)
+            self.graphics.ci.layout.setRowStretchFactor(len(self.rows) * 2 - 2, weight)
+            heights += ROW_HEIGHT_PX * weight
             if is_rhythm or len(dig.leads) == 1:
                 self.timeline_plot = self._add_timeline(len(self.rows) * 2 - 1, first, t_start, t_end)
-                heights += 70
+                heights += TIMELINE_HEIGHT_PX
         last = self.rows[-1].plot
         last.showAxis("bottom")
         last.setLabel("bottom", "time", units="s")
@@ -248,8 +262,8 @@ class WaveformView(QWidget):
     def _style_row(self, plot: pg.PlotItem, lead, is_rhythm: bool, t0: float, t1: float) -> None:
         sig = np.asarray(lead.signal_mv, dtype=np.float64)
         finite = sig[np.isfinite(sig)]
-        lo = min(-1.0, float(np.percentile(finite, 0.5)) - 0.3) if finite.size else -1.5
-        hi = max(1.0, float(np.percentile(finite, 99.5)) + 0.3) if finite.size else 1.5
+        lo = min(-1.3, float(np.percentile(finite, 0.5)) - 0.3) if finite.size else -1.5
+        hi = max(1.3, float(np.percentile(finite, 99.5)) + 0.3) if finite.size else 1.5
         for step_s, step_mv, rgb, width in ((MINOR_S, MINOR_MV, MINOR_RGB, 0.6), (MAJOR_S, MAJOR_MV, MAJOR_RGB, 1.0)):
             gx, gy = grid_lines(t0 - 1.0, t1 + 1.0, lo - 3.0, hi + 3.0, step_s, step_mv)
             item = pg.PlotCurveItem(gx, gy, connect="pairs", pen=pg.mkPen(rgb, width=width))
@@ -262,6 +276,7 @@ class WaveformView(QWidget):
         name = f"{lead.name} — rhythm strip" if is_rhythm else lead.name
         plot.setLabel("left", f"{name} (mV)")
         plot.getAxis("left").setWidth(62)
+        plot.getAxis("left").setTickSpacing(levels=[(1.0, 0.0)])  # labels at whole mV only
         plot.getViewBox().setLimits(xMin=t0 - 1.0, xMax=t1 + 1.0, yMin=lo - 3.0, yMax=hi + 3.0)
         plot.getViewBox().setMouseEnabled(x=True, y=True)
         if is_rhythm:
@@ -274,8 +289,8 @@ class WaveformView(QWidget):
         plot = self.graphics.addPlot(row=row, col=0)
         plot.setXLink(link)
         plot.setYRange(0, 1, padding=0.05)
-        plot.setMaximumHeight(70)
-        plot.setMinimumHeight(70)
+        plot.setMaximumHeight(TIMELINE_HEIGHT_PX)
+        plot.setMinimumHeight(TIMELINE_HEIGHT_PX)
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.setMouseEnabled(x=True, y=False)
