@@ -35,9 +35,12 @@ def draw_overlay(dig: Digitization, max_width_px: int = 1600) -> Image.Image:
         draw.line([(box.x0 + cx, y), (box.x1 + cx, y)], fill=(0, 200, 255))
         draw.text((box.x0 + cx + 3, box.y0 + cy + 3), box.name, fill=(0, 0, 255))
     for k, lead in enumerate(dig.leads):
-        pts = list(zip(lead.trace_x_px.tolist(), lead.trace_y_px.tolist()))
-        if len(pts) > 1:
-            draw.line(pts, fill=_COLOURS[k % len(_COLOURS)], width=2)
+        xs, ys = lead.trace_x_px, lead.trace_y_px
+        # a single-lead strip joins its rows: draw each row (x increasing) on its own
+        for part in np.split(np.arange(xs.size), np.flatnonzero(np.diff(xs) < 0) + 1):
+            if part.size > 1:
+                pts = list(zip(xs[part].tolist(), ys[part].tolist()))
+                draw.line(pts, fill=_COLOURS[k % len(_COLOURS)], width=2)
     if img.width > max_width_px:
         img = img.resize((max_width_px, int(img.height * max_width_px / img.width)))
     return img

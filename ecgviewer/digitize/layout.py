@@ -20,6 +20,9 @@ from ecgviewer.errors import NoTraceFoundError
 
 _MIN_ROW_SEP_MM = 7.0
 _MIN_ROW_WIDTH_MM = 40.0
+_MIN_LONG_COVER = 0.3
+_MIN_SHARPNESS = 3.0
+_MIN_COLUMN_VARIATION = 0.6
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,36 @@ def _row_extent(present: np.ndarray, merge_px: int, min_seg_px: int) -> tuple[in
     return x0, x1, float(present[x0:x1].mean())
 
 
+def _peak_sharpness(prof: np.ndarray, p: int, px_per_mm: float) -> float:
+    """Ink on the row's densest line against the mean over ±1.5 mm: a trace's isoelectric line
+    is a thin dense line (high); a line of text is a dense band letters high (near 1)."""
+    r = max(2, int(round(1.5 * px_per_mm)))
+    lo, hi = max(0, p - r), min(prof.size, p + r + 1)
+    peak = prof[max(0, p - 1) : p + 2].max()
+    return float(peak / max(prof[lo:hi].mean(), 1e-9))
+
+
+def _long_stroke_cover(band: np.ndarray, px_per_mm: float) -> float:
+    """Fraction of the band's columns spanned by connected strokes at least 8 mm long.
+
+    A trace is one long curve (broken only at QRS strokes or lead changes); a line of text
+    is many letter-sized pieces. Gaps under 0.4 mm are closed first (scan dropouts).
+    """
+    if band.size == 0:
+        return 0.0
+    k = max(1, int(round(0.4 * px_per_mm)))
+    closed = ndimage.binary_closing(band, structure=np.ones((1, k + 1), bool)) | band
+    labels, n = ndimage.label(closed, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return 0.0
+    covered = np.zeros(band.shape[1], bool)
+    min_len = 8.0 * px_per_mm
+    for sl in ndimage.find_objects(labels):
+        if sl is not None and sl[1].stop - sl[1].start >= min_len:
+            covered[sl[1]] = True
+    return float(covered.mean())
+
+
 def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
     """Rows of trace, top to bottom. Raises :class:`NoTraceFoundError` when there are none."""
     h, w = binary.shape
@@ -70,7 +103,10 @@ def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
         present = band.any(axis=0)
         x0, x1, fill = _row_extent(present, int(6 * px_per_mm), int(3 * px_per_mm))
         if x1 - x0 >= min(min_width, 0.3 * w) and fill >= 0.5:
-            cands.append((int(p), x0, x1, fill))
+            sharp = _peak_sharpness(prof, int(p), px_per_mm)
+            cover = _long_stroke_cover(band[:, x0:x1], px_per_mm)
+            if cover >= _MIN_LONG_COVER or sharp >= _MIN_SHARPNESS:
+                cands.append((int(p), x0, x1, fill))
     if not cands:
         raise NoTraceFoundError("no row of trace long enough to be an ECG")
     widest = max(c[2] - c[1] for c in cands)
@@ -187,6 +223,37 @@ def _has_breaks(
     return (hits - ctrl) / n
 
 
+def _column_variation(binary: np.ndarray, rows: list[TraceRow], px_per_mm: float) -> float:
+    """How much the wave heights change between the quarters of each row (median over rows of
+    the largest log-ratio between adjacent quarters). Near 0 for one lead printed on; large
+    where the quarters show different leads (aVR inverted, V1 deep S, V4 tall R...)."""
+    if not rows:
+        return 0.0
+    x0, x1 = _span(rows)
+    edges = np.linspace(x0, x1, 5).astype(int)
+    margin = 1.0 * px_per_mm
+    scores = []
+    for r in rows:
+        band = binary[r.y0 : r.y1]
+        base = r.baseline_y - r.y0
+        any_ink = band.any(axis=0)
+        first = np.argmax(band, axis=0)
+        last = band.shape[0] - 1 - np.argmax(band[::-1], axis=0)
+        up = np.where(any_ink, np.clip(base - first, 0, None), 0)
+        down = np.where(any_ink, np.clip(last - base, 0, None), 0)
+        ups = [np.percentile(up[a:b], 98) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+        downs = [np.percentile(down[a:b], 98) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+        if len(ups) < 4:
+            continue
+        d = [
+            abs(np.log((ups[i] + margin) / (ups[i + 1] + margin)))
+            + abs(np.log((downs[i] + margin) / (downs[i + 1] + margin)))
+            for i in range(3)
+        ]
+        scores.append(max(d))
+    return float(np.median(scores)) if scores else 0.0
+
+
 def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibration) -> str:
     n = len(rows)
     half_win = max(2, int(0.1 * calibration.px_per_s))
@@ -201,7 +268,9 @@ def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibrat
     if n <= 2:
         return "single"
     if n == 3:
-        return "3x4" if breaks(rows, quarters) > 0.3 else "single"
+        if breaks(rows, quarters) > 0.3:
+            return "3x4"
+        return "3x4" if _column_variation(binary, rows, pxmm) > _MIN_COLUMN_VARIATION else "single"
     if n == 4:
         return "3x4+1"
     if n == 5:
