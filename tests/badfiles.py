@@ -387,6 +387,12 @@ def make_corpus(folder: str | Path) -> list[BadFile]:
         lambda p: p.write_bytes(bomb_png_bytes(10_000, 10_000, full=True)),
     )
     add(
+        "bomb_header.jpg",
+        "ImageTooLargeError",
+        "JPEG whose frame header was patched to 9000×9000 (81 MP)",
+        lambda p: p.write_bytes(_patch_jpeg_size(jpg, 9000, 9000)),
+    )
+    add(
         "empty.pdf",
         "EmptyDocumentError",
         "PDF with no pages",
@@ -406,6 +412,12 @@ def make_corpus(folder: str | Path) -> list[BadFile]:
     )
     add("huge_page.pdf", "ImageTooLargeError", "PDF page 200×200 inches at 200 dpi", _huge_page_pdf)
     return files
+
+
+def _patch_jpeg_size(jpg: bytes, width: int, height: int) -> bytes:
+    """Overwrite the baseline frame header (SOF0) so the JPEG declares another size."""
+    at = jpg.index(b"\xff\xc0")
+    return jpg[: at + 5] + struct.pack(">HH", height, width) + jpg[at + 9 :]
 
 
 def _float_wide(ecg: np.ndarray) -> np.ndarray:

@@ -259,10 +259,20 @@ def _load_raster(path: Path, page: int, max_pixels: int) -> LoadedImage:
             notes.append("EXIF orientation unreadable; shown as stored")
         if oriented is not im and oriented.size != im.size:
             notes.append("rotated upright using the EXIF orientation tag")
-        rgb = _to_rgb8(oriented, path.name, notes)
+        pixels = _to_rgb8(oriented, path.name, notes)
+        del oriented
     finally:
         im.close()
-    return LoadedImage(rgb, dpi, path, page, n_pages, fmt, tuple(notes))
+    return LoadedImage(_writable(pixels), dpi, path, page, n_pages, fmt, tuple(notes))
+
+
+def _writable(pixels: np.ndarray) -> np.ndarray:
+    """A private writable copy, made after the PIL images are freed (halves the peak memory)."""
+    if pixels.flags.writeable and pixels.flags.owndata and pixels.flags.c_contiguous:
+        return pixels  # already private (made by numpy here)
+    out = np.array(pixels, dtype=np.uint8, copy=True, order="C")
+    del pixels
+    return out
 
 
 def _decode_reason(exc: BaseException) -> str:
@@ -273,7 +283,8 @@ def _decode_reason(exc: BaseException) -> str:
 
 
 def _to_rgb8(im: Image.Image, name: str, notes: list[str]) -> np.ndarray:
-    """Any PIL mode → (H, W, 3) uint8; transparency composited on white, deep images scaled."""
+    """Any PIL mode → (H, W, 3) uint8 (possibly read-only); transparency composited on white,
+    deep images scaled."""
     mode = im.mode
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
     try:
@@ -281,18 +292,27 @@ def _to_rgb8(im: Image.Image, name: str, notes: list[str]) -> np.ndarray:
             grey = _scale_to_uint8(np.asarray(im), notes)
             return np.repeat(grey[:, :, None], 3, axis=2)
         if has_alpha:
-            rgba = im.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            return np.asarray(Image.alpha_composite(white, rgba).convert("RGB")).copy()
+            return _composite_on_white(np.asarray(im if im.mode == "RGBA" else im.convert("RGBA")))
         if mode == "CMYK":
             notes.append("CMYK converted to RGB")
-        return np.asarray(im.convert("RGB")).copy()
+        return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise UnreadableImageError(
             f"{name}: unsupported colour mode {mode} ({_short(exc)})"
         ) from None
+
+
+def _composite_on_white(rgba: np.ndarray, rows_per_chunk: int = 256) -> np.ndarray:
+    """RGBA → RGB over white paper, in row chunks so no full-size temporaries are made."""
+    h, w = rgba.shape[:2]
+    out = np.empty((h, w, 3), np.uint8)
+    for r0 in range(0, h, rows_per_chunk):
+        chunk = rgba[r0 : r0 + rows_per_chunk].astype(np.uint16)
+        alpha = chunk[:, :, 3:4]
+        out[r0 : r0 + rows_per_chunk] = (chunk[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255
+    return out
 
 
 def _scale_to_uint8(a: np.ndarray, notes: list[str]) -> np.ndarray:
@@ -393,11 +413,13 @@ def _load_pdf(path: Path, page: int, dpi: float, max_pixels: int) -> LoadedImage
                     scale=scale, fill_color=(255, 255, 255, 255), rev_byteorder=True
                 )
                 pil = bitmap.to_pil()
+                # copy out while the document (which owns the bitmap buffer) is still open
+                rgb = _writable(np.asarray(pil if pil.mode == "RGB" else pil.convert("RGB")))
+                del pil, bitmap
             except Exception as exc:  # noqa: BLE001
                 raise UnreadableImageError(
                     f"{path.name}: page {page + 1} could not be rendered ({_short(exc)})"
                 ) from None
         finally:
             doc.close()
-    rgb = np.asarray(pil.convert("RGB")).copy()
     return LoadedImage(rgb, dpi, path, page, n_pages, "PDF")
