@@ -133,13 +133,17 @@ class BatchSummary:
 
 
 def collect_inputs(
-    args: Iterable[str | os.PathLike], extensions: Iterable[str]
+    args: Iterable[str | os.PathLike],
+    extensions: Iterable[str],
+    exclude: Iterable[str | os.PathLike] = (),
 ) -> list[tuple[Path, Path | None]]:
     """Expand files, folders (recursively, by extension) and glob patterns, in a stable order.
 
     Returns ``(file, root)`` pairs: ``root`` is the folder argument a file was found under
     (its outputs mirror the sub-folders), ``None`` for files named directly or by a glob.
     A named file that does not exist is kept, so the task reports it as one failed item.
+    Files under an ``exclude`` folder (e.g. the output folder inside the input folder) are
+    left out; the same path named twice counts once (symlinks stay distinct inputs).
     """
     exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
     out: list[tuple[Path, Path | None]] = []
@@ -162,11 +166,12 @@ def collect_inputs(
             )
         else:
             out.append((p, None))
-    seen: set[Path] = set()
+    skip = [os.path.abspath(e) + os.sep for e in exclude]
+    seen: set[str] = set()
     unique = []
     for f, root in out:
-        key = f.resolve()
-        if key not in seen:
+        key = os.path.abspath(f)
+        if key not in seen and not any(key.startswith(e) for e in skip):
             seen.add(key)
             unique.append((f, root))
     return unique

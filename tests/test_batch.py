@@ -69,6 +69,16 @@ class TestPlanning:
         rel = [i.out_base.relative_to(tmp_path / "out").as_posix() for i in items]
         assert rel == ["a", "a_png", "b_c", "sub/a"]
 
+    def test_output_folder_inside_input_is_excluded_symlinks_kept(self, tmp_path):
+        (tmp_path / "out").mkdir()
+        (tmp_path / "a.png").write_bytes(b"x")
+        (tmp_path / "out" / "a.png").write_bytes(b"overlay from an earlier run")
+        (tmp_path / "link.png").symlink_to(tmp_path / "a.png")
+        found = batch.collect_inputs(
+            [tmp_path, tmp_path / "a.png"], [".png"], exclude=[tmp_path / "out"]
+        )
+        assert [f.name for f, _ in found] == ["a.png", "link.png"]
+
     def test_missing_file_is_kept_for_reporting(self, tmp_path):
         found = batch.collect_inputs([tmp_path / "nope.png"], [".png"])
         assert found == [(tmp_path / "nope.png", None)]

@@ -190,7 +190,7 @@ class TestResumeAndOverwrite:
         code, _, err = digitize_cli(SCAN, "-o", out, "--no-resume")
         assert code == 1 and "exists" in err and "--overwrite" in err
         assert (out / f"{SCAN.stem}.dat").read_bytes() == b"mine"
-        code, _, err = digitize_cli(SCAN, "-o", out, "--no-resume", "--overwrite")
+        code, _, err = digitize_cli(SCAN, "-o", out, "--overwrite")  # --overwrite redoes
         assert code == 0, err
         assert (out / f"{SCAN.stem}.dat").read_bytes() == (
             batch_run["out"] / f"{SCAN.stem}.dat"

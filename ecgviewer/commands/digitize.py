@@ -221,7 +221,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=True,
         help="skip inputs whose outputs are complete (default: on)",
     )
-    g.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    g.add_argument(
+        "--overwrite", action="store_true", help="redo every input, replacing existing outputs"
+    )
     g.add_argument(
         "--report",
         type=Path,
@@ -286,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
     job = job_from_args(args)
     if args.workers < 1:
         raise EcgViewerError("--workers must be at least 1")
-    inputs = collect_inputs(args.inputs, IMAGE_EXTENSIONS)
+    inputs = collect_inputs(args.inputs, IMAGE_EXTENSIONS, exclude=[args.outdir])
     if not inputs:
         raise EcgViewerError(f"no images found in {' '.join(map(str, args.inputs))}")
     items = plan_items(inputs, args.outdir, pages_of=_pages_of(args.page))
@@ -297,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
         digitize_file,
         job,
         workers=args.workers,
-        resume=args.resume,
+        resume=args.resume and not args.overwrite,  # --overwrite means "redo"
         overwrite=args.overwrite,
         report_path=args.report,
         scheduler=args.scheduler,
@@ -311,9 +313,7 @@ def run(args: argparse.Namespace) -> int:
         if r.status in ("error", "timeout"):
             print(f"ecgviewer: {r.input}: {r.status}: {r.reason}", file=sys.stderr)
         elif r.status == "skipped":
-            print(
-                f"{items[0].summary_path}: already complete (use --no-resume --overwrite to redo)"
-            )
+            print(f"{items[0].summary_path}: already complete (use --overwrite to redo)")
         else:
             print(
                 f"{items[0].out_base}: {r.layout}, quality {r.quality:.2f}"
