@@ -21,14 +21,6 @@ from ecgviewer.errors import EcgViewerError, NoTraceFoundError
 from ecgviewer.io.images import count_pages, load_image
 
 HANG_GUARD_S = 20.0
-# Measured 2026-11-25: on smooth colour noise saved as JPEG the grid detector "finds" a grid
-# (~6 px/mm, the 8×8 JPEG block pattern?) and digitize returns a single lead, quality 0.63 and
-# no warning. Reported to the digitisation engineers; remove the mark when it warns or raises.
-KNOWN_SILENT = {
-    "smooth_noise.jpg": pytest.mark.xfail(
-        reason="digitize reports a grid and no warning on JPEG colour noise", strict=False
-    )
-}
 _CORPUS_DIR = Path(tempfile.mkdtemp(prefix="ecgviewer-badfiles-"))
 atexit.register(shutil.rmtree, _CORPUS_DIR, ignore_errors=True)
 CORPUS = make_corpus(_CORPUS_DIR)  # made at collection so the ids read as file names
@@ -87,11 +79,7 @@ class TestNoEcgPages:
 
     @pytest.mark.parametrize(
         "f",
-        [
-            pytest.param(f, marks=KNOWN_SILENT.get(f.name, ()), id=f.name)
-            for f in CORPUS
-            if f.page_kind is not None
-        ],
+        [pytest.param(f, id=f.name) for f in CORPUS if f.page_kind is not None],
     )
     def test_digitize_fails_cleanly(self, f):
         digitize = _digitize()

@@ -130,6 +130,17 @@ class TestPdf:
         im = load_image(tmp_path / "blank.pdf", pdf_dpi=72)
         assert im.rgb.shape == (792, 612, 3) and (im.rgb == 255).all()
 
+    def test_concurrent_loads_from_threads_agree(self, corpus):
+        """pdfium is not thread-safe; the module serialises it (GUI workers + batch threads)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        path = corpus["two_pages.pdf"].path
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda i: load_image(path, page=i % 2, pdf_dpi=60), range(8)))
+        for i, im in enumerate(results):
+            assert np.array_equal(im.rgb, results[i % 2].rgb)
+        assert not np.array_equal(results[0].rgb, results[1].rgb)
+
     @pytest.mark.parametrize("dpi", [0, -5, float("nan"), float("inf")])
     def test_invalid_dpi_is_a_typed_error(self, corpus, dpi):
         with pytest.raises(EcgViewerError):
