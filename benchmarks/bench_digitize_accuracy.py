@@ -17,6 +17,7 @@ Targets: clean >= 20 dB mean SNR, distorted >= 12 dB.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 import traceback
@@ -28,7 +29,7 @@ import numpy as np
 
 from ecgviewer.io.signals import Record, read_wfdb, write_wfdb
 from ecgviewer.paths import data_dir
-from ecgviewer.render import DISTORTION_PRESETS, RenderStyle, render_ecg
+from ecgviewer.render import DISTORTION_PRESETS, RenderStyle, random_style, render_ecg
 from ecgviewer.scoring import DigitizationScore, resample_to, score_digitization, summarize
 
 TARGETS_DB = {"clean": 20.0, "distorted": 12.0}
@@ -60,7 +61,7 @@ def _gain_ratio(ref: Record, est: Record, score: DigitizationScore) -> float:
             continue
         n = ref.signal_mv.shape[0]
         e = resample_to(est.signal_mv[:, col], est.fs_hz, ref.fs_hz, n)
-        k = int(round(s.shift_s * ref.fs_hz))
+        k = round(s.shift_s * ref.fs_hz)
         e = np.roll(e, k)
         if k > 0:
             e[:k] = np.nan
@@ -73,13 +74,29 @@ def _gain_ratio(ref: Record, est: Record, score: DigitizationScore) -> float:
     return float(np.median(ratios)) if ratios else float("nan")
 
 
-def run_case(path: Path, dataset: str, condition: str, args, digitize, to_record, settings_cls):
-    record = read_wfdb(path)
-    layout = "single" if dataset == "cinc" else args.layout
-    style = RenderStyle(layout=layout, dpi=args.dpi, row_seconds=10.0,
+def page_style(dataset: str, layout: str, condition: str, args, seed: int):
+    """The (style, distortions) of one benchmark page; "random" draws both from
+    :func:`random_style` (the layout stays the dataset's)."""
+    if condition == "random":
+        rng = np.random.default_rng(seed)
+        return random_style(rng, layouts=(layout,))
+    style = RenderStyle(layout=layout, dpi=args.dpi, row_seconds=10.0,  # type: ignore[arg-type]
                         header_lines=("ECG Viewer benchmark", "25 mm/s  10 mm/mV"))
-    page = render_ecg(record, style, seed=args.seed, distortions=DISTORTION_PRESETS[condition])
-    settings = settings_cls(dpi=None if args.no_dpi else style.dpi)
+    return style, DISTORTION_PRESETS[condition]
+
+
+def run_case(path: Path, dataset: str, layout: str, condition: str, args, digitize, to_record,
+             settings_cls):
+    record = read_wfdb(path)
+    seed = args.seed + int("".join(ch for ch in path.stem if ch.isdigit()) or 0)
+    style, distortions = page_style(dataset, layout, condition, args, seed)
+    page = render_ecg(record, style, seed=seed, distortions=distortions)
+    # what a user knows and types in: paper speed, gain, and the scanner's dpi
+    settings = settings_cls(
+        dpi=None if args.no_dpi else style.dpi,
+        paper_speed_mm_s=style.paper_speed_mm_s,
+        gain_mm_mv=style.gain_mm_mv,
+    )
     t0 = time.perf_counter()
     error = None
     dig = est = None
@@ -113,17 +130,25 @@ def run_case(path: Path, dataset: str, condition: str, args, digitize, to_record
         "n_leads_found": 0 if dig is None else len({ld.name for ld in dig.leads}),
         "warnings": () if dig is None else dig.warnings,
     }
+    diag["style"] = (f"{style.layout} {style.dpi:g}dpi {style.paper_speed_mm_s:g}mm/s "
+                     f"{style.gain_mm_mv:g}mm/mV grid={style.grid}")
     if args.save and (error or score.mean_snr_db < args.save_below):
         from PIL import Image
 
         out = Path(args.save)
         out.mkdir(parents=True, exist_ok=True)
-        stem = f"{dataset}_{condition}_{path.stem}"
+        stem = f"{dataset}_{layout}_{condition}_{path.stem}"
         Image.fromarray(page.image_rgb).save(out / f"{stem}.png")
         write_wfdb(replace(page.truth, name=f"{stem}_truth"), out / f"{stem}_truth")
         if est is not None:
             write_wfdb(replace(est, name=stem), out / stem)
     return score, diag
+
+
+def _median_of(diags: list[dict], key: str) -> float:
+    vals = np.asarray([d[key] for d in diags], dtype=float)
+    vals = vals[np.isfinite(vals)]
+    return float(np.median(vals)) if vals.size else float("nan")
 
 
 def _fmt(x, spec=".1f"):
@@ -134,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=5, help="records per dataset")
     parser.add_argument("--datasets", default="cinc,ptbxl")
-    parser.add_argument("--conditions", default="clean,distorted")
-    parser.add_argument("--layout", default="3x4+1", help="12-lead page layout for PTB-XL")
+    parser.add_argument("--conditions", default="clean,distorted",
+                        help="comma list of clean, distorted, random (random page styles)")
+    parser.add_argument("--layout", default="3x4+1",
+                        help="12-lead page layout(s) for PTB-XL, comma list (3x4+1,6x2,12x1)")
     parser.add_argument("--dpi", type=float, default=200.0)
     parser.add_argument("--no-dpi", action="store_true", help="do not tell the digitiser the dpi")
     parser.add_argument("--seed", type=int, default=0)
@@ -160,23 +187,25 @@ def main(argv: list[str] | None = None) -> int:
     }
     results: dict[tuple[str, str], list] = defaultdict(list)
     for dataset in args.datasets.split(","):
-        for condition in args.conditions.split(","):
-            for path in sources[dataset]:
-                score, diag = run_case(path, dataset, condition, args, digitize,
-                                       digitization_to_record, DigitizeSettings)
-                results[(dataset, condition)].append((path.stem, score, diag))
-                if args.verbose:
-                    print(f"  {dataset:6s} {condition:9s} {path.stem:9s} "
-                          f"SNR {score.mean_snr_db:6.2f}  r {_fmt(score.mean_r, '.3f'):>6} "
-                          f"RMSE {_fmt(score.mean_rmse_uv):>6}  layout {diag['layout_found']} "
-                          f"scale {_fmt(diag['scale_err_pct'], '+.2f')}% "
-                          f"gain x{_fmt(diag['gain_ratio'], '.2f')} "
-                          f"cov {diag['coverage']:.2f} t {diag['time_s']:.1f}s "
-                          f"{diag['error'] or ''}", flush=True)
+        layouts = ["single"] if dataset == "cinc" else args.layout.split(",")
+        for layout in layouts:
+            for condition in args.conditions.split(","):
+                for path in sources[dataset]:
+                    score, diag = run_case(path, dataset, layout, condition, args, digitize,
+                                           digitization_to_record, DigitizeSettings)
+                    results[(f"{dataset}:{layout}", condition)].append((path.stem, score, diag))
+                    if args.verbose:
+                        print(f"  {dataset:6s} {layout:6s} {condition:9s} {path.stem:9s} "
+                              f"SNR {score.mean_snr_db:6.2f}  r {_fmt(score.mean_r, '.3f'):>6} "
+                              f"RMSE {_fmt(score.mean_rmse_uv):>6}  layout {diag['layout_found']} "
+                              f"scale {_fmt(diag['scale_err_pct'], '+.2f')}% "
+                              f"gain x{_fmt(diag['gain_ratio'], '.2f')} "
+                              f"cov {diag['coverage']:.2f} t {diag['time_s']:.1f}s "
+                              f"[{diag['style']}] {diag['error'] or ''}", flush=True)
 
-    print(f"\nDigitisation accuracy on rendered real records ({args.dpi:g} dpi, "
-          f"PTB-XL layout {args.layout}; SNR aligned <=0.5 s, <=1 mV)")
-    head = (f"{'dataset':8}{'condition':10}{'n':>4}{'medSNR':>8}{'meanSNR':>8}{'r':>7}"
+    print(f"\nDigitisation accuracy on rendered real records ({args.dpi:g} dpi unless random; "
+          f"SNR aligned <=0.5 s, <=1 mV)")
+    head = (f"{'dataset':14}{'condition':10}{'n':>4}{'medSNR':>8}{'meanSNR':>8}{'r':>7}"
             f"{'RMSEuV':>8}{'fail':>5}{'miss%':>6}{'layout':>7}{'scale%':>7}{'gain':>6}"
             f"{'cover':>6}{'|dt|s':>6}{'s/page':>7}  target")
     print(head)
@@ -187,10 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         s = summarize(scores)
         fails = sum(d["error"] is not None for d in diags)
         miss = 100.0 * s.n_missing_leads / max(s.n_leads, 1)
-        med = lambda key: float(np.nanmedian([d[key] for d in diags])) if diags else np.nan  # noqa: E731
+        med = functools.partial(_median_of, diags)
         target = TARGETS_DB.get(condition)
         verdict = "" if target is None else ("ok" if s.mean_snr_db >= target else f"< {target:g}")
-        print(f"{dataset:8}{condition:10}{s.n_records:>4}{_fmt(s.median_snr_db):>8}"
+        print(f"{dataset:14}{condition:10}{s.n_records:>4}{_fmt(s.median_snr_db):>8}"
               f"{_fmt(s.mean_snr_db):>8}{_fmt(s.mean_r, '.3f'):>7}{_fmt(s.mean_rmse_uv, '.0f'):>8}"
               f"{fails:>5}{miss:>6.0f}{100 * np.mean([d['layout_ok'] for d in diags]):>6.0f}%"
               f"{_fmt(med('scale_err_pct'), '+.2f'):>7}{_fmt(med('gain_ratio'), '.2f'):>6}"

@@ -218,7 +218,7 @@ def score_lead(
     if est is None or not np.isfinite(est).any():
         return LeadScore(name, 0.0, math.nan, math.nan, 0.0, 0.0, 0.0, n_ref, missing=True)
     est = np.asarray(est, dtype=np.float64)
-    max_shift = min(int(round(max_shift_s * fs_hz)), ref.size - 1)
+    max_shift = min(round(max_shift_s * fs_hz), ref.size - 1)
     shift = _best_shift(ref, est, max_shift) if max_shift > 0 else 0
     snr, r, rmse, offset, count = _aligned_stats(ref, est, shift)
     coverage = count / n_ref

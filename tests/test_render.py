@@ -117,8 +117,8 @@ class TestGeometry:
             slope = np.polyfit(np.arange(cents.size), cents, 1)[0]
             assert slope / 5 == pytest.approx(expected, abs=0.01)
             # minor lines every mm between the majors: more ink on the line than between lines
-            on = [profile[int(round(c + k * expected))] for c in cents[:-1] for k in range(1, 5)]
-            off = [profile[int(round(c + (k + 0.5) * expected))] for c in cents[:-1]
+            on = [profile[round(c + k * expected)] for c in cents[:-1] for k in range(1, 5)]
+            off = [profile[round(c + (k + 0.5) * expected)] for c in cents[:-1]
                    for k in range(1, 4)]
             assert np.median(on) > np.median(off) + 2
 

@@ -112,7 +112,7 @@ def _source_columns(record: Record, plan: PagePlan, style: RenderStyle) -> dict[
 
 def _font(size_px: float) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
-        return ImageFont.load_default(size=max(int(round(size_px)), 6))
+        return ImageFont.load_default(size=max(round(size_px), 6))
     except (TypeError, OSError):  # Pillow without FreeType
         return ImageFont.load_default()
 
@@ -141,8 +141,8 @@ def render_ecg(
     columns = _source_columns(record, plan, style)
 
     px_per_mm = style.dpi / 25.4
-    w_px = int(round(plan.page_w_mm * px_per_mm))
-    h_px = int(round(plan.page_h_mm * px_per_mm))
+    w_px = round(plan.page_w_mm * px_per_mm)
+    h_px = round(plan.page_h_mm * px_per_mm)
     px_per_s = px_per_mm * style.paper_speed_mm_s
     px_per_mv = px_per_mm * style.gain_mm_mv
 
@@ -161,10 +161,10 @@ def render_ecg(
         boxes.append(
             LeadBox(
                 name=seg.lead,
-                x0=int(round(x0_px)),
-                x1=int(round(x1_px)),
-                y0=int(round(mm_to_px(seg.row_top_mm, px_per_mm))),
-                y1=int(round(mm_to_px(seg.row_bottom_mm, px_per_mm))),
+                x0=round(x0_px),
+                x1=round(x1_px),
+                y0=round(mm_to_px(seg.row_top_mm, px_per_mm)),
+                y1=round(mm_to_px(seg.row_bottom_mm, px_per_mm)),
                 baseline_y=baseline_px,
                 row=seg.row,
                 col=seg.col,
