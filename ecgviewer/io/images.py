@@ -37,6 +37,8 @@ MAX_PDF_DPI = 1200.0
 PAGED_FORMATS = ("TIFF",)  # raster formats whose frames are pages a user chooses between
 _DPI_RANGE = (10.0, 10_000.0)  # values outside are junk in the header, reported as None
 
+_RASTER_MAGIC = (b"\x89PNG", b"\xff\xd8", b"GIF8", b"II*\x00", b"MM\x00*", b"BM")
+
 # pdfium is not thread-safe; the GUI may load in a worker while the CLI/tests load elsewhere.
 _PDFIUM_LOCK = threading.Lock()
 
@@ -137,7 +139,9 @@ def _sniff(path: Path) -> str:
             head = fh.read(1024)
     except OSError as exc:
         raise UnreadableImageError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
-    if b"%PDF-" in head:  # the spec allows junk before the header
+    if head.startswith(_RASTER_MAGIC):
+        return "raster"
+    if b"%PDF-" in head:  # the PDF spec tolerates junk before the header
         return "pdf"
     stripped = head.lstrip().lower()
     if stripped.startswith((b"<svg", b"<?xml")) or b"<svg" in stripped[:512]:
