@@ -223,21 +223,44 @@ def _trace_leads(
 
 
 def _single_lead(traced, boxes, calibration, fs, offset_xy) -> Lead:
-    """Rows of one strip joined end to end into one continuous lead named "ECG"."""
+    """Rows of one strip joined into one continuous lead named "ECG".
+
+    Row k starts at k times the row duration (the full rows' duration, rounded to 0.5 s when
+    within 2 %: printed strips show whole half seconds), so a pixel more or less per row does
+    not accumulate into a drift along the record.
+    """
     parts = [
         path_to_lead(p, "ECG", b.baseline_y, calibration, fs, float(b.x0), offset_xy=offset_xy)
         for p, b in zip(traced, boxes)
     ]
     if len(parts) == 1:
         return parts[0]
-    # a short last row is normal; short rows elsewhere are likely text misread as a row
+    right = max(b.x1 for b in boxes)
+    full = [p.duration_s for p, b in zip(parts, boxes) if right - b.x1 <= 2 * calibration.px_per_mm_x]
+    row_s = float(np.median(full)) if full else max(p.duration_s for p in parts)
+    nice = round(row_s * 2.0) / 2.0
+    if nice > 0 and abs(row_s - nice) <= 0.02 * nice:
+        row_s = nice
+    starts = [int(round(k * row_s * fs)) for k in range(len(parts))]
+    n_total = starts[-1] + parts[-1].signal_mv.size
+    signal = np.full(n_total, np.nan)
+    valid = np.zeros(n_total, bool)
+    for i0, part in zip(starts, parts):
+        i1 = min(n_total, i0 + part.signal_mv.size)
+        signal[i0:i1] = part.signal_mv[: i1 - i0]
+        valid[i0:i1] = part.valid_mask[: i1 - i0]
+    known = np.isfinite(signal)
+    if not known.all():  # rows shorter than the row duration: bridge, mark invalid
+        idx = np.arange(n_total)
+        signal = np.interp(idx, idx[known], signal[known])
+    weights = [p.signal_mv.size for p in parts]
     return Lead(
         name="ECG",
-        signal_mv=np.concatenate([p.signal_mv for p in parts]),
+        signal_mv=signal,
         fs_hz=fs,
         start_s=0.0,
-        valid_mask=np.concatenate([p.valid_mask for p in parts]),
-        quality=float(np.average([p.quality for p in parts], weights=[len(p.signal_mv) for p in parts])),
+        valid_mask=valid,
+        quality=float(np.average([p.quality for p in parts], weights=weights)),
         trace_x_px=np.concatenate([p.trace_x_px for p in parts]),
         trace_y_px=np.concatenate([p.trace_y_px for p in parts]),
     )
