@@ -180,6 +180,13 @@ def make_corpus(folder: str | Path) -> list[BadFile]:
         lambda p: p.write_bytes(png),
         shape=(600, 1000),
     )
+    add(
+        "pdf_text_in.png",
+        None,
+        "PNG whose text chunk contains '%PDF-'",
+        lambda p: _save(ecg, p, "PNG", pnginfo=_png_text("Comment", "%PDF-1.4 export")),
+        shape=(600, 1000),
+    )
     add("ok.bmp", None, "BMP", lambda p: _save(ecg, p, "BMP"), shape=(600, 1000))
     add(
         "deep16.tif",
@@ -412,6 +419,14 @@ def make_corpus(folder: str | Path) -> list[BadFile]:
     )
     add("huge_page.pdf", "ImageTooLargeError", "PDF page 200×200 inches at 200 dpi", _huge_page_pdf)
     return files
+
+
+def _png_text(key: str, value: str):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text(key, value)
+    return info
 
 
 def _patch_jpeg_size(jpg: bytes, width: int, height: int) -> bytes:
