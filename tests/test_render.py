@@ -219,7 +219,8 @@ class TestStyles:
             RenderStyle(dpi=100, grid_dotted=True, tinted_paper=True, trace_colour="dark_blue"),
             RenderStyle(dpi=100, paper="letter", gain_mm_mv=20, calibration_pulse=False,
                         lead_labels=False, separators=False),
-            RenderStyle(dpi=100, gain_mm_mv=5, header_lines=("a", "b", "c")),
+            RenderStyle(dpi=100, gain_mm_mv=5, header_lines=("a", "b", "c"),
+                        label_position="below"),
             RenderStyle(dpi=400, layout="3x4", grid="none"),
         ]
         for style in variants:

@@ -327,8 +327,12 @@ def _draw_text(page: Image.Image, plan: PagePlan, style: RenderStyle, px_per_mm,
                 continue
             row_h = seg.row_bottom_mm - seg.row_top_mm
             x_mm = seg.x0_mm + 1.5
-            y_mm = seg.baseline_mm - min(0.42 * row_h, 0.9 * style.gain_mm_mv + 4.0)
-            y_mm = max(y_mm, seg.row_top_mm + 0.5)
+            if style.label_position == "below":
+                y_mm = seg.baseline_mm + min(0.2 * row_h, 0.3 * style.gain_mm_mv + 1.0)
+                y_mm = min(y_mm, seg.row_bottom_mm - 4.0)
+            else:
+                y_mm = seg.baseline_mm - min(0.42 * row_h, 0.9 * style.gain_mm_mv + 4.0)
+                y_mm = max(y_mm, seg.row_top_mm + 0.5)
             draw.text(
                 (mm_to_px(x_mm, px_per_mm), mm_to_px(y_mm, px_per_mm)),
                 seg.lead,

@@ -64,6 +64,7 @@ class RenderStyle:
     trace_colour: Literal["black", "dark_blue"] = "black"
     calibration_pulse: bool = True
     lead_labels: bool = True
+    label_position: Literal["above", "below"] = "above"  # of the baseline, at segment start
     separators: bool = True  # short vertical ticks between time-segmented columns
     header_lines: tuple[str, ...] = ()  # text printed above the grid
     row_seconds: float = 10.0  # "single" layout: seconds per row (clamped to the page width)
@@ -141,6 +142,7 @@ def random_style(
         trace_colour="black" if rng.random() < 0.8 else "dark_blue",
         calibration_pulse=bool(rng.random() < 0.85),
         lead_labels=bool(rng.random() < 0.9),
+        label_position="above" if rng.random() < 0.6 else "below",
         separators=bool(rng.random() < 0.8),
         header_lines=_HEADER_SAMPLES[int(rng.integers(len(_HEADER_SAMPLES)))]
         if rng.random() < 0.7
