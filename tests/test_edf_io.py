@@ -78,6 +78,7 @@ class TestRoundTrip:
             x = rec.signal_mv[:, i]
             assert np.abs(w.p_signal[:, i] - x).max() <= 3 * _step_mv(x)
 
+    @pytest.mark.data
     def test_real_ptbxl_record(self, tmp_path, ptbxl_dir):
         hea = next(iter(sorted(ptbxl_dir.rglob("*.hea"))), None)
         if hea is None:

@@ -202,6 +202,7 @@ class TestMetadataAndLimits:
             assert out.stdout.startswith("refused:")
 
 
+@pytest.mark.data
 class TestRealScans:
     def test_every_real_scan_loads(self, scans_dir):
         paths = sorted(

@@ -193,6 +193,7 @@ def _run(digitize, image, s):
 
 
 class TestDigitize:
+    @pytest.mark.data
     @SLOW
     @given(s=settings_strategy)
     def test_real_scan_random_settings(self, small_scan, s):
@@ -211,6 +212,7 @@ class TestDigitize:
     @given(
         x0=st.integers(0, 600), y0=st.integers(0, 250), w=st.integers(1, 640), h=st.integers(1, 300)
     )
+    @pytest.mark.data
     def test_random_crops_of_real_scan(self, small_scan, x0, y0, w, h):
         assume(x0 < small_scan.shape[1] and y0 < small_scan.shape[0])
         s = DigitizeSettings(crop=CropBox(x0, y0, x0 + w, y0 + h), correct_perspective=False)
