@@ -182,6 +182,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         choices=(25.0, 50.0),
         default=25.0,
+        metavar="{25,50}",
         help="paper speed in mm/s (default: 25)",
     )
     g.add_argument(
@@ -189,9 +190,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         choices=(5.0, 10.0, 20.0),
         default=10.0,
+        metavar="{5,10,20}",
         help="gain in mm/mV (default: 10)",
     )
-    g.add_argument("--layout", choices=LAYOUTS, default="auto")
+    g.add_argument(
+        "--layout", choices=LAYOUTS, default="auto", help="page layout (default: detect)"
+    )
     g.add_argument("--method", choices=METHODS, default="auto", help="binarisation method")
     g.add_argument(
         "--threshold",
