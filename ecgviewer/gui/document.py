@@ -236,6 +236,19 @@ def signal_with_gaps(lead: Lead) -> np.ndarray:
     return sig
 
 
+def overlay_breaks(x_px: np.ndarray, y_px: np.ndarray, max_step_px: float = 25.0) -> np.ndarray:
+    """Bool per point: True where the overlay line continues to the next point. It breaks at
+    gaps (NaN) and at jumps, e.g. where a long strip wraps to the next printed row."""
+    x = np.asarray(x_px, dtype=np.float64)
+    y = np.asarray(y_px, dtype=np.float64)
+    if x.size == 0:
+        return np.zeros(0, bool)
+    ok = np.isfinite(x) & np.isfinite(y)
+    dx = np.diff(x)
+    cont = ok[:-1] & ok[1:] & (dx >= 0) & (dx <= max_step_px)
+    return np.append(cont, False)
+
+
 def clip_crop(crop: CropBox, width: int, height: int) -> CropBox:
     """``crop`` limited to a ``width``×``height`` page, at least 8×8 px."""
     x0 = int(min(max(crop.x0, 0), max(width - 8, 0)))

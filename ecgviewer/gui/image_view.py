@@ -9,12 +9,13 @@ from PySide6.QtWidgets import QWidget
 
 from ecgviewer.digitize.types import CropBox, Lead
 from ecgviewer.gui._pg import RHYTHM_RGB, pg
+from ecgviewer.gui.document import overlay_breaks
 
 VIEW_MODES = ("scan", "binary", "both")
 
-# lookup tables for the 0/1 binary image: black ink on white, or blue ink on transparent
+# lookup tables for the 0/1 binary image: black ink on white, or magenta ink on transparent
 _LUT_BINARY = np.array([[255, 255, 255, 255], [0, 0, 0, 255]], dtype=np.uint8)
-_LUT_OVERLAY = np.array([[0, 0, 0, 0], [0, 90, 255, 255]], dtype=np.uint8)
+_LUT_OVERLAY = np.array([[0, 0, 0, 0], [200, 0, 200, 255]], dtype=np.uint8)
 
 
 class ImageView(pg.GraphicsLayoutWidget):
@@ -93,7 +94,8 @@ class ImageView(pg.GraphicsLayoutWidget):
             if x.size == 0 or x.size != y.size:
                 continue
             colour = RHYTHM_RGB if i == rhythm_index else (0, 170, 80)
-            item = pg.PlotCurveItem(x, y, pen=pg.mkPen(colour, width=1.5), connect="finite")
+            item = pg.PlotCurveItem(np.nan_to_num(x), np.nan_to_num(y), pen=pg.mkPen(colour, width=1.5),
+                                    connect=overlay_breaks(x, y))
             item.setZValue(10)
             item.setVisible(self.show_traces)
             self.view.addItem(item)
@@ -124,7 +126,7 @@ class ImageView(pg.GraphicsLayoutWidget):
 
     # -- display options ----------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
-        """"scan", "binary" (black on white) or "both" (blue binary over the scan)."""
+        """"scan", "binary" (black on white) or "both" (magenta binary over the scan)."""
         if mode not in VIEW_MODES:
             raise ValueError(f"unknown view mode {mode!r}; use one of {VIEW_MODES}")
         self.mode = mode

@@ -26,7 +26,7 @@ from PySide6.QtGui import (
 from ecgviewer import RESEARCH_NOTICE, __version__
 from ecgviewer.errors import EcgViewerError
 from ecgviewer.gui._pg import CLASS_COLOURS, MAJOR_RGB, MINOR_RGB, RHYTHM_RGB
-from ecgviewer.gui.document import Document, signal_with_gaps
+from ecgviewer.gui.document import Document, overlay_breaks, signal_with_gaps
 from ecgviewer.gui.rhythm_panel import quality_flags
 from ecgviewer.rhythm.types import CLASS_NAMES, CLASSES
 
@@ -109,9 +109,11 @@ def _image_with_traces(doc: Document) -> QImage:
         pen = QPen(QColor(*(RHYTHM_RGB if i == rhythm else (0, 170, 80))))
         pen.setWidthF(max(1.5, w / 1200))
         painter.setPen(pen)
+        x, y = np.asarray(lead.trace_x_px, float), np.asarray(lead.trace_y_px, float)
+        cont = overlay_breaks(x, y)
         path = QPainterPath()
         down = False
-        for xv, yv in zip(np.asarray(lead.trace_x_px, float), np.asarray(lead.trace_y_px, float)):
+        for xv, yv, c in zip(x, y, cont):
             if not (np.isfinite(xv) and np.isfinite(yv)):
                 down = False
                 continue
@@ -119,7 +121,7 @@ def _image_with_traces(doc: Document) -> QImage:
                 path.lineTo(xv, yv)
             else:
                 path.moveTo(xv, yv)
-                down = True
+            down = bool(c)
         painter.drawPath(path)
     pen = QPen(QColor(255, 140, 0))
     pen.setWidthF(max(2.0, w / 800))
@@ -177,8 +179,9 @@ def draw_report(painter: QPainter, px_per_mm: float, doc: Document) -> None:
         cv.text(rx, y + 1, rw, 5, f"Heart rate {hr}   ·   RR irregularity {irr}", 8.5)
         y += 7
     else:
-        cv.text(rx, y, rw, 12, f"No rhythm result: {doc.rhythm_error or doc.digitize_error or 'not analysed'}", 10, bold=True)
-        y += 13
+        cv.text(rx, y, rw, 7, "No rhythm result", 12, bold=True)
+        cv.text(rx, y + 7, rw, 14, doc.rhythm_error or doc.digitize_error or "not analysed", 8)
+        y += 22
     s = doc.settings
     lines = []
     if dig is not None:

@@ -46,12 +46,12 @@ def grid_lines(t0: float, t1: float, v0: float, v1: float, step_s: float, step_m
 
 
 def display_order(dig: Digitization, rhythm_index: int | None) -> list[int]:
-    """Lead indices in the usual order (I, II, III, aVR, … V6), each lead's segments by time,
-    the rhythm strip last."""
+    """Lead indices: the rhythm strip first (what a rhythm reader looks at), then the usual
+    order (I, II, III, aVR, … V6), each lead's segments by time."""
     rank = {name.lower(): k for k, name in enumerate(STANDARD_LEADS)}
     order = sorted(
         range(len(dig.leads)),
-        key=lambda i: (i == rhythm_index, rank.get(dig.leads[i].name.lower(), len(rank)),
+        key=lambda i: (i != rhythm_index, rank.get(dig.leads[i].name.lower(), len(rank)),
                        dig.leads[i].start_s, i),
     )
     return order
@@ -170,8 +170,14 @@ class WaveformView(QWidget):
         self.placeholder = QLabel("Open an ECG image (File ▸ Open, or drop a file here).")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
+        self.caption = QLabel(
+            "Extracted signal in mV against time in s. Grid: small squares 0.04 s × 0.1 mV, "
+            "large squares 0.2 s × 0.5 mV. Wheel: zoom, drag: pan.")
+        self.caption.setStyleSheet("color:#555; padding:1px 4px;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.caption)
         layout.addWidget(self.placeholder)
         layout.addWidget(self.scroll)
         self.scroll.hide()
@@ -273,8 +279,8 @@ class WaveformView(QWidget):
         plot.hideAxis("bottom")
         plot.setMenuEnabled(False)
         plot.hideButtons()
-        name = f"{lead.name} — rhythm strip" if is_rhythm else lead.name
-        plot.setLabel("left", f"{name} (mV)")
+        tall = is_rhythm or len(self.digitization.leads) == 1
+        plot.setLabel("left", f"{lead.name} (mV)" if tall else lead.name)  # short rows: name only
         plot.getAxis("left").setWidth(62)
         plot.getAxis("left").setTickSpacing(levels=[(1.0, 0.0)])  # labels at whole mV only
         plot.getViewBox().setLimits(xMin=t0 - 1.0, xMax=t1 + 1.0, yMin=lo - 3.0, yMax=hi + 3.0)
@@ -289,12 +295,11 @@ class WaveformView(QWidget):
         plot = self.graphics.addPlot(row=row, col=0)
         plot.setXLink(link)
         plot.setYRange(0, 1, padding=0.05)
-        plot.setMaximumHeight(TIMELINE_HEIGHT_PX)
-        plot.setMinimumHeight(TIMELINE_HEIGHT_PX)
+        plot.setMaximumHeight(TIMELINE_HEIGHT_PX + 22)
+        plot.setMinimumHeight(TIMELINE_HEIGHT_PX + 22)
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.setMouseEnabled(x=True, y=False)
-        plot.hideAxis("bottom")
         plot.setLabel("left", "P(class)")
         plot.getAxis("left").setWidth(62)
         plot.getAxis("left").setTicks([[(0, "0"), (0.5, ".5"), (1, "1")]])

@@ -16,6 +16,7 @@ from ecgviewer.digitize.binarize import binarize
 from ecgviewer.digitize.types import CropBox
 from ecgviewer.gui import pipeline
 from ecgviewer.gui.app import result_shown
+from ecgviewer.gui.main_window import preview_binary
 from ecgviewer.rhythm.types import CLASSES, RhythmResult
 
 pytestmark = pytest.mark.gui
@@ -141,7 +142,7 @@ class TestLiveSettings:
         preview = window.image_view.binary_item.image
         assert int(preview.sum()) > ink_before
         region, crop = window.doc.darkness_crop()
-        expected = binarize(region, window.doc.settings.binarize_method, 0.3).binary
+        expected = preview_binary(region, window.doc.settings.binarize_method, 0.3)
         np.testing.assert_array_equal(preview.astype(bool), expected)
         panel.flush()  # the delayed "commit" re-digitises with the new threshold
         qtbot.waitUntil(lambda: not window.pipeline.busy and window.doc.digitization is not None
@@ -162,13 +163,22 @@ class TestLiveSettings:
         panel.threshold.setValue(321)
         qtbot.waitUntil(lambda: not window.preview.busy, timeout=TIMEOUT_MS)
         region, _ = window.doc.darkness_crop()
-        expected = binarize(region, window.doc.settings.binarize_method, 0.321).binary
+        expected = preview_binary(region, window.doc.settings.binarize_method, 0.321)
         np.testing.assert_array_equal(window.image_view.binary_item.image.astype(bool), expected)
         panel.flush()
         qtbot.waitUntil(lambda: result_shown(window), timeout=TIMEOUT_MS)
         assert window.doc.settings.threshold == pytest.approx(0.321)
         assert window.doc.digitization.threshold == pytest.approx(0.321)
         assert panel.threshold.value() == 321
+
+    def test_preview_matches_the_core_binarisation(self, qtbot, window, small_scan, quick_model):
+        region = np.random.default_rng(1).random((60, 80)).astype(np.float32)
+        for method in ("manual", "otsu", "modified_otsu", "adaptive"):
+            np.testing.assert_array_equal(preview_binary(region, method, 0.4),
+                                          binarize(region, method, 0.4).binary)
+        # "auto" differs only by the removal of specks: never adds ink
+        auto = binarize(region, "auto", 0.4).binary
+        assert not (auto & ~preview_binary(region, "auto", 0.4)).any()
 
     def test_moving_the_crop_previews_and_redigitises(self, qtbot, window, small_scan, quick_model):
         open_and_wait(qtbot, window, small_scan)
