@@ -91,6 +91,7 @@ def finalize(run_dir: str | Path, models_out: str | Path, data_dir: str | Path) 
         "licence": LICENCE,
     }
     (out / "rhythm_cnn.json").write_text(json.dumps(card, indent=1))
+    (out / "MODEL_CARD.md").write_text(model_card_markdown(card))
     shutil.copyfile(run / "folds.json", out / "rhythm_folds.json")
     with gzip.open(out / "rhythm_cnn_oof.csv.gz", "wt") as fh:
         fh.write("name,label,fold,logit_N,logit_A,logit_O,logit_noise\n")
@@ -112,6 +113,101 @@ def main(argv: list[str] | None = None) -> int:
     print(f"temperature {card['temperature']:.3f}; ECE after (cross-fitted): "
           f"{card['cv']['oof_calibrated_crossfit']['ece']:.4f}; sha256 {card['sha256']}")
     return 0
+
+
+
+def _cm_md(cm: list[list[int]]) -> str:
+    lines = ["| ref \\ pred | " + " | ".join(CLASSES) + " |", "|---" * (len(CLASSES) + 1) + "|"]
+    lines += [f"| {c} | " + " | ".join(str(v) for v in row) + " |" for c, row in zip(CLASSES, cm)]
+    return "\n".join(lines)
+
+
+def model_card_markdown(card: dict) -> str:
+    """The human model card (models/MODEL_CARD.md) from the JSON card."""
+    cv = card["cv"]
+    raw, cross = cv["oof_uncalibrated"], cv["oof_calibrated_crossfit"]
+    tr = card["training"]
+    cfg = tr["config"]
+    arch = card["architecture"]
+    f1 = " | ".join(f"{raw['f1'][c]:.3f}" for c in CLASSES)
+    folds = "\n".join(
+        f"| {i['fold']} | {i['n_train']} / {i['n_inner_val']} / {i['n_test']} | {i['best_epoch']} | "
+        f"{i['inner_val_score']:.3f} | {i['oof_score']:.3f} | {i['wall_s'] / 60:.1f} |" for i in tr["folds"])
+    return f"""# Rhythm model card: `rhythm_cnn`
+
+Research software, not a medical device. Classifies one ECG lead as **N** (normal sinus rhythm),
+**A** (atrial fibrillation), **O** (other rhythm) or **~** (too noisy).
+
+## Files
+- `rhythm_cnn.pt` ({card['size_bytes'] / 1e6:.2f} MB, sha256 `{card['sha256']}`), checked on load
+  against `rhythm_cnn.json` (machine-readable card, everything below and more).
+- `rhythm_cnn_oof.csv.gz`: out-of-fold logits of every training record, with its fold.
+- `rhythm_folds.json`: the fold of every record (stratified {len(tr['folds'])}-fold, seed {cfg['seed']}).
+- `train_config.json`: the training recipe.
+
+## Input
+One lead in **mV**, any sampling rate (resampled to {card['input']['model_fs_hz']:g} Hz), band-pass
+{card['input']['bandpass_hz'][0]:g}-{card['input']['bandpass_hz'][1]:g} Hz, robust amplitude normalisation, NaN = gap
+(masked). Minimum 1 s; a warning below 5 s; trained on 9-61 s AliveCor records (lead I-like).
+Both polarities are scored and averaged, so an inverted lead gives the same answer.
+
+## Model
+{arch['type']}; {arch['params_per_member']:,} parameters per member, {arch['members']} members
+(one per fold), {arch['ensemble']}. Config: `{json.dumps(arch['config'])}`.
+Temperature (fitted on all OOF logits by NLL): **{card['temperature']:.3f}**.
+
+## Data
+PhysioNet/CinC Challenge 2017 training set as provided here: 7,528 records (N 4481, A 669,
+O 2132, ~ 246), labels `REFERENCE-v3.csv`.
+
+## Recipe
+Stratified {len(tr['folds'])}-fold CV (seed {cfg['seed']}). Per fold, 10% of the training folds
+(stratified) is an inner validation split that picks the best epoch (challenge score), so the
+held-out fold is never used for any choice. {cfg['epochs']} epochs max (early stop after
+{cfg['patience']} without improvement), batch {cfg['batch_size']}, random crops of
+{cfg['crop_s'][0]:g}-{cfg['crop_s'][1]:g} s (one length per batch, length-bucketed), random polarity
+inversion, amplitude scaling 0.8-1.25, Gaussian noise; class-weighted cross-entropy
+(weights (n/count)^{cfg['class_weight_power']}), label smoothing {cfg['label_smoothing']}; AdamW
+(lr {cfg['lr']}, wd {cfg['weight_decay']}), one-cycle schedule. CPU only, 1 torch thread.
+
+| fold | train / inner-val / test | best epoch | inner-val score | OOF score | minutes |
+|---|---|---|---|---|---|
+{folds}
+
+Training wall time: **{tr['wall_s_total'] / 60:.0f} min** in total ({tr['hardware']}; the CPU was
+shared with other jobs, so this is an upper bound).
+
+## Cross-validated results (out-of-fold, single fold models)
+Challenge score (mean F1 of N, A, O): **{raw['challenge_score']:.4f}**; accuracy {raw['accuracy']:.4f};
+per fold: {', '.join(f'{v:.3f}' for v in cv['per_fold_challenge_score'])}.
+
+| F1 | {' | '.join(CLASSES)} |
+|---|---|---|---|---|
+| OOF | {f1} |
+
+Confusion matrix (rows = reference):
+
+{_cm_md(raw['confusion'])}
+
+Expected calibration error (10 bins, top label): {raw['ece']:.4f} before temperature scaling,
+{cross['ece']:.4f} after (temperature fitted on the other four folds' OOF logits, so this is
+an honest estimate). The shipped ensemble averages member logits; its calibration was not
+measured separately (no data left that all members have not seen).
+
+The shipped model is the ensemble of the {arch['members']} fold models: the numbers above describe a
+single member on unseen data; averaging members is usually as good or better but is not
+separately validated here.
+
+## Limitations
+- The challenge winners reached about 0.83 on the hidden test set; this CV estimate is on the
+  public training data and is not comparable one-to-one.
+- Single-lead AliveCor training data: other leads/devices (e.g. 12-lead lead II) shift the
+  input distribution; see `benchmarks/bench_rhythm.py` for a PTB-XL check.
+- Signals digitised from paper may be shorter (2.5-10 s) than the 9-61 s training records.
+
+## Licence and citation
+{card['licence']}
+"""
 
 
 if __name__ == "__main__":

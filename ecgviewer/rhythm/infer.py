@@ -115,15 +115,6 @@ def save_model(path: str | Path, states: list[dict], config: ModelConfig, temper
     return sha256_file(path)
 
 
-def _features(net: RhythmCNN, x: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    x = x * m
-    mm = m[..., ::2]
-    h = torch.relu(net.stem_bn(net.stem(x))) * mm
-    for blk in net.blocks:
-        h, mm = blk(h, mm)
-    return h, mm
-
-
 def ensemble_logits(model: RhythmModel, x: np.ndarray, valid: np.ndarray,
                     spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """(whole-record logits (4,), window logits (n_windows, 4)); both polarities, all members."""
@@ -133,7 +124,7 @@ def ensemble_logits(model: RhythmModel, x: np.ndarray, valid: np.ndarray,
     win = np.zeros((len(spans), len(CLASSES)))
     with torch.inference_mode():
         for net in model.nets:
-            h, mm = _features(net, xt, mt)
+            h, mm = net.features(xt, mt)
             n_out = h.shape[-1]
             scale = n_out / x.size
             pooled = [masked_pool(h, mm)]

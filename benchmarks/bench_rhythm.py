@@ -1,0 +1,128 @@
+"""Rhythm model benchmark: CV table (saved out-of-fold logits), speed, size, PTB-XL check.
+
+Usage: python benchmarks/bench_rhythm.py [--data ../shared/data] [--n-timing 50]
+
+1. Cross-validation: F1 per class, challenge score (mean F1 N, A, O), confusion and ECE,
+   from ``models/rhythm_cnn_oof.csv.gz`` (single fold models on their held-out fold).
+2. Inference time of ``classify`` on a 30 s record (1 thread, median of N): ensemble and
+   one member.
+3. Cross-device check on PTB-XL lead II (500 Hz, 10 s, other hardware and population):
+   SR should come out N, AFIB/AFLT should come out A.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+
+def cv_table(models: Path) -> None:
+    from ecgviewer.rhythm.calibrate import crossfit_temperature_probs
+    from ecgviewer.rhythm.finalize import read_oof
+    from ecgviewer.rhythm.metrics import format_summary, softmax, summarize
+
+    oof = read_oof(models / "rhythm_cnn_oof.csv.gz")
+    card = json.loads((models / "rhythm_cnn.json").read_text())
+    y, z, f = oof["labels"], oof["logits"], oof["folds"]
+    print("== 1. Cross-validation (out-of-fold, single fold models, both polarities averaged)")
+    print(format_summary(summarize(y, softmax(z))))
+    print("per fold challenge score: " + "  ".join(
+        f"{k}:{summarize(y[f == k], softmax(z[f == k]))['challenge_score']:.4f}" for k in np.unique(f)))
+    cross = summarize(y, crossfit_temperature_probs(z, y, f))
+    print(f"ECE before temperature: {summarize(y, softmax(z))['ece']:.4f}; after (temperature fitted on "
+          f"the other folds): {cross['ece']:.4f}; shipped temperature {card['temperature']:.3f}")
+
+
+def timing(cinc: Path | None, n: int) -> None:
+    import torch
+
+    from ecgviewer.paths import models_dir
+    from ecgviewer.rhythm import classify, load_model
+    from ecgviewer.rhythm.model import count_parameters
+
+    torch.set_num_threads(1)
+    model = load_model()
+    if cinc is not None:
+        from ecgviewer.io.signals import read_cinc_mat
+
+        rec = read_cinc_mat(cinc / "A00001.mat")  # 30 s at 300 Hz
+        x, fs = rec.signal_mv[:9000, 0], rec.fs_hz
+    else:
+        fs = 300.0
+        x = np.sin(np.arange(9000) / fs * 2 * np.pi * 1.2)
+    print(f"\n== 2. Speed and size (1 torch thread, {x.size / fs:.0f} s record at {fs:g} Hz, median of {n})")
+    n_params = count_parameters(model.nets[0])
+    for label, m in (("ensemble", model), ("one member", replace(model, nets=model.nets[:1]))):
+        classify(x, fs, m)
+        ts, cpu = [], []
+        for _ in range(n):
+            t0, c0 = time.perf_counter(), time.thread_time()
+            classify(x, fs, m)
+            ts.append(time.perf_counter() - t0)
+            cpu.append(time.thread_time() - c0)
+        print(f"{label:>11}: {len(m.nets)} x {n_params:,} params, wall median {1000 * np.median(ts):.1f} ms "
+              f"(p90 {1000 * np.percentile(ts, 90):.1f}), CPU time median {1000 * np.median(cpu):.1f} ms")
+    print("(wall time depends on what else runs on the machine; CPU time is this thread's own work)")
+    size = (models_dir() / "rhythm_cnn.pt").stat().st_size
+    print(f"weights file: {size / 1e6:.2f} MB")
+
+
+def ptbxl_check(ptbxl: Path) -> None:
+    from ecgviewer.io.signals import read_wfdb
+    from ecgviewer.rhythm import CLASSES, classify, load_model
+
+    model = load_model()
+    groups = {"SR": [], "AFIB/AFLT": []}
+    with (ptbxl / "ptbxl_database.csv").open() as fh:
+        for row in csv.DictReader(fh):
+            codes = ast.literal_eval(row["scp_codes"])
+            path = ptbxl / (row["filename_hr"] + ".hea")
+            if not path.exists():
+                continue
+            if "AFIB" in codes or "AFLT" in codes:
+                groups["AFIB/AFLT"].append(path)
+            elif "SR" in codes:
+                groups["SR"].append(path)
+    print("\n== 3. Cross-device: PTB-XL lead II, raw 500 Hz signal, 10 s")
+    print(f"{'group':>10} {'n':>4} " + " ".join(f"{c:>6}" for c in CLASSES) + "  (fraction predicted)")
+    pred = {}
+    for g, paths in groups.items():
+        labels = []
+        for p in paths:
+            rec = read_wfdb(p)
+            labels.append(classify(rec.lead("II"), rec.fs_hz, model).label)
+        pred[g] = labels
+        frac = [np.mean([lab == c for lab in labels]) for c in CLASSES]
+        print(f"{g:>10} {len(labels):>4} " + " ".join(f"{v:>6.2f}" for v in frac))
+    tp = sum(lab == "A" for lab in pred["AFIB/AFLT"])
+    fp = sum(lab == "A" for lab in pred["SR"])
+    print(f"AF as 'A': sensitivity {tp / max(1, len(pred['AFIB/AFLT'])):.2f}, "
+          f"SR called A: {fp}/{len(pred['SR'])}; SR called N: "
+          f"{np.mean([lab == 'N' for lab in pred['SR']]):.2f}")
+
+
+def main() -> int:
+    from ecgviewer.paths import data_dir, models_dir
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=None, help="shared data folder (default: ../shared/data)")
+    p.add_argument("--n-timing", type=int, default=50)
+    a = p.parse_args()
+    data = Path(a.data) if a.data else data_dir()
+    cv_table(models_dir())
+    cinc = data / "cinc2017" / "training2017" if data else None
+    timing(cinc if cinc and cinc.is_dir() else None, a.n_timing)
+    if data and (data / "ptbxl").is_dir():
+        ptbxl_check(data / "ptbxl")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
