@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import time
 import typing
 from collections.abc import Callable
@@ -204,7 +205,10 @@ def load_session(path: str | os.PathLike) -> Session:
     """Read and validate a session file; relative image paths resolve against its folder."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        size = st.st_size
+        if not stat.S_ISREG(st.st_mode):
+            raise SessionFormatError(f"{path}: not a regular file")
         if size > MAX_SESSION_BYTES:
             raise SessionFormatError(f"{path.name}: {size / 1e6:.0f} MB is too large for a session")
         raw = path.read_bytes()

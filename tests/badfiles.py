@@ -13,6 +13,7 @@ digitiser must turn into NoTraceFoundError or a result with warnings.
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -357,6 +358,13 @@ def make_corpus(folder: str | Path) -> list[BadFile]:
         "a folder named like an image",
         lambda p: p.mkdir(exist_ok=True),
     )
+    if hasattr(os, "mkfifo"):
+        add(
+            "fifo.png",
+            "UnreadableImageError",
+            "a named pipe: opening it would block forever",
+            lambda p: p.exists() or os.mkfifo(p),
+        )
     add(
         "tiny_1x1.png",
         "ImageTooSmallError",

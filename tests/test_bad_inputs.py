@@ -7,9 +7,9 @@ speed assertion; speed and memory live in benchmarks/bench_bad_files.py.
 from __future__ import annotations
 
 import atexit
-import concurrent.futures as cf
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +35,26 @@ CORPUS = make_corpus(_CORPUS_DIR)  # made at collection so the ids read as file 
 
 
 def _guarded(fn, *args, **kw):
-    """Run ``fn`` on a worker thread; fail (not hang) if it takes longer than the guard."""
-    with cf.ThreadPoolExecutor(max_workers=1) as pool:
-        fut = pool.submit(fn, *args, **kw)
+    """Run ``fn`` on a daemon thread; fail (not hang) if it takes longer than the guard.
+
+    A daemon thread, not an executor: a stuck call must not block pytest from exiting.
+    """
+    box: dict = {}
+
+    def target():
         try:
-            return fut.result(timeout=HANG_GUARD_S)
-        except cf.TimeoutError:
-            pytest.fail(f"{fn.__name__}{args} still running after {HANG_GUARD_S:g} s (hang?)")
+            box["value"] = fn(*args, **kw)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(HANG_GUARD_S)
+    if worker.is_alive():
+        pytest.fail(f"{fn.__name__}{args} still running after {HANG_GUARD_S:g} s (hang?)")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _outcome(f):

@@ -105,6 +105,15 @@ class TestDamagedFiles:
         with pytest.raises(SignalFormatError):
             read_edf(p)
 
+    def test_pipe_is_refused_without_blocking(self, tmp_path):
+        import os
+
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no named pipes here")
+        os.mkfifo(tmp_path / "pipe.edf")
+        with pytest.raises(SignalFormatError, match="regular file"):
+            read_edf(tmp_path / "pipe.edf")
+
     def test_failed_write_keeps_old_file(self, tmp_path):
         p = write_edf(_record(), tmp_path / "k.edf")
         before = p.read_bytes()

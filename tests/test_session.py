@@ -223,6 +223,16 @@ class TestDamagedFiles:
         with pytest.raises(SessionFormatError, match="damaged JSON"):
             load_session(path)
 
+    def test_folder_or_pipe_is_refused_without_blocking(self, tmp_path):
+        import os
+
+        with pytest.raises(SessionFormatError, match="regular file"):
+            load_session(tmp_path)
+        if hasattr(os, "mkfifo"):
+            os.mkfifo(tmp_path / "pipe.json")
+            with pytest.raises(SessionFormatError, match="regular file"):
+                load_session(tmp_path / "pipe.json")
+
     def test_missing_file(self, tmp_path):
         with pytest.raises(SessionFormatError, match="cannot read"):
             load_session(tmp_path / "none.json")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,8 @@ def read_edf(path: str | os.PathLike) -> Record:
     """
     path = Path(path)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise SignalFormatError(f"{path}: not a regular file")
         raw = path.read_bytes()
     except OSError as exc:
         raise SignalFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None

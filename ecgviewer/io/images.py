@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 import threading
 import warnings
 from dataclasses import dataclass
@@ -123,8 +124,10 @@ def _check_file(path: Path) -> Path:
         raise UnreadableImageError(f"{path}: no such file") from None
     except OSError as exc:
         raise UnreadableImageError(f"{path}: cannot access ({exc.strerror or exc})") from None
-    if path.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         raise UnreadableImageError(f"{path}: is a folder, not an image file")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+        raise UnreadableImageError(f"{path}: not a regular file")
     if st.st_size == 0:
         raise ImageTooSmallError(f"{path.name}: the file is empty (0 bytes)")
     if not os.access(path, os.R_OK):
