@@ -7,7 +7,11 @@ outcome (typed error name or ok), whether it matches the corpus's expectation, s
 in load / digitize inside the child, the child's peak RSS (ru_maxrss from wait4) and the
 one-line reason. A first "(baseline)" row is a child that only imports, for comparison.
 
+With ``--scans DIR`` the real scans in DIR are run the same way after the corpus (expected:
+load ok; digitize gives a result or NoTraceFoundError, never a RAW exception).
+
 Usage: python benchmarks/bench_bad_files.py [--no-digitize] [--mem-mib 2048] [--timeout-s 60]
+                                            [--scans ../shared/data/scans]
 """
 
 from __future__ import annotations
@@ -110,6 +114,7 @@ def main() -> int:
     ap.add_argument("--no-digitize", action="store_true", help="load only")
     ap.add_argument("--mem-mib", type=int, default=2048, help="RLIMIT_AS of each child")
     ap.add_argument("--timeout-s", type=float, default=60.0, help="kill a child after this")
+    ap.add_argument("--scans", type=Path, help="also run the real scans in this folder")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ecgviewer-bench-bad-") as tmp:
@@ -127,13 +132,19 @@ def main() -> int:
         rows = [("(baseline)", None, "-", 0)] + [
             (f.name, f.expect, str(f.path), f.page) for f in corpus
         ]
+        if args.scans:
+            rows += [
+                (p.name, None, str(p), 0)
+                for p in sorted(args.scans.iterdir())
+                if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pdf")
+            ]
         n_bad = 0
         max_rss = 0.0
         for name, expect, path, page in rows:
             r = run_child(path, page, not args.no_digitize, args.mem_mib, args.timeout_s)
             got = r.get("outcome", "?")
             match = "-" if name == "(baseline)" else ("yes" if got == (expect or "ok") else "NO")
-            n_bad += match == "NO"
+            n_bad += match == "NO" or str(r.get("digitize_outcome", "")).startswith("RAW")
             max_rss = max(max_rss, r["peak_rss_mib"])
             text = r.get("reason", "")
             if r.get("digest") or r.get("digitize_outcome"):
