@@ -15,13 +15,16 @@ import numpy as np
 from scipy import ndimage, signal
 
 from ecgviewer.digitize.calibration import find_calibration_pulse
+from ecgviewer.digitize.trace import _close_vertical, column_runs
 from ecgviewer.digitize.types import STANDARD_LEADS, Calibration, DigitizeSettings, Layout, LeadBox
 from ecgviewer.errors import NoTraceFoundError
 
 _MIN_ROW_SEP_MM = 7.0
 _MIN_ROW_WIDTH_MM = 40.0
-_MIN_LONG_COVER = 0.3
-_MIN_SHARPNESS = 3.0
+_MIN_LONG_COVER = 0.6
+_MIN_TALL_EVENTS = 3
+_MAX_BAND_INK = 0.35  # a trace row's ±2.5 mm band is mostly paper
+_MIN_REL_ROW_WIDTH = 0.6  # rows narrower than this fraction of the widest are text blocks
 _MIN_COLUMN_VARIATION = 0.6
 
 
@@ -50,6 +53,42 @@ def _row_extent(present: np.ndarray, merge_px: int, min_seg_px: int) -> tuple[in
     cols = np.flatnonzero(np.isin(labels, keep))
     x0, x1 = int(cols[0]), int(cols[-1]) + 1
     return x0, x1, float(present[x0:x1].mean())
+
+
+def _tall_events(binary: np.ndarray, p: int, x0: int, x1: int, px_per_mm: float) -> int:
+    """Number of places along the row where ink runs vertically for 4.5 mm or more (QRS
+    complexes, calibration pulses), bridging dropouts under 1 mm. Text lines have none."""
+    reach = int(12 * px_per_mm)
+    sub = binary[max(0, p - reach) : p + reach + 1, x0:x1]
+    if sub.size == 0:
+        return 0
+    sub = _close_vertical(sub, max(1, int(round(1.0 * px_per_mm))))
+    top, bot, ptr = column_runs(sub)
+    if top.size == 0:
+        return 0
+    lengths = bot - top + 1
+    starts = ptr[:-1]
+    nonempty = starts < ptr[1:]
+    longest = np.zeros(sub.shape[1], int)
+    longest[nonempty] = np.maximum.reduceat(lengths, starts[nonempty])
+    tall = longest >= 4.5 * px_per_mm
+    if not tall.any():
+        return 0
+    tall = ndimage.binary_closing(tall, structure=np.ones(max(1, int(px_per_mm)) + 1, bool)) | tall
+    return int(ndimage.label(tall)[1])
+
+
+def _looks_like_trace(
+    binary: np.ndarray, p: int, x0: int, x1: int, band: np.ndarray, px_per_mm: float
+) -> bool:
+    """A row of trace has QRS complexes (tall vertical strokes) or, for a flat trace, one long
+    unbroken line; a line of text has neither. A band mostly inked is a dark area (shadow,
+    photo), not a thin trace."""
+    if band.size == 0 or band.mean() > _MAX_BAND_INK:
+        return False
+    if _tall_events(binary, p, x0, x1, px_per_mm) >= _MIN_TALL_EVENTS:
+        return True
+    return _long_stroke_cover(band, px_per_mm) >= _MIN_LONG_COVER
 
 
 def _peak_sharpness(prof: np.ndarray, p: int, px_per_mm: float) -> float:
@@ -90,27 +129,32 @@ def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
     prof = binary.sum(axis=1).astype(float)
     smooth = ndimage.uniform_filter1d(prof, size=max(3, int(round(0.6 * px_per_mm))))
     sep = max(3, int(_MIN_ROW_SEP_MM * px_per_mm))
-    peaks, _ = signal.find_peaks(smooth, distance=sep, prominence=0.05 * max(smooth.max(), 1))
+    # close peaks first (a text line may sit just under a trace), then keep the strongest
+    # trace-like ones at least `sep` apart
+    peaks, _ = signal.find_peaks(
+        smooth, distance=max(2, sep // 3), prominence=0.05 * max(smooth.max(), 1)
+    )
     if peaks.size == 0:
         raise NoTraceFoundError("no horizontal trace rows found")
-    strong = peaks[smooth[peaks] >= 0.25 * smooth[peaks].max()]
+    strong = peaks[smooth[peaks] >= 0.2 * smooth[peaks].max()]
     rows: list[TraceRow] = []
     half_band = max(2, int(2.5 * px_per_mm))
     min_width = _MIN_ROW_WIDTH_MM * px_per_mm
     cands = []
-    for p in strong:
+    for p in sorted(strong, key=lambda q: -smooth[q]):
+        if any(abs(int(p) - c[0]) < sep for c in cands):
+            continue
         band = binary[max(0, p - half_band) : p + half_band + 1]
         present = band.any(axis=0)
         x0, x1, fill = _row_extent(present, int(6 * px_per_mm), int(3 * px_per_mm))
         if x1 - x0 >= min(min_width, 0.3 * w) and fill >= 0.5:
-            sharp = _peak_sharpness(prof, int(p), px_per_mm)
-            cover = _long_stroke_cover(band[:, x0:x1], px_per_mm)
-            if cover >= _MIN_LONG_COVER or sharp >= _MIN_SHARPNESS:
+            if _looks_like_trace(binary, int(p), x0, x1, band[:, x0:x1], px_per_mm):
                 cands.append((int(p), x0, x1, fill))
     if not cands:
         raise NoTraceFoundError("no row of trace long enough to be an ECG")
+    cands.sort()
     widest = max(c[2] - c[1] for c in cands)
-    cands = [c for c in cands if c[2] - c[1] >= 0.3 * widest]
+    cands = [c for c in cands if c[2] - c[1] >= _MIN_REL_ROW_WIDTH * widest]
     ys = [c[0] for c in cands]
     for k, (p, x0, x1, _fill) in enumerate(cands):
         up = ys[k] - ys[k - 1] if k > 0 else None

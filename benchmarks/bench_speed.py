@@ -1,0 +1,77 @@
+"""Speed of digitisation on a 200 dpi A4 page (rendered PTB-XL record, 3x4+1).
+
+Prints a table: full ``digitize`` (target <= 1 s on 2 cores), its stages, the re-run after a
+threshold change (``binarize`` on the cached darkness map: target <= 50 ms; and the whole
+``digitize_prepared``), then the top functions of a cProfile run.
+
+    python benchmarks/bench_speed.py [--repeats 5] [--dpi 200] [--layout 3x4+1] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import time
+
+import numpy as np
+
+from ecgviewer.digitize import DigitizeSettings, digitize, digitize_prepared, prepare_page
+from ecgviewer.digitize.binarize import binarize
+from ecgviewer.io.signals import read_wfdb
+from ecgviewer.paths import data_dir
+from ecgviewer.render import RenderStyle, render_ecg
+
+
+def _best(fn, repeats: int) -> tuple[float, float, object]:
+    times, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return float(np.min(times)), float(np.median(times)), out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--dpi", type=float, default=200.0)
+    ap.add_argument("--layout", default="3x4+1")
+    ap.add_argument("--record", default="records500/00000/00001_hr", help="PTB-XL record")
+    ap.add_argument("--profile", action="store_true", help="print the cProfile top 25")
+    args = ap.parse_args(argv)
+    root = data_dir()
+    if root is None:
+        print("data folder not found (set ECGVIEWER_DATA)")
+        return 1
+    rec = read_wfdb(root / "ptbxl" / args.record)
+    page = render_ecg(rec, RenderStyle(layout=args.layout, dpi=args.dpi), seed=0)
+    img = page.image_rgb
+    print(f"page {img.shape[1]}x{img.shape[0]} px ({args.dpi:g} dpi, {args.layout})")
+    settings = DigitizeSettings()
+    t_min, t_med, dig = _best(lambda: digitize(img, settings), args.repeats)
+    print(f"{'digitize (full)':34s} min {t_min * 1000:7.1f} ms  median {t_med * 1000:7.1f} ms")
+    for stage, secs in dig.timings_s.items():
+        print(f"  {stage:32s} {secs * 1000:7.1f} ms (last run)")
+    prepared = prepare_page(img, settings)
+    t_min, t_med, _ = _best(lambda: prepare_page(img, settings), args.repeats)
+    print(f"{'prepare_page':34s} min {t_min * 1000:7.1f} ms  median {t_med * 1000:7.1f} ms")
+    t_min, t_med, _ = _best(
+        lambda: binarize(prepared.darkness, "manual", 0.42), max(args.repeats, 10)
+    )
+    print(f"{'re-binarise (manual threshold)':34s} min {t_min * 1000:7.1f} ms  median {t_med * 1000:7.1f} ms")
+    manual = DigitizeSettings(binarize_method="manual", threshold=0.42)
+    t_min, t_med, _ = _best(lambda: digitize_prepared(prepared, manual), args.repeats)
+    print(f"{'digitize_prepared (new threshold)':34s} min {t_min * 1000:7.1f} ms  median {t_med * 1000:7.1f} ms")
+    if args.profile:
+        prof = cProfile.Profile()
+        prof.enable()
+        digitize(img, settings)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
