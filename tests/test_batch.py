@@ -199,21 +199,27 @@ class TestWorkerProcesses:
         assert len(summary.results) == 4 and time.monotonic() - t0 < 45
 
 
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """One local cluster of two single-threaded worker processes for the Dask tests."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster
+
+
 class TestDask:
-    def test_local_cluster_runs_the_same_task(self, tmp_path):
-        distributed = pytest.importorskip("distributed")
+    def test_local_cluster_runs_the_same_task(self, tmp_path, dask_cluster):
         paths = _inputs(tmp_path, ["d1.txt", "d2.txt", "bad.txt"])
-        with distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster:
-            summary = run_batch(
-                plan_items(paths, tmp_path / "out"),
-                echo_task,
-                {},
-                scheduler=cluster.scheduler_address,
-                report_path=tmp_path / "r.csv",
-                progress=False,
-            )
+        summary = run_batch(
+            plan_items(paths, tmp_path / "out"),
+            echo_task,
+            {},
+            scheduler=dask_cluster.scheduler_address,
+            report_path=tmp_path / "r.csv",
+            progress=False,
+        )
         assert (summary.n_ok, summary.n_failed, summary.workers) == (2, 1, 2)
         assert (tmp_path / "out" / "d2.txt").read_text() == "CONTENT OF D2.TXT"
         pid = json.loads((tmp_path / "out" / "d1.json").read_text())["pid"]
@@ -231,32 +237,17 @@ class TestDask:
             with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
                 run_batch(items, echo_task, {}, scheduler="tcp://127.0.0.1:9", progress=False)
 
-    def test_digitize_command_on_local_cluster(self, tmp_path):
+    def test_digitize_command_on_local_cluster(self, tmp_path, dask_cluster):
         """The real task (a DigitizeJob of frozen settings) travels to Dask workers intact."""
-        distributed = pytest.importorskip("distributed")
         from ecgviewer.cli import main
         from ecgviewer.paths import resources_dir
 
         scan = resources_dir() / "samples" / "ecg00015.png"
         bad = tmp_path / "bad.jpg"
         bad.write_bytes(b"not a jpeg")
-        with distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster:
-            code = main(
-                [
-                    "digitize",
-                    str(scan),
-                    str(bad),
-                    "-o",
-                    str(tmp_path / "out"),
-                    "--scheduler",
-                    cluster.scheduler_address,
-                    "--no-progress",
-                    "--report",
-                    str(tmp_path / "r.csv"),
-                ]
-            )
+        argv = [str(scan), str(bad), "-o", str(tmp_path / "out"), "--no-progress"]
+        argv += ["--scheduler", dask_cluster.scheduler_address, "--report", str(tmp_path / "r.csv")]
+        code = main(["digitize", *argv])
         assert code == 1
         status = {Path(r["input"]).name: r["status"] for r in read_report(tmp_path / "r.csv")}
         assert status == {"ecg00015.png": "ok", "bad.jpg": "error"}
