@@ -191,20 +191,24 @@ def _extend_tips(
     n = len(cols)
     if n < 5 or gap_px <= 0:
         return top, bot
-    h = band.shape[0]
-    w = band.shape[1]
+    h, w = band.shape
     sharp = 2.0 * thick
-    for k in range(2, n - 2):
+    t_nb = np.minimum(top[:-4], top[4:])  # tops two columns before and after
+    b_nb = np.maximum(bot[:-4], bot[4:])
+    t_mid, b_mid = top[2:-2], bot[2:-2]
+    peak = (t_nb - t_mid >= sharp) & (t_mid <= np.minimum(top[1:-3], top[3:-1]))
+    trough = (b_mid - b_nb >= sharp) & (b_mid >= np.maximum(bot[1:-3], bot[3:-1]))
+    for k in np.flatnonzero(peak | trough) + 2:
         c = int(cols[k])
         window = band[:, max(0, c - 1) : min(w, c + 2)].any(axis=1)
-        if min(top[k - 2], top[k + 2]) - top[k] >= sharp and top[k] <= min(top[k - 1], top[k + 1]):
+        if peak[k - 2]:
             last = y = int(top[k])
             while y > 0 and last - y <= gap_px:
                 y -= 1
                 if window[y]:
                     last = y
             top[k] = last
-        if bot[k] - max(bot[k - 2], bot[k + 2]) >= sharp and bot[k] >= max(bot[k - 1], bot[k + 1]):
+        if trough[k - 2]:
             last = y = int(bot[k])
             while y < h - 1 and y - last <= gap_px:
                 y += 1
