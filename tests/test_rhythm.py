@@ -260,3 +260,12 @@ class TestShippedModel:
         assert card["sha256"] == model.sha256
         assert card["classes"] == list(CLASSES)
         assert Path(models_dir() / "rhythm_cnn.pt").stat().st_size < 10_000_000
+
+
+def test_package_import_does_not_load_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, ecgviewer.rhythm; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
