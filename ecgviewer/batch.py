@@ -10,6 +10,19 @@ never mistaken for a finished one.
 
 This module imports only the standard library at import time, so spawned workers set their
 thread limits before numpy, BLAS or torch load.
+
+On a Dask cluster (every node needs the same ecgviewer environment and must see the inputs
+and the output folder under the same paths, e.g. a shared file system)::
+
+    dask scheduler --port 8786                                  # one machine
+    OMP_NUM_THREADS=1 dask worker tcp://HOST:8786 --nworkers 8 --nthreads 1 \
+        --memory-limit 4GB                                      # each compute node
+    ecgviewer digitize /archive/scans -o /archive/signals --scheduler tcp://HOST:8786 \
+        --report /archive/signals/report.csv                    # anywhere
+
+(``dask-scheduler`` / ``dask-worker`` in older Dask; on SLURM/PBS, ``dask-jobqueue`` starts
+the workers as jobs.) The per-file time bound is enforced by the client there: a hung task is
+reported as ``timeout`` and abandoned, but only restarting that worker frees its thread.
 """
 
 from __future__ import annotations
@@ -340,6 +353,15 @@ def _pool_run_item(
     return run_item(task, item, options, timeout_s)
 
 
+def _dask_run_item(
+    task: Callable, item: BatchItem, options: Any, timeout_s: float | None
+) -> BatchItemResult:
+    """``run_item`` on a Dask worker: one BLAS/torch thread per task there too (env vars are
+    read at import, so start workers with ``OMP_NUM_THREADS=1`` for the BLAS part)."""
+    limit_threads()
+    return run_item(task, item, options, timeout_s)
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:500]
 
@@ -657,7 +679,7 @@ def _run_dask(
                     exhausted = True
                     break
                 fut = client.submit(
-                    run_item,
+                    _dask_run_item,
                     task,
                     item,
                     options,
