@@ -261,15 +261,16 @@ class TestCorrections:
         i = doc.rhythm_lead_index()
         assert i is not None
         before = np.array(doc.digitization.leads[i].signal_mv, copy=True)
+        reread = []
+        doc.events.rhythm.connect(lambda d: reread.append(d.rhythm))
         window.edit_trace(i, 100, np.full(20, 1.25), "Redraw trace segment")
         assert np.allclose(doc.digitization.leads[i].signal_mv[100:120], 1.25)
         assert "corrected by hand" in window.windowTitle()
         row = next(r for r in window.waveform.rows if r.index == i)
         assert np.allclose(row.curve.yData[100:120], 1.25)
         # the rhythm lead changed: rhythm is read again after a short delay
-        qtbot.waitUntil(lambda: window.pipeline.busy or doc.rhythm is None, timeout=5000)
-        qtbot.waitUntil(lambda: result_shown(window) and not window._rhythm_timer.isActive(),
-                        timeout=TIMEOUT_MS)
+        qtbot.waitUntil(lambda: bool(reread) and result_shown(window), timeout=TIMEOUT_MS)
+        assert reread[-1] is not None
         window.undo_stack.undo()
         np.testing.assert_array_equal(doc.digitization.leads[i].signal_mv, before)
         assert doc.corrections() == []
