@@ -24,6 +24,7 @@ _MIN_ROW_WIDTH_MM = 40.0
 _MIN_LONG_COVER = 0.6
 _MIN_TALL_EVENTS = 3
 _MAX_BAND_INK = 0.35  # a trace row's ±2.5 mm band is mostly paper
+_MAX_STRAIGHT_FILL = 0.9  # ink on one straight line over this fraction of the row: a rule
 _MIN_REL_ROW_WIDTH = 0.6  # rows narrower than this fraction of the widest are text blocks
 _MIN_COLUMN_VARIATION = 0.6
 
@@ -86,9 +87,14 @@ def _looks_like_trace(
     photo), not a thin trace."""
     if band.size == 0 or band.mean() > _MAX_BAND_INK:
         return False
-    if _tall_events(binary, p, x0, x1, px_per_mm) >= _MIN_TALL_EVENTS:
+    k = max(1, int(round(0.15 * px_per_mm)))
+    if binary[max(0, p - k) : p + k + 1, x0:x1].any(axis=0).mean() > _MAX_STRAIGHT_FILL:
+        return False  # a ruled or grid line, not a trace with waves
+    tall = _tall_events(binary, p, x0, x1, px_per_mm)
+    if tall >= _MIN_TALL_EVENTS:
         return True
-    return _long_stroke_cover(band, px_per_mm) >= _MIN_LONG_COVER
+    cover = _long_stroke_cover(band, px_per_mm)
+    return cover >= _MIN_LONG_COVER or (tall >= 1 and cover >= 0.5 * _MIN_LONG_COVER)
 
 
 def _peak_sharpness(prof: np.ndarray, p: int, px_per_mm: float) -> float:
@@ -331,7 +337,7 @@ def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibrat
     return "single"
 
 
-_RHYTHM_ROWS = {0: (), 1: ("{r}",), 2: ("{r}", "V5"), 3: ("V1", "{r}", "V5")}
+_RHYTHM_ROWS = {0: (), 1: ("{r}",), 2: ("V1", "{r}"), 3: ("V1", "{r}", "V5")}
 
 
 def _boxes_12_lead(
