@@ -89,14 +89,15 @@ def make_batch(ds: RhythmDataset, idx: np.ndarray, length: int | None, rng: np.r
 def predict_logits(model: nn.Module, ds: RhythmDataset, idx: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """Whole-record logits averaged over both polarities (test-time augmentation)."""
     model.eval()
+    dev = next(model.parameters()).device
     order = idx[np.argsort(ds.lengths()[idx], kind="stable")]
     out = {}
     with torch.no_grad():
         for a in range(0, len(order), batch_size):
             b = order[a : a + batch_size]
-            x, m = make_batch(ds, b, None, None, False)
+            x, m = (t.to(dev) for t in make_batch(ds, b, None, None, False))
             z = 0.5 * (model(x, m) + model(-x, m))
-            for i, row in zip(b, z.numpy()):
+            for i, row in zip(b, z.cpu().numpy()):
                 out[int(i)] = row
     return np.stack([out[int(i)] for i in idx])
 
@@ -115,7 +116,8 @@ def _inner_split(labels: np.ndarray, train_idx: np.ndarray, frac: float, seed: i
     return np.setdiff1d(train_idx, val), val
 
 
-def train_fold(cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int) -> dict:
+def train_fold(cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int,
+               device: str = "cpu") -> dict:
     """Train on folds != k, early-stop on the inner split, save weights and OOF logits of fold k."""
     out = Path(cfg.out_dir)
     torch.manual_seed(cfg.seed + k)
@@ -126,9 +128,9 @@ def train_fold(cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int) ->
     counts = np.bincount(ds.labels[tr], minlength=cfg.model.n_classes).astype(float)
     w = (counts.sum() / np.maximum(counts, 1)) ** cfg.class_weight_power
     w = w / (w * counts).sum() * counts.sum()
-    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32),
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32, device=device),
                                   label_smoothing=cfg.label_smoothing)
-    model = RhythmCNN(cfg.model)
+    model = RhythmCNN(cfg.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_batches = int(np.ceil(tr.size / cfg.batch_size))
     if cfg.max_batches:
@@ -150,8 +152,8 @@ def train_fold(cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int) ->
         total, seen = 0.0, 0
         for bi, b in enumerate(batches[:n_batches]):
             crop = int(rng.uniform(*cfg.crop_s) * ds.fs_hz)
-            x, m = make_batch(ds, b, crop, rng, True)
-            y = torch.from_numpy(ds.labels[b])
+            x, m = (t.to(device) for t in make_batch(ds, b, crop, rng, True))
+            y = torch.from_numpy(ds.labels[b]).to(device)
             loss = loss_fn(model(x, m), y)
             opt.zero_grad()
             loss.backward()
@@ -166,7 +168,7 @@ def train_fold(cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int) ->
                  k, epoch, total / max(seen, 1), score, t_train, time.time() - t0 - t_train)
         if score > best:
             best, best_epoch, stale = score, epoch, 0
-            best_state = {n: t.detach().clone() for n, t in model.state_dict().items()}
+            best_state = {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
         else:
             stale += 1
             if stale >= cfg.patience:
@@ -191,10 +193,9 @@ def train_cv(cfg: TrainConfig) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     _setup_logging(out / "train.log")
     torch.set_num_threads(cfg.threads)
-    torch.use_deterministic_algorithms(True)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    if dev != "cpu":
-        log.warning("CUDA present but this CPU-sized recipe runs on CPU for reproducibility")
+    torch.use_deterministic_algorithms(True, warn_only=dev != "cpu")
+    log.info("device %s, %d CPU thread(s)", dev, cfg.threads)
     cfg_json = asdict(cfg)
     (out / "config.json").write_text(json.dumps(cfg_json, indent=1))
     t0 = time.time()
@@ -212,7 +213,7 @@ def train_cv(cfg: TrainConfig) -> list[dict]:
             infos.append(json.loads((out / f"fold{k}.json").read_text()))
             log.info("fold %d already done, skipped", k)
             continue
-        infos.append(train_fold(cfg, ds, fold, k))
+        infos.append(train_fold(cfg, ds, fold, k, dev))
     return infos
 
 
