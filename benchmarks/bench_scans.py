@@ -30,7 +30,9 @@ def draw_overlay(dig: Digitization, max_width_px: int = 1600) -> Image.Image:
     draw = ImageDraw.Draw(img)
     cx, cy = dig.crop.x0, dig.crop.y0
     for box in dig.layout.boxes:
-        draw.rectangle([box.x0 + cx, box.y0 + cy, box.x1 + cx, box.y1 + cy], outline=(120, 120, 255))
+        draw.rectangle(
+            [box.x0 + cx, box.y0 + cy, box.x1 + cx, box.y1 + cy], outline=(120, 120, 255)
+        )
         y = box.baseline_y + cy
         draw.line([(box.x0 + cx, y), (box.x1 + cx, y)], fill=(0, 200, 255))
         draw.text((box.x0 + cx + 3, box.y0 + cy + 3), box.name, fill=(0, 0, 255))
@@ -48,19 +50,25 @@ def draw_overlay(dig: Digitization, max_width_px: int = 1600) -> Image.Image:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scans", type=Path, default=None, help="folder of scans (default: data/scans)")
+    ap.add_argument(
+        "--scans", type=Path, default=None, help="folder of scans (default: data/scans)"
+    )
     ap.add_argument("--out", type=Path, default=Path("/tmp/ecg_scan_overlays"))
     ap.add_argument("--only", nargs="*", default=None, help="file stems to run")
     ap.add_argument("--method", default="auto", help="binarisation method")
     args = ap.parse_args(argv)
     scans = args.scans or ((data_dir() or Path(".")) / "scans")
-    files = sorted(p for p in scans.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp"})
+    files = sorted(
+        p for p in scans.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp"}
+    )
     if args.only:
         files = [p for p in files if p.stem in args.only]
     args.out.mkdir(parents=True, exist_ok=True)
     settings = DigitizeSettings(binarize_method=args.method)
     rows = []
-    print(f"{'file':14s} {'status':6s} {'layout':7s} {'leads':>5s} {'rhythm':>12s} {'q':>5s} {'px/mm':>6s} {'sec':>6s}  note")
+    print(
+        f"{'file':14s} {'status':6s} {'layout':7s} {'leads':>5s} {'rhythm':>12s} {'q':>5s} {'px/mm':>6s} {'sec':>6s}  note"
+    )
     for path in files:
         t = time.perf_counter()
         try:
@@ -70,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             status = "error" if isinstance(exc, EcgViewerError) else "CRASH"
             rows.append((path.name, status, None, 0, 0.0, dt))
             msg = str(exc) if status == "error" else f"{type(exc).__name__}: {exc}"
-            print(f"{path.name:14s} {status:6s} {'-':7s} {0:5d} {'-':>12s} {'-':>5s} {'-':>6s} {dt:6.2f}  {msg}")
+            print(
+                f"{path.name:14s} {status:6s} {'-':7s} {0:5d} {'-':>12s} {'-':>5s} {'-':>6s} {dt:6.2f}  {msg}"
+            )
             continue
         dt = time.perf_counter() - t
         rl = dig.rhythm_lead
@@ -80,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{path.name:14s} {'ok':6s} {dig.layout.name:7s} {len(dig.leads):5d} {rhythm:>12s} "
             f"{dig.quality:5.2f} {dig.calibration.px_per_mm_x:6.2f} {dt:6.2f}  {note}"
         )
-        rows.append((path.name, "ok", dig.layout.name, len(dig.leads), rl.duration_s if rl else 0.0, dt))
+        rows.append(
+            (path.name, "ok", dig.layout.name, len(dig.leads), rl.duration_s if rl else 0.0, dt)
+        )
         draw_overlay(dig).save(args.out / f"{path.stem}_overlay.png")
     ok = [r for r in rows if r[1] == "ok"]
     layouts: dict[str, int] = {}

@@ -60,10 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     t_min, t_med, _ = _best(
         lambda: binarize(prepared.darkness, "manual", 0.42), max(args.repeats, 10)
     )
-    print(f"{'re-binarise (manual threshold)':34s} min {t_min * 1000:7.1f} ms  median {t_med * 1000:7.1f} ms")
+    print(
+        f"{'re-binarise (manual threshold)':34s} min {t_min * 1000:7.1f} ms  median {t_med * 1000:7.1f} ms"
+    )
     manual = DigitizeSettings(binarize_method="manual", threshold=0.42)
     t_min, t_med, _ = _best(lambda: digitize_prepared(prepared, manual), args.repeats)
-    print(f"{'digitize_prepared (new threshold)':34s} min {t_min * 1000:7.1f} ms  median {t_med * 1000:7.1f} ms")
+    print(
+        f"{'digitize_prepared (new threshold)':34s} min {t_min * 1000:7.1f} ms  median {t_med * 1000:7.1f} ms"
+    )
     if args.profile:
         prof = cProfile.Profile()
         prof.enable()

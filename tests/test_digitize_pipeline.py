@@ -72,7 +72,7 @@ class TestClean3x4PlusRhythmPage:
         rl = dig.rhythm_lead
         assert dig.layout.rhythm_lead == "II"
         assert rl.name == "II" and rl.duration_s == pytest.approx(10.0, abs=0.15)
-        short = [ld for ld in dig.leads if ld.name == "I"][0]
+        short = next(ld for ld in dig.leads if ld.name == "I")
         assert short.duration_s == pytest.approx(2.5, abs=0.1)
 
     def test_leads_sit_at_their_time_on_the_page(self, page_3x4_1):

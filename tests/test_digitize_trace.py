@@ -17,7 +17,7 @@ def draw_curve(img: np.ndarray, ys: np.ndarray, thick: int = 2) -> None:
     """Draw y(x) (one value per column) as a connected polyline of ``thick`` px."""
     for x in range(len(ys)):
         y_prev = ys[x - 1] if x > 0 else ys[x]
-        lo, hi = sorted((int(round(y_prev)), int(round(ys[x]))))
+        lo, hi = sorted((round(y_prev), round(ys[x])))
         img[lo : hi + thick, x] = True
 
 

@@ -9,13 +9,14 @@ rows), from lead-change marks or gaps at the quarter/half points of the rows. Co
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage, signal
 
 from ecgviewer.digitize.calibration import find_calibration_pulse
-from ecgviewer.digitize.trace import _close_vertical, column_runs
+from ecgviewer.digitize.trace import close_vertical_gaps, column_runs
 from ecgviewer.digitize.types import STANDARD_LEADS, Calibration, DigitizeSettings, Layout, LeadBox
 from ecgviewer.errors import NoTraceFoundError
 
@@ -63,7 +64,7 @@ def _tall_events(binary: np.ndarray, p: int, x0: int, x1: int, px_per_mm: float)
     sub = binary[max(0, p - reach) : p + reach + 1, x0:x1]
     if sub.size == 0:
         return 0
-    sub = _close_vertical(sub, max(1, int(round(1.0 * px_per_mm))))
+    sub = close_vertical_gaps(sub, max(1, round(1.0 * px_per_mm)))
     top, bot, ptr = column_runs(sub)
     if top.size == 0:
         return 0
@@ -87,7 +88,7 @@ def _looks_like_trace(
     photo), not a thin trace."""
     if band.size == 0 or band.mean() > _MAX_BAND_INK:
         return False
-    k = max(1, int(round(0.15 * px_per_mm)))
+    k = max(1, round(0.15 * px_per_mm))
     if binary[max(0, p - k) : p + k + 1, x0:x1].any(axis=0).mean() > _MAX_STRAIGHT_FILL:
         return False  # a ruled or grid line, not a trace with waves
     tall = _tall_events(binary, p, x0, x1, px_per_mm)
@@ -100,7 +101,7 @@ def _looks_like_trace(
 def _peak_sharpness(prof: np.ndarray, p: int, px_per_mm: float) -> float:
     """Ink on the row's densest line against the mean over ±1.5 mm: a trace's isoelectric line
     is a thin dense line (high); a line of text is a dense band letters high (near 1)."""
-    r = max(2, int(round(1.5 * px_per_mm)))
+    r = max(2, round(1.5 * px_per_mm))
     lo, hi = max(0, p - r), min(prof.size, p + r + 1)
     peak = prof[max(0, p - 1) : p + 2].max()
     return float(peak / max(prof[lo:hi].mean(), 1e-9))
@@ -114,7 +115,7 @@ def _long_stroke_cover(band: np.ndarray, px_per_mm: float) -> float:
     """
     if band.size == 0:
         return 0.0
-    k = max(1, int(round(0.4 * px_per_mm)))
+    k = max(1, round(0.4 * px_per_mm))
     closed = ndimage.binary_closing(band, structure=np.ones((1, k + 1), bool)) | band
     labels, n = ndimage.label(closed, structure=np.ones((3, 3), bool))
     if n == 0:
@@ -133,7 +134,7 @@ def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
     if not binary.any():
         raise NoTraceFoundError("no ink found on the page (blank page or threshold too high)")
     prof = binary.sum(axis=1).astype(float)
-    smooth = ndimage.uniform_filter1d(prof, size=max(3, int(round(0.6 * px_per_mm))))
+    smooth = ndimage.uniform_filter1d(prof, size=max(3, round(0.6 * px_per_mm)))
     sep = max(3, int(_MIN_ROW_SEP_MM * px_per_mm))
     # close peaks first (a text line may sit just under a trace), then keep the strongest
     # trace-like ones at least `sep` apart
@@ -153,9 +154,9 @@ def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
         band = binary[max(0, p - half_band) : p + half_band + 1]
         present = band.any(axis=0)
         x0, x1, fill = _row_extent(present, int(6 * px_per_mm), int(3 * px_per_mm))
-        if x1 - x0 >= min(min_width, 0.3 * w) and fill >= 0.5:
-            if _looks_like_trace(binary, int(p), x0, x1, band[:, x0:x1], px_per_mm):
-                cands.append((int(p), x0, x1, fill))
+        wide = x1 - x0 >= min(min_width, 0.3 * w) and fill >= 0.5
+        if wide and _looks_like_trace(binary, int(p), x0, x1, band[:, x0:x1], px_per_mm):
+            cands.append((int(p), x0, x1, fill))
     if not cands:
         raise NoTraceFoundError("no row of trace long enough to be an ECG")
     cands.sort()
@@ -196,8 +197,8 @@ def marker_span(
     the baseline (at least 1 mm above and below it), at most 1.2 mm wide."""
     xa = max(0, int(x - half_win))
     xb = min(binary.shape[1], int(x + half_win) + 1)
-    base = int(round(row.baseline_y))
-    reach = max(2, int(round(1.0 * px_per_mm)))
+    base = round(row.baseline_y)
+    reach = max(2, round(1.0 * px_per_mm))
     ya, yb = base - reach, base + reach + 1
     if xb <= xa or ya < 0 or yb > binary.shape[0]:
         return None
@@ -229,7 +230,7 @@ def _snap_row_starts(rows: list[TraceRow], calibration: Calibration) -> list[Tra
     snapped = np.floor(span_s / grain + 1e-6) * grain
     if snapped <= 0 or span_s - snapped > 0.3:
         return rows
-    new_start = int(round(end - snapped * calibration.px_per_s))
+    new_start = round(end - snapped * calibration.px_per_s)
     return [
         TraceRow(r.baseline_y, r.y0, r.y1, max(r.x0, new_start), r.x1, r.pulse_x1)
         if r.x0 < new_start < r.x1
@@ -291,8 +292,8 @@ def _column_variation(binary: np.ndarray, rows: list[TraceRow], px_per_mm: float
         last = band.shape[0] - 1 - np.argmax(band[::-1], axis=0)
         up = np.where(any_ink, np.clip(base - first, 0, None), 0)
         down = np.where(any_ink, np.clip(last - base, 0, None), 0)
-        ups = [np.percentile(up[a:b], 98) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-        downs = [np.percentile(down[a:b], 98) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+        ups = [np.percentile(up[a:b], 98) for a, b in itertools.pairwise(edges) if b > a]
+        downs = [np.percentile(down[a:b], 98) for a, b in itertools.pairwise(edges) if b > a]
         if len(ups) < 4:
             continue
         d = [
@@ -359,8 +360,8 @@ def _boxes_12_lead(
     for r, row in enumerate(grid_rows):
         # column edges, moved off any lead-change mark found near them
         edges = [float(row.x0)] + [x_start + c * col_w for c in range(1, n_cols)] + [float(row.x1)]
-        starts = [int(round(e)) for e in edges[:-1]]
-        ends = [int(round(e)) for e in edges[1:]]
+        starts = [round(e) for e in edges[:-1]]
+        ends = [round(e) for e in edges[1:]]
         min_w = 0.5 * col_w
         for c in range(1, n_cols + 1):
             span = marker_span(binary, row, edges[c], half_win, calibration.px_per_mm_x)
@@ -378,7 +379,9 @@ def _boxes_12_lead(
     names = _RHYTHM_ROWS.get(n_rhythm, ())
     for k, row in enumerate(rows[n_grid_rows : n_grid_rows + len(names)]):
         lead = names[k].format(r=settings.rhythm_lead)
-        boxes.append(LeadBox(lead, row.x0, row.x1, row.y0, row.y1, row.baseline_y, n_grid_rows + k, 0))
+        boxes.append(
+            LeadBox(lead, row.x0, row.x1, row.y0, row.y1, row.baseline_y, n_grid_rows + k, 0)
+        )
         origins.append(float(row.x0))
     return boxes, origins
 

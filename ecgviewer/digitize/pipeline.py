@@ -59,7 +59,9 @@ class PreparedPage:
     timings_s: dict = field(default_factory=dict)
 
 
-def _as_loaded(image: str | os.PathLike | LoadedImage | np.ndarray) -> tuple[np.ndarray, float | None]:
+def _as_loaded(
+    image: str | os.PathLike | LoadedImage | np.ndarray,
+) -> tuple[np.ndarray, float | None]:
     if isinstance(image, LoadedImage):
         return image.rgb, image.dpi
     if isinstance(image, (str, os.PathLike, Path)):
@@ -70,10 +72,11 @@ def _as_loaded(image: str | os.PathLike | LoadedImage | np.ndarray) -> tuple[np.
 
 def prepare_page(
     image: str | os.PathLike | LoadedImage | np.ndarray,
-    settings: DigitizeSettings = DigitizeSettings(),
+    settings: DigitizeSettings | None = None,
 ) -> PreparedPage:
     """Load (if a path), straighten and measure a page; the result can be cached and re-used
     by :func:`digitize_prepared` while only the later settings change."""
+    settings = settings or DigitizeSettings()
     timings: dict[str, float] = {}
     t = time.perf_counter()
     rgb, dpi = _as_loaded(image)
@@ -138,8 +141,11 @@ def _pulse_scale(prepared: PreparedPage, settings: DigitizeSettings) -> float:
     return DEFAULT_PX_PER_MM
 
 
-def digitize_prepared(prepared: PreparedPage, settings: DigitizeSettings = DigitizeSettings()) -> Digitization:
+def digitize_prepared(
+    prepared: PreparedPage, settings: DigitizeSettings | None = None
+) -> Digitization:
     """Crop, binarise, calibrate, find the layout and trace every lead of a prepared page."""
+    settings = settings or DigitizeSettings()
     timings = dict(prepared.timings_s)
     warnings = list(prepared.warnings)
     h, w = prepared.darkness.shape
@@ -206,7 +212,7 @@ def _trace_leads(
     fs = float(settings.output_fs_hz)
     boxes: list[LeadBox] = []
     traced = []
-    bridge_px = max(2, int(round(1.5 * calibration.px_per_mm_y)))
+    bridge_px = max(2, round(1.5 * calibration.px_per_mm_y))
     for box in layout.boxes:
         scale = 0.5 * (box.y1 - box.y0)
         path, base = _trace_box(binary, box, scale, bridge_px)
@@ -236,12 +242,14 @@ def _single_lead(traced, boxes, calibration, fs, offset_xy) -> Lead:
     if len(parts) == 1:
         return parts[0]
     right = max(b.x1 for b in boxes)
-    full = [p.duration_s for p, b in zip(parts, boxes) if right - b.x1 <= 2 * calibration.px_per_mm_x]
+    full = [
+        p.duration_s for p, b in zip(parts, boxes) if right - b.x1 <= 2 * calibration.px_per_mm_x
+    ]
     row_s = float(np.median(full)) if full else max(p.duration_s for p in parts)
     nice = round(row_s * 2.0) / 2.0
     if nice > 0 and abs(row_s - nice) <= 0.02 * nice:
         row_s = nice
-    starts = [int(round(k * row_s * fs)) for k in range(len(parts))]
+    starts = [round(k * row_s * fs) for k in range(len(parts))]
     n_total = starts[-1] + parts[-1].signal_mv.size
     signal = np.full(n_total, np.nan)
     valid = np.zeros(n_total, bool)
@@ -268,17 +276,20 @@ def _single_lead(traced, boxes, calibration, fs, offset_xy) -> Lead:
 
 def digitize(
     image: str | os.PathLike | LoadedImage | np.ndarray,
-    settings: DigitizeSettings = DigitizeSettings(),
+    settings: DigitizeSettings | None = None,
 ) -> Digitization:
     """Digitise a page: path, :class:`~ecgviewer.io.images.LoadedImage` or RGB uint8 array.
 
     Raises :class:`~ecgviewer.errors.NoTraceFoundError` (and the image loading errors) with a
     one-line reason.
     """
+    settings = settings or DigitizeSettings()
     return digitize_prepared(prepare_page(image, settings), settings)
 
 
-def digitization_to_record(dig: Digitization, fs_hz: float | None = None, name: str = "digitized") -> Record:
+def digitization_to_record(
+    dig: Digitization, fs_hz: float | None = None, name: str = "digitized"
+) -> Record:
     """All leads on one timeline (NaN where a lead was not printed or not traced).
 
     A lead printed more than once (II in the grid and in a rhythm strip) contributes its longest
@@ -291,18 +302,20 @@ def digitization_to_record(dig: Digitization, fs_hz: float | None = None, name: 
     for ld in dig.leads:
         if ld.name not in longest or ld.duration_s > longest[ld.name].duration_s:
             longest[ld.name] = ld
-    order = [n for n in STANDARD_LEADS if n in longest] + [n for n in longest if n not in STANDARD_LEADS]
+    order = [n for n in STANDARD_LEADS if n in longest] + [
+        n for n in longest if n not in STANDARD_LEADS
+    ]
     end_s = max(ld.start_s + ld.duration_s for ld in longest.values())
-    n_total = int(round(end_s * fs))
+    n_total = round(end_s * fs)
     out = np.full((n_total, len(order)), np.nan)
     for k, lead_name in enumerate(order):
         ld = longest[lead_name]
         sig = _with_gaps_as_nan(ld)
         if ld.fs_hz != fs:
             t_src = np.arange(sig.size) / ld.fs_hz
-            t_dst = np.arange(int(round(ld.duration_s * fs))) / fs
+            t_dst = np.arange(round(ld.duration_s * fs)) / fs
             sig = np.interp(t_dst, t_src, sig)  # NaN propagates to neighbours: conservative
-        i0 = int(round(ld.start_s * fs))
+        i0 = round(ld.start_s * fs)
         i1 = min(n_total, i0 + sig.size)
         out[i0:i1, k] = sig[: i1 - i0]
     meta = {"layout": dig.layout.name, "rhythm_lead": dig.layout.rhythm_lead, "source": "digitized"}

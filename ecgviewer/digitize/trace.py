@@ -85,7 +85,7 @@ def trace_path(
         wide = band.copy()
         wide[:, 1:] |= band[:, :-1]
         wide[:, :-1] |= band[:, 1:]
-        band = band | (_close_vertical(wide, bridge_px) & ~wide)
+        band = band | (close_vertical_gaps(wide, bridge_px) & ~wide)
     top, bot, ptr = column_runs(band)
     if top.size == 0:
         return _empty_path(x0, n_cols)
@@ -99,8 +99,6 @@ def trace_path(
     np.minimum(node_cost, _MAX_NODE_COST, out=node_cost)
 
     n_nodes = top.size
-    cost = np.full(n_nodes, np.inf)
-    back = np.full(n_nodes, -1, np.int64)
     col_of = np.repeat(np.arange(n_cols), np.diff(ptr))
     # restart state: best (cost - W_GAP * col) over finished nodes; virtual start at col -1
     best_restart, best_restart_node = _W_GAP * 1.0 - _W_RESTART, -1
@@ -130,7 +128,11 @@ def trace_path(
                     dv = ti - bot_l[j] - 1
                     if dv < 0:
                         dv = top_l[j] - bi - 1
-                    v = cost_l[j] + gap_cost + (min(_W_RESTART, _W_JUMP * dv / thick) if dv > 0 else 0.0)
+                    v = (
+                        cost_l[j]
+                        + gap_cost
+                        + (min(_W_RESTART, _W_JUMP * dv / thick) if dv > 0 else 0.0)
+                    )
                     if v < best:
                         best, arg = v, j
             cost_l[i] = best + nc_l[i]
@@ -218,7 +220,7 @@ def _extend_tips(
     return top, bot
 
 
-def _close_vertical(band: np.ndarray, gap_px: int) -> np.ndarray:
+def close_vertical_gaps(band: np.ndarray, gap_px: int) -> np.ndarray:
     """Fill vertical gaps of up to ``gap_px`` rows between ink pixels of the same column."""
     h = band.shape[0]
     reach = max(1, gap_px)  # ink within `reach` above and below fills the pixel
@@ -296,7 +298,7 @@ def path_to_lead(
     x_start = float(path.x0)
     x_stop = float(x_end) if x_end is not None else x_start + path.traced_cols.size
     px_per_s = calibration.px_per_s
-    n = max(1, int(round((x_stop - x_start) / px_per_s * fs_hz)))
+    n = max(1, round((x_stop - x_start) / px_per_s * fs_hz))
     sample_x = x_start + np.arange(n) * (px_per_s / fs_hz)
     if path.x_px.size:
         y = np.interp(sample_x, path.x_px, path.y_px)
