@@ -38,8 +38,16 @@ def render_pages(data: Path, out: Path) -> dict[str, Path]:
 
     pages = {}
     for name, rec_path, style in (
-        ("PTB-XL 3×4+1, 200 dpi", data / "ptbxl/records500/00000/00001_hr.hea", RenderStyle(layout="3x4+1", dpi=200)),
-        ("CinC single strip, 200 dpi", data / "cinc2017/training2017/A00004.mat", RenderStyle(layout="single", dpi=200)),
+        (
+            "PTB-XL 3×4+1, 200 dpi",
+            data / "ptbxl/records500/00000/00001_hr.hea",
+            RenderStyle(layout="3x4+1", dpi=200),
+        ),
+        (
+            "CinC single strip, 200 dpi",
+            data / "cinc2017/training2017/A00004.mat",
+            RenderStyle(layout="single", dpi=200),
+        ),
     ):
         page = render_ecg(read_signal(rec_path), style)
         path = out / f"{rec_path.stem}.png"
@@ -56,8 +64,12 @@ def time_start(settings: Path, repeat: int) -> list[float]:
     walls = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", START_SNIPPET, str(settings)], check=True,
-                       capture_output=True, text=True)
+        subprocess.run(
+            [sys.executable, "-c", START_SNIPPET, str(settings)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         walls.append(time.perf_counter() - t0)
     return walls
 
@@ -75,7 +87,12 @@ def time_open(window, app, path: Path) -> dict[str, float]:
         now = time.perf_counter() - t0
         if "page" not in marks and doc.image is not None and Path(doc.image.path) == path:
             marks["page"] = now
-        if "page" in marks and "waveform" not in marks and doc.digitization is not None and window.waveform.rows:
+        if (
+            "page" in marks
+            and "waveform" not in marks
+            and doc.digitization is not None
+            and window.waveform.rows
+        ):
             marks["waveform"] = now
         time.sleep(0.001)
     marks.setdefault("page", float("nan"))
@@ -112,7 +129,7 @@ def time_binarize(window) -> dict[str, float]:
     region, _ = window.doc.darkness_crop()
     out = {}
     for method in ("manual", "modified_otsu", "otsu", "adaptive", "auto"):
-        best = min(_timed(lambda: binarize(region, method, 0.4)) for _ in range(3))
+        best = min(_timed(lambda m=method: binarize(region, m, 0.4)) for _ in range(3))
         out[method] = 1000 * best
     return out
 
@@ -146,8 +163,13 @@ def main() -> int:
         window = MainWindow(settings_path=settings, interactive=False)
         window.resize(1600, 950)
         window.show()
-        rows = [("app start (process launch → window shown)", f"{statistics.median(starts):.2f} s",
-                 f"median of {len(starts)}")]
+        rows = [
+            (
+                "app start (process launch → window shown)",
+                f"{statistics.median(starts):.2f} s",
+                f"median of {len(starts)}",
+            )
+        ]
         try:
             for name, path in pages.items():
                 runs = [time_open(window, app, path) for _ in range(args.repeat)]
@@ -155,13 +177,24 @@ def main() -> int:
                 wave = statistics.median(r["waveform"] for r in runs)
                 rhythm = statistics.median(r["rhythm"] for r in runs)
                 shape = window.doc.image.rgb.shape
-                rows.append((f"open {name}: page shown", f"{page:.2f} s", f"{shape[1]}×{shape[0]} px"))
+                rows.append(
+                    (f"open {name}: page shown", f"{page:.2f} s", f"{shape[1]}×{shape[0]} px")
+                )
                 rows.append((f"open {name}: waveform shown", f"{wave:.2f} s", ""))
-                note = "model ran" if runs[-1]["rhythm_ok"] else f"no model: {window.doc.rhythm_error}"[:60]
+                note = (
+                    "model ran"
+                    if runs[-1]["rhythm_ok"]
+                    else f"no model: {window.doc.rhythm_error}"[:60]
+                )
                 rows.append((f"open {name}: rhythm shown", f"{rhythm:.2f} s", note))
                 lat = sorted(time_threshold(window, app))
-                rows.append((f"threshold preview latency ({name})",
-                             f"{statistics.median(lat):.0f} ms", f"p95 {lat[int(0.95 * (len(lat) - 1))]:.0f} ms, n={len(lat)}"))
+                rows.append(
+                    (
+                        f"threshold preview latency ({name})",
+                        f"{statistics.median(lat):.0f} ms",
+                        f"p95 {lat[int(0.95 * (len(lat) - 1))]:.0f} ms, n={len(lat)}",
+                    )
+                )
                 for method, ms in time_binarize(window).items():
                     rows.append((f"  binarize {method} on the crop", f"{ms:.1f} ms", ""))
         finally:

@@ -10,13 +10,21 @@ HELP = "open the desktop app (optionally with an ECG image or PDF)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", help="ECG image (PNG, JPEG, TIFF, BMP) or PDF to open")
-    parser.add_argument("--screenshot", metavar="OUT.png",
-                        help="open FILE, wait for the waveform and rhythm result, save a picture "
-                             "of the window and quit (works with QT_QPA_PLATFORM=offscreen)")
-    parser.add_argument("--size", metavar="WxH", default=None,
-                        help="window size for --screenshot, e.g. 1600x950")
-    parser.add_argument("--settings", metavar="FILE.ini", default=None,
-                        help="settings file (default: ecgviewer.ini in the per-user data folder)")
+    parser.add_argument(
+        "--screenshot",
+        metavar="OUT.png",
+        help="open FILE, wait for the waveform and rhythm result, save a picture "
+        "of the window and quit (works with QT_QPA_PLATFORM=offscreen)",
+    )
+    parser.add_argument(
+        "--size", metavar="WxH", default=None, help="window size for --screenshot, e.g. 1600x950"
+    )
+    parser.add_argument(
+        "--settings",
+        metavar="FILE.ini",
+        default=None,
+        help="settings file (default: ecgviewer.ini in the per-user data folder)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

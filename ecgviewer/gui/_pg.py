@@ -14,4 +14,4 @@ TRACE_RGB = (20, 20, 20)
 RHYTHM_RGB = (21, 101, 192)
 CLASS_COLOURS = {"N": (46, 125, 50), "A": (198, 40, 40), "O": (239, 108, 0), "~": (117, 117, 117)}
 
-__all__ = ["pg", "PAPER_RGB", "MINOR_RGB", "MAJOR_RGB", "TRACE_RGB", "RHYTHM_RGB", "CLASS_COLOURS"]
+__all__ = ["CLASS_COLOURS", "MAJOR_RGB", "MINOR_RGB", "PAPER_RGB", "RHYTHM_RGB", "TRACE_RGB", "pg"]

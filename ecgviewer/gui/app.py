@@ -31,7 +31,7 @@ def result_shown(window: MainWindow) -> bool:
     if window.pipeline.busy:
         return False
     if doc.image is None:
-        return window._last_error is not None  # noqa: SLF001 - the open failed
+        return window._last_error is not None
     if doc.digitization is None:
         return doc.digitize_error is not None
     return doc.rhythm is not None or doc.rhythm_error is not None
@@ -67,8 +67,12 @@ def take_screenshot(window: MainWindow, out: Path, timeout_s: float = SCREENSHOT
     return state["code"]
 
 
-def run(path: str | None = None, screenshot: str | None = None, settings_path: str | None = None,
-        size: tuple[int, int] | None = None) -> int:
+def run(
+    path: str | None = None,
+    screenshot: str | None = None,
+    settings_path: str | None = None,
+    size: tuple[int, int] | None = None,
+) -> int:
     """Open the window (and ``path``); with ``screenshot`` save a picture once done and quit."""
     app = application()
     window = MainWindow(settings_path=settings_path, interactive=screenshot is None)

@@ -148,33 +148,55 @@ class SettingsPanel(QWidget):
         self.reset_crop.clicked.connect(self.reset_crop_requested)
         self.method.currentIndexChanged.connect(self._on_method)
         self.threshold.valueChanged.connect(self._on_threshold)
-        self.speed.currentIndexChanged.connect(lambda _: self._edit(paper_speed_mm_s=self.speed.currentData()))
-        self.gain.currentIndexChanged.connect(lambda _: self._edit(gain_mm_mv=self.gain.currentData()))
+        self.speed.currentIndexChanged.connect(
+            lambda _: self._edit(paper_speed_mm_s=self.speed.currentData())
+        )
+        self.gain.currentIndexChanged.connect(
+            lambda _: self._edit(gain_mm_mv=self.gain.currentData())
+        )
         self.px_override.toggled.connect(self._on_override)
         self.px_per_mm.valueChanged.connect(lambda v: self._edit(px_per_mm=float(v)))
-        self.layout_combo.currentIndexChanged.connect(lambda _: self._edit(layout=self.layout_combo.currentData()))
-        self.rhythm_lead.currentIndexChanged.connect(lambda _: self._edit(rhythm_lead=self.rhythm_lead.currentData()))
+        self.layout_combo.currentIndexChanged.connect(
+            lambda _: self._edit(layout=self.layout_combo.currentData())
+        )
+        self.rhythm_lead.currentIndexChanged.connect(
+            lambda _: self._edit(rhythm_lead=self.rhythm_lead.currentData())
+        )
 
     # -- showing state ------------------------------------------------------------------------
     def show_settings(self, settings: DigitizeSettings, dig: Digitization | None) -> None:
         """Fill the controls from the settings, and the automatic values from ``dig``."""
         self._updating = True
         try:
-            rot = settings.rotation_deg if settings.rotation_deg is not None else (dig.rotation_deg if dig else 0.0)
+            rot = (
+                settings.rotation_deg
+                if settings.rotation_deg is not None
+                else (dig.rotation_deg if dig else 0.0)
+            )
             self.rotation_auto.setChecked(settings.rotation_deg is None)
             self.rotation.setValue(float(rot))
             self.rotation.setEnabled(settings.rotation_deg is not None)
             self.perspective.setChecked(settings.correct_perspective)
             _select(self.method, settings.binarize_method)
-            thr = settings.threshold if settings.threshold is not None else (dig.threshold if dig else None)
-            if thr is not None and not self.threshold.isSliderDown() and not self._commit_timer.isActive():
+            thr = (
+                settings.threshold
+                if settings.threshold is not None
+                else (dig.threshold if dig else None)
+            )
+            if (
+                thr is not None
+                and not self.threshold.isSliderDown()
+                and not self._commit_timer.isActive()
+            ):
                 self.threshold.setValue(int(round(thr * SLIDER_STEPS)))
             self.threshold_label.setText("auto" if thr is None else f"{thr:.3f}")
             _select(self.speed, float(settings.paper_speed_mm_s))
             _select(self.gain, float(settings.gain_mm_mv))
             if dig is not None:
                 c = dig.calibration
-                self.detected.setText(f"{c.px_per_mm_x:.2f} × {c.px_per_mm_y:.2f} px/mm ({c.source})")
+                self.detected.setText(
+                    f"{c.px_per_mm_x:.2f} × {c.px_per_mm_y:.2f} px/mm ({c.source})"
+                )
             else:
                 self.detected.setText("–")
             self.px_override.setChecked(settings.px_per_mm is not None)

@@ -91,7 +91,11 @@ class Document:
         if self.image is None:
             return "no file"
         name = Path(self.image.path).name
-        return f"{name} (page {self.image.page + 1}/{self.image.n_pages})" if self.image.n_pages > 1 else name
+        return (
+            f"{name} (page {self.image.page + 1}/{self.image.n_pages})"
+            if self.image.n_pages > 1
+            else name
+        )
 
     def prepared_for(self, settings: DigitizeSettings) -> Any:
         """The cached prepared page when it fits ``settings``, else None."""
@@ -158,7 +162,9 @@ class Document:
         """Start over with a freshly loaded page: with ``settings`` (a restored session), else
         the current preferences with the per-page choices back to automatic."""
         self.image = image
-        self.settings = settings if settings is not None else fresh_settings(self.settings, image.dpi)
+        self.settings = (
+            settings if settings is not None else fresh_settings(self.settings, image.dpi)
+        )
         self.prepared = self.prepared_key = None
         self.page_rgb = image.rgb
         self.darkness = None
@@ -179,7 +185,9 @@ class Document:
         self.events.settings.emit(self)
         return True
 
-    def set_prepared(self, key: tuple, prepared: Any, page_rgb: np.ndarray, darkness: np.ndarray) -> None:
+    def set_prepared(
+        self, key: tuple, prepared: Any, page_rgb: np.ndarray, darkness: np.ndarray
+    ) -> None:
         self.prepared, self.prepared_key = prepared, key
         self.page_rgb = page_rgb
         self.darkness = darkness
@@ -202,7 +210,11 @@ class Document:
         self.events.rhythm.emit(self)
 
     def set_lead_samples(
-        self, index: int, start: int, values: np.ndarray, edited: bool = True,
+        self,
+        index: int,
+        start: int,
+        values: np.ndarray,
+        edited: bool = True,
         valid: np.ndarray | None = None,
     ) -> None:
         """Overwrite samples ``start:start+len(values)`` of lead ``index`` (a hand correction:
@@ -214,14 +226,19 @@ class Document:
         values = np.asarray(values, dtype=np.float64)
         stop = start + len(values)
         if not 0 <= start <= stop <= len(lead.signal_mv):
-            raise IndexError(f"samples {start}:{stop} outside lead {lead.name} (0:{len(lead.signal_mv)})")
+            raise IndexError(
+                f"samples {start}:{stop} outside lead {lead.name} (0:{len(lead.signal_mv)})"
+            )
         sig = np.array(lead.signal_mv, dtype=np.float64, copy=True)
         sig[start:stop] = values
         mask = np.array(lead.valid_mask, dtype=bool, copy=True)
         mask[start:stop] = np.isfinite(values) if valid is None else np.asarray(valid, bool)
-        new_lead = _shift_overlay(lead, dataclasses.replace(lead, signal_mv=sig, valid_mask=mask),
-                                  dig.calibration)
-        self.digitization = dataclasses.replace(dig, leads=dig.leads[:index] + (new_lead,) + dig.leads[index + 1 :])
+        new_lead = _shift_overlay(
+            lead, dataclasses.replace(lead, signal_mv=sig, valid_mask=mask), dig.calibration
+        )
+        self.digitization = dataclasses.replace(
+            dig, leads=dig.leads[:index] + (new_lead,) + dig.leads[index + 1 :]
+        )
         if edited:
             self.edited_leads.add(index)
         self.events.leads.emit(self, index)

@@ -41,11 +41,17 @@ def save_session(doc: Document, path: Path) -> Path:
         for i, start, values in doc.corrections()
     )
     image = ses.image_ref(doc.image.path, doc.image.page, _pdf_dpi(doc))
-    return ses.save_session(ses.Session(image=image, settings=doc.settings, corrections=corrections), path)
+    return ses.save_session(
+        ses.Session(image=image, settings=doc.settings, corrections=corrections), path
+    )
 
 
 def _pdf_dpi(doc: Document) -> float:
-    return float(doc.image.dpi) if doc.image is not None and doc.image.format == "PDF" and doc.image.dpi else 200.0
+    return (
+        float(doc.image.dpi)
+        if doc.image is not None and doc.image.format == "PDF" and doc.image.dpi
+        else 200.0
+    )
 
 
 def load_session(path: Path):
@@ -71,4 +77,3 @@ def apply_corrections(doc: Document, corrections, push) -> list[str]:
             continue
         push(c.lead_index, c.start, np.asarray(c.values_mv, dtype=np.float64))
     return problems
-

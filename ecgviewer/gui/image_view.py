@@ -38,11 +38,23 @@ class ImageView(pg.GraphicsLayoutWidget):
         self.view.addItem(self.page_item)
         self.view.addItem(self.binary_item)
         self.trace_items: list[pg.PlotCurveItem] = []
-        self.roi = pg.RectROI([0, 0], [10, 10], pen=pg.mkPen((255, 140, 0), width=2), movable=True,
-                              removable=False, rotatable=False)
-        for pos, centre in (([0, 0], [1, 1]), ([1, 0], [0, 1]), ([0, 1], [1, 0]),
-                            ([0.5, 0], [0.5, 1]), ([0.5, 1], [0.5, 0]), ([0, 0.5], [1, 0.5]),
-                            ([1, 0.5], [0, 0.5])):
+        self.roi = pg.RectROI(
+            [0, 0],
+            [10, 10],
+            pen=pg.mkPen((255, 140, 0), width=2),
+            movable=True,
+            removable=False,
+            rotatable=False,
+        )
+        for pos, centre in (
+            ([0, 0], [1, 1]),
+            ([1, 0], [0, 1]),
+            ([0, 1], [1, 0]),
+            ([0.5, 0], [0.5, 1]),
+            ([0.5, 1], [0.5, 0]),
+            ([0, 0.5], [1, 0.5]),
+            ([1, 0.5], [0, 0.5]),
+        ):
             self.roi.addScaleHandle(pos, centre)
         self.roi.setZValue(20)
         self.roi.hide()
@@ -79,7 +91,9 @@ class ImageView(pg.GraphicsLayoutWidget):
         if binary is None or crop is None:
             self.binary_item.clear()
             return
-        self.binary_item.setImage(np.asarray(binary, dtype=np.uint8), autoLevels=False, levels=(0, 1))
+        self.binary_item.setImage(
+            np.asarray(binary, dtype=np.uint8), autoLevels=False, levels=(0, 1)
+        )
         self.binary_item.setPos(crop.x0, crop.y0)
         self._apply_mode()
 
@@ -94,8 +108,12 @@ class ImageView(pg.GraphicsLayoutWidget):
             if x.size == 0 or x.size != y.size:
                 continue
             colour = RHYTHM_RGB if i == rhythm_index else (0, 170, 80)
-            item = pg.PlotCurveItem(np.nan_to_num(x), np.nan_to_num(y), pen=pg.mkPen(colour, width=1.5),
-                                    connect=overlay_breaks(x, y))
+            item = pg.PlotCurveItem(
+                np.nan_to_num(x),
+                np.nan_to_num(y),
+                pen=pg.mkPen(colour, width=1.5),
+                connect=overlay_breaks(x, y),
+            )
             item.setZValue(10)
             item.setVisible(self.show_traces)
             self.view.addItem(item)
@@ -126,7 +144,7 @@ class ImageView(pg.GraphicsLayoutWidget):
 
     # -- display options ----------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
-        """"scan", "binary" (black on white) or "both" (magenta binary over the scan)."""
+        """ "scan", "binary" (black on white) or "both" (magenta binary over the scan)."""
         if mode not in VIEW_MODES:
             raise ValueError(f"unknown view mode {mode!r}; use one of {VIEW_MODES}")
         self.mode = mode

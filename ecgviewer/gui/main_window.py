@@ -33,7 +33,7 @@ from ecgviewer.digitize.binarize import binarize
 from ecgviewer.digitize.types import CropBox, DigitizeSettings
 from ecgviewer.gui import pipeline
 from ecgviewer.gui.controls import SettingsPanel
-from ecgviewer.gui.document import PREPARE_FIELDS, Document, prepare_key
+from ecgviewer.gui.document import Document, prepare_key
 from ecgviewer.gui.image_view import ImageView
 from ecgviewer.gui.rhythm_panel import RhythmPanel, notice_label
 from ecgviewer.gui.undo import TraceEditCommand
@@ -41,12 +41,20 @@ from ecgviewer.gui.waveform_view import WaveformView
 from ecgviewer.gui.workers import TaskRunner
 from ecgviewer.paths import user_data_dir
 
-IMAGE_FILTER = "ECG images and PDFs (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.pdf);;All files (*)"
+IMAGE_FILTER = (
+    "ECG images and PDFs (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.pdf);;All files (*)"
+)
 SESSION_SUFFIX = ".ecgsession.json"
 MAX_RECENT = 10
 RHYTHM_RERUN_DELAY_MS = 800
-PREF_FIELDS = ("binarize_method", "paper_speed_mm_s", "gain_mm_mv", "layout", "rhythm_lead",
-               "correct_perspective")
+PREF_FIELDS = (
+    "binarize_method",
+    "paper_speed_mm_s",
+    "gain_mm_mv",
+    "layout",
+    "rhythm_lead",
+    "correct_perspective",
+)
 
 
 def default_settings_path() -> Path:
@@ -63,8 +71,9 @@ def preview_binary(darkness: np.ndarray, method: str, threshold: float | None) -
     return binarize(darkness, method, threshold).binary
 
 
-def _binarize_preview(token, report, darkness: np.ndarray, method: str, threshold: float | None,
-                      crop: CropBox):
+def _binarize_preview(
+    token, report, darkness: np.ndarray, method: str, threshold: float | None, crop: CropBox
+):
     """Preview job for the ``preview`` runner (last setting wins)."""
     return preview_binary(darkness, method, threshold), crop
 
@@ -80,7 +89,9 @@ class MainWindow(QMainWindow):
     def __init__(self, settings_path: str | Path | None = None, interactive: bool = True) -> None:
         super().__init__()
         self.interactive = interactive
-        self.qsettings = QSettings(str(settings_path or default_settings_path()), QSettings.Format.IniFormat)
+        self.qsettings = QSettings(
+            str(settings_path or default_settings_path()), QSettings.Format.IniFormat
+        )
         self.doc = Document(self._load_preferences())
         self.undo_stack = QUndoStack(self)
         self.pipeline = TaskRunner("pipeline", cancel_running=True, parent=self)
@@ -133,8 +144,10 @@ class MainWindow(QMainWindow):
         self.rhythm_dock.setWidget(self.rhythm_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.rhythm_dock)
         for dock in (self.settings_dock, self.rhythm_dock):
-            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                             | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+            dock.setFeatures(
+                QDockWidget.DockWidgetFeature.DockWidgetMovable
+                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            )
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
@@ -162,18 +175,28 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        self.act_open = self._action(m, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open,
-                                     "Open an ECG image or PDF")
+        self.act_open = self._action(
+            m, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "Open an ECG image or PDF"
+        )
         self.recent_menu = m.addMenu("Open &recent")
         m.addSeparator()
-        self.act_open_session = self._action(m, "Open &session…", self.open_session_dialog, "Ctrl+Shift+O")
-        self.act_save_session = self._action(m, "&Save session…", self.save_session_dialog,
-                                             QKeySequence.StandardKey.Save)
+        self.act_open_session = self._action(
+            m, "Open &session…", self.open_session_dialog, "Ctrl+Shift+O"
+        )
+        self.act_save_session = self._action(
+            m, "&Save session…", self.save_session_dialog, QKeySequence.StandardKey.Save
+        )
         m.addSeparator()
-        self.act_export = self._action(m, "&Export signal…", self.export_signal_dialog, "Ctrl+E",
-                                       "Save the extracted signal as CSV, WFDB or EDF")
-        self.act_report = self._action(m, "Export &report…", self.export_report_dialog, "Ctrl+R",
-                                       "One-page PNG or PDF report")
+        self.act_export = self._action(
+            m,
+            "&Export signal…",
+            self.export_signal_dialog,
+            "Ctrl+E",
+            "Save the extracted signal as CSV, WFDB or EDF",
+        )
+        self.act_report = self._action(
+            m, "Export &report…", self.export_report_dialog, "Ctrl+R", "One-page PNG or PDF report"
+        )
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -187,8 +210,11 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         group = QActionGroup(self)
         self.mode_actions = {}
-        for mode, text, key in (("view", "&Zoom and pan", "V"), ("drag", "&Move trace points", "M"),
-                                ("draw", "Re&draw trace segment", "D")):
+        for mode, text, key in (
+            ("view", "&Zoom and pan", "V"),
+            ("drag", "&Move trace points", "M"),
+            ("draw", "Re&draw trace segment", "D"),
+        ):
             act = QAction(text, self, checkable=True)
             act.setShortcut(QKeySequence(key))
             act.triggered.connect(lambda _=False, mode=mode: self.waveform.set_mode(mode))
@@ -202,15 +228,20 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&View")
         group = QActionGroup(self)
         self.view_actions = {}
-        for mode, text, key in (("scan", "&Scan", "1"), ("binary", "&Binary image", "2"),
-                                ("both", "Scan &+ binary", "3")):
+        for mode, text, key in (
+            ("scan", "&Scan", "1"),
+            ("binary", "&Binary image", "2"),
+            ("both", "Scan &+ binary", "3"),
+        ):
             act = QAction(text, self, checkable=True)
             act.setShortcut(QKeySequence(key))
             act.triggered.connect(lambda _=False, mode=mode: self.set_view_mode(mode))
             group.addAction(act)
             m.addAction(act)
             self.view_actions[mode] = act
-        self.act_traces = QAction("Extracted &traces on the image", self, checkable=True, checked=True)
+        self.act_traces = QAction(
+            "Extracted &traces on the image", self, checkable=True, checked=True
+        )
         self.act_traces.setShortcut(QKeySequence("T"))
         self.act_traces.toggled.connect(self.image_view.set_show_traces)
         m.addAction(self.act_traces)
@@ -224,7 +255,9 @@ class MainWindow(QMainWindow):
         self.act_cancel = self._action(m, "&Cancel", self.cancel, "Esc")
 
         m = mb.addMenu("&Help")
-        self._action(m, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
+        self._action(
+            m, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents
+        )
         self._action(m, "&About ECG Viewer", self.show_about)
 
         tb = self.addToolBar("Main")
@@ -292,7 +325,8 @@ class MainWindow(QMainWindow):
             page = 0
             if n_pages > 1 and self.interactive:
                 page, ok = QInputDialog.getInt(
-                    self, "Choose page", f"{path.name} has {n_pages} pages. Page:", 1, 1, n_pages)
+                    self, "Choose page", f"{path.name} has {n_pages} pages. Page:", 1, 1, n_pages
+                )
                 if not ok:
                     return False
                 page -= 1
@@ -306,7 +340,8 @@ class MainWindow(QMainWindow):
         self._session = session
         self.statusBar().showMessage(f"Opening {path.name}…")
         self._open_job = self.pipeline.submit(
-            pipeline.open_job, path, page, pdf_dpi, settings, keep_settings=session is not None)
+            pipeline.open_job, path, page, pdf_dpi, settings, keep_settings=session is not None
+        )
         return True
 
     # ------------------------------------------------------------------ settings, preview --
@@ -328,7 +363,9 @@ class MainWindow(QMainWindow):
         prepared = self.doc.prepared_for(settings)
         what = "Digitising" if prepared is not None else "Preparing the page"
         self.statusBar().showMessage(f"{what}…")
-        self.pipeline.submit(pipeline.digitize_job, settings, image=self.doc.image, prepared=prepared, key=key)
+        self.pipeline.submit(
+            pipeline.digitize_job, settings, image=self.doc.image, prepared=prepared, key=key
+        )
 
     def run_rhythm(self) -> None:
         data = self.doc.rhythm_input()
@@ -460,7 +497,9 @@ class MainWindow(QMainWindow):
         if dig is None:
             self.image_view.set_binary(None, None)
             self.image_view.set_traces((), None)
-            self.waveform.show_message(f"No waveform: {doc.digitize_error or 'digitisation failed'}")
+            self.waveform.show_message(
+                f"No waveform: {doc.digitize_error or 'digitisation failed'}"
+            )
             self.rhythm_panel.show_result(None, doc.digitize_error, None)
             return
         if self.image_view._page_shape != dig.image_rgb.shape[:2]:
@@ -474,7 +513,9 @@ class MainWindow(QMainWindow):
         n = len(dig.leads)
         self.statusBar().showMessage(
             f"{n} lead{'s' if n != 1 else ''}, layout {dig.layout.name}, "
-            f"{dig.calibration.px_per_mm_x:.2f} px/mm ({dig.calibration.source})", 8000)
+            f"{dig.calibration.px_per_mm_x:.2f} px/mm ({dig.calibration.source})",
+            8000,
+        )
 
     def _on_doc_leads(self, doc: Document, index: int) -> None:
         dig = doc.digitization
@@ -518,46 +559,73 @@ class MainWindow(QMainWindow):
         filters = "CSV (*.csv);;WFDB (*.hea);;EDF (*.edf)"
         path, chosen = self._save_path("Export signal", f"{self._stem()}.csv", filters)
         if path:
-            fmt = {"CSV": "csv", "WFDB": "wfdb", "EDF": "edf"}[chosen.split()[0]] if chosen else None
+            fmt = (
+                {"CSV": "csv", "WFDB": "wfdb", "EDF": "edf"}[chosen.split()[0]] if chosen else None
+            )
             self.export_signal(path, fmt)
 
     def export_signal(self, path: str | Path, fmt: str | None = None) -> bool:
         """Write the (hand-corrected) signal; on failure the document is untouched."""
         from ecgviewer.gui import files
 
-        return self._guarded("Export failed", files.export_signal, self.doc, Path(path), fmt,
-                             done=f"Signal saved to {path}")
+        return self._guarded(
+            "Export failed",
+            files.export_signal,
+            self.doc,
+            Path(path),
+            fmt,
+            done=f"Signal saved to {path}",
+        )
 
     def export_report_dialog(self) -> None:
-        path, _ = self._save_path("Export report", f"{self._stem()}_report.pdf", "PDF (*.pdf);;PNG (*.png)")
+        path, _ = self._save_path(
+            "Export report", f"{self._stem()}_report.pdf", "PDF (*.pdf);;PNG (*.png)"
+        )
         if path:
             self.export_report(path)
 
     def export_report(self, path: str | Path) -> bool:
         from ecgviewer.gui import report
 
-        return self._guarded("Report failed", report.write_report, self.doc, Path(path),
-                             done=f"Report saved to {path}")
+        return self._guarded(
+            "Report failed",
+            report.write_report,
+            self.doc,
+            Path(path),
+            done=f"Report saved to {path}",
+        )
 
     def save_session_dialog(self) -> None:
-        path, _ = self._save_path("Save session", f"{self._stem()}{SESSION_SUFFIX}",
-                                  f"ECG Viewer session (*{SESSION_SUFFIX} *.json)")
+        path, _ = self._save_path(
+            "Save session",
+            f"{self._stem()}{SESSION_SUFFIX}",
+            f"ECG Viewer session (*{SESSION_SUFFIX} *.json)",
+        )
         if path:
             self.save_session(path)
 
     def save_session(self, path: str | Path) -> bool:
         from ecgviewer.gui import files
 
-        ok = self._guarded("Saving the session failed", files.save_session, self.doc, Path(path),
-                           done=f"Session saved to {path}")
+        ok = self._guarded(
+            "Saving the session failed",
+            files.save_session,
+            self.doc,
+            Path(path),
+            done=f"Session saved to {path}",
+        )
         if ok:
             self.undo_stack.setClean()
         return ok
 
     def open_session_dialog(self) -> None:
         start = self.qsettings.value("export_dir", str(Path.home()))
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", str(start),
-                                              f"ECG Viewer session (*{SESSION_SUFFIX} *.json);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open session",
+            str(start),
+            f"ECG Viewer session (*{SESSION_SUFFIX} *.json);;All files (*)",
+        )
         if path:
             self.open_session(path)
 
@@ -582,8 +650,10 @@ class MainWindow(QMainWindow):
 
         session, self._session = self._session, None
         problems = files.apply_corrections(
-            self.doc, session.corrections,
-            lambda i, start, values: self.edit_trace(i, start, values, "Correction from session"))
+            self.doc,
+            session.corrections,
+            lambda i, start, values: self.edit_trace(i, start, values, "Correction from session"),
+        )
         if problems:
             self.show_error("Some corrections were not restored", "\n".join(problems))
         self.undo_stack.setClean()
@@ -613,14 +683,21 @@ class MainWindow(QMainWindow):
         rows = []
         for menu in self.menuBar().findChildren(QAction):
             if menu.shortcut().toString() and menu.text():
-                rows.append(f"<tr><td>{menu.text().replace('&', '')}</td>"
-                            f"<td><b>{menu.shortcut().toString()}</b></td></tr>")
-        QMessageBox.information(self, "Keyboard shortcuts", "<table>" + "".join(sorted(set(rows))) + "</table>")
+                rows.append(
+                    f"<tr><td>{menu.text().replace('&', '')}</td>"
+                    f"<td><b>{menu.shortcut().toString()}</b></td></tr>"
+                )
+        QMessageBox.information(
+            self, "Keyboard shortcuts", "<table>" + "".join(sorted(set(rows))) + "</table>"
+        )
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About ECG Viewer",
-                          f"<b>ECG Viewer {__version__}</b><br>Paper ECG images to calibrated signals "
-                          f"and heart rhythm.<br><br><b>{RESEARCH_NOTICE}</b>")
+        QMessageBox.about(
+            self,
+            "About ECG Viewer",
+            f"<b>ECG Viewer {__version__}</b><br>Paper ECG images to calibrated signals "
+            f"and heart rhythm.<br><br><b>{RESEARCH_NOTICE}</b>",
+        )
 
     # -------------------------------------------------------------- recent, preferences --
     def _recent(self) -> list[str]:
@@ -684,12 +761,12 @@ class MainWindow(QMainWindow):
         self.set_view_mode(mode if mode in self.view_actions else "both")
 
     # ------------------------------------------------------------------ drag and drop --
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
+    def dragEnterEvent(self, event) -> None:
         urls = event.mimeData().urls()
         if urls and urls[0].isLocalFile():
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:  # noqa: N802
+    def dropEvent(self, event) -> None:
         urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
         if urls:
             event.acceptProposedAction()
@@ -703,7 +780,7 @@ class MainWindow(QMainWindow):
         self.preview.shutdown()
         self.pipeline.shutdown()
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())
         self.qsettings.setValue("window/state", self.saveState())
         self.qsettings.setValue("window/split", self.split.saveState())

@@ -132,7 +132,12 @@ def digitize_job(
 
 
 def open_job(
-    token, report, path: Path, page: int, pdf_dpi: float, settings: DigitizeSettings,
+    token,
+    report,
+    path: Path,
+    page: int,
+    pdf_dpi: float,
+    settings: DigitizeSettings,
     keep_settings: bool = False,
 ) -> Stage:
     """Load a file then run :func:`digitize_job` on it. A load error raises (the GUI keeps the

@@ -51,8 +51,18 @@ class _Canvas:
         pen.setWidthF(max(0.5, width_mm * self.k))
         return pen
 
-    def text(self, x, y, w, h, text: str, size_pt: float = 9, bold: bool = False,
-             rgb=(0, 0, 0), flags=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop) -> None:
+    def text(
+        self,
+        x,
+        y,
+        w,
+        h,
+        text: str,
+        size_pt: float = 9,
+        bold: bool = False,
+        rgb=(0, 0, 0),
+        flags=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+    ) -> None:
         font = QFont()
         font.setPointSizeF(size_pt)
         font.setBold(bold)
@@ -65,9 +75,15 @@ class _Canvas:
         for step, rgb, width in ((1.0, MINOR_RGB, 0.08), (5.0, MAJOR_RGB, 0.18)):
             self.p.setPen(self.pen(rgb, width))
             for gx in np.arange(0, w + 1e-6, step):
-                self.p.drawLine(QPointF((x + gx) * self.k, y * self.k), QPointF((x + gx) * self.k, (y + h) * self.k))
+                self.p.drawLine(
+                    QPointF((x + gx) * self.k, y * self.k),
+                    QPointF((x + gx) * self.k, (y + h) * self.k),
+                )
             for gy in np.arange(0, h + 1e-6, step):
-                self.p.drawLine(QPointF(x * self.k, (y + gy) * self.k), QPointF((x + w) * self.k, (y + gy) * self.k))
+                self.p.drawLine(
+                    QPointF(x * self.k, (y + gy) * self.k),
+                    QPointF((x + w) * self.k, (y + gy) * self.k),
+                )
 
     def trace(self, x, y_mid, w, h, lead, mm_per_s: float, mm_per_mv: float, rgb) -> None:
         """A lead on the grid, clipped to its cell, NaN gaps left open."""
@@ -143,7 +159,9 @@ def draw_report(painter: QPainter, px_per_mm: float, doc: Document) -> None:
     # header and notice
     cv.text(x0, 8, 150, 8, "ECG Viewer report", 15, bold=True)
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    cv.text(x0, 16, 170, 6, f"{doc.title}  ·  {stamp}  ·  ECG Viewer {__version__}", 8, rgb=(80, 80, 80))
+    cv.text(
+        x0, 16, 170, 6, f"{doc.title}  ·  {stamp}  ·  ECG Viewer {__version__}", 8, rgb=(80, 80, 80)
+    )
     painter.fillRect(cv.rect(185, 8, 102, 13), QColor(255, 243, 205))
     painter.setPen(cv.pen((224, 195, 106), 0.3))
     painter.drawRect(cv.rect(185, 8, 102, 13))
@@ -186,14 +204,20 @@ def draw_report(painter: QPainter, px_per_mm: float, doc: Document) -> None:
     lines = []
     if dig is not None:
         c = dig.calibration
-        lines.append(f"Calibration: {c.px_per_mm_x:.2f} × {c.px_per_mm_y:.2f} px/mm ({c.source}), "
-                     f"{c.paper_speed_mm_s:g} mm/s, {c.gain_mm_mv:g} mm/mV")
-        lines.append(f"Layout: {dig.layout.name}, {len(dig.leads)} leads, rhythm lead "
-                     f"{dig.layout.rhythm_lead or '–'}; rotation {dig.rotation_deg:.2f}°; "
-                     f"quality {dig.quality:.2f}")
-        lines.append(f"Binarisation: {s.binarize_method}, threshold "
-                     f"{'auto' if dig.threshold is None else f'{dig.threshold:.3f}'}; crop "
-                     f"{dig.crop.x0},{dig.crop.y0}–{dig.crop.x1},{dig.crop.y1} px")
+        lines.append(
+            f"Calibration: {c.px_per_mm_x:.2f} × {c.px_per_mm_y:.2f} px/mm ({c.source}), "
+            f"{c.paper_speed_mm_s:g} mm/s, {c.gain_mm_mv:g} mm/mV"
+        )
+        lines.append(
+            f"Layout: {dig.layout.name}, {len(dig.leads)} leads, rhythm lead "
+            f"{dig.layout.rhythm_lead or '–'}; rotation {dig.rotation_deg:.2f}°; "
+            f"quality {dig.quality:.2f}"
+        )
+        lines.append(
+            f"Binarisation: {s.binarize_method}, threshold "
+            f"{'auto' if dig.threshold is None else f'{dig.threshold:.3f}'}; crop "
+            f"{dig.crop.x0},{dig.crop.y0}–{dig.crop.x1},{dig.crop.y1} px"
+        )
     if doc.edited_leads:
         names = ", ".join(sorted({dig.leads[i].name for i in doc.edited_leads}))
         lines.append(f"Corrected by hand: {names}")
@@ -212,8 +236,16 @@ def draw_report(painter: QPainter, px_per_mm: float, doc: Document) -> None:
     others = [ld for i, ld in enumerate(dig.leads) if i != rhythm_i]
     strip_h = 40.0 if not others else 30.0
     strip_w = min(inner_w, strip.duration_s * MM_PER_S)
-    cv.text(x0, y_top - 5, 200, 5, f"Rhythm strip, lead {strip.name} (25 mm/s, 10 mm/mV)", 8, bold=True,
-            rgb=RHYTHM_RGB)
+    cv.text(
+        x0,
+        y_top - 5,
+        200,
+        5,
+        f"Rhythm strip, lead {strip.name} (25 mm/s, 10 mm/mV)",
+        8,
+        bold=True,
+        rgb=RHYTHM_RGB,
+    )
     cv.grid(x0, y_top, strip_w, strip_h)
     cv.trace(x0, y_top + strip_h / 2, strip_w, strip_h, strip, MM_PER_S, MM_PER_MV, RHYTHM_RGB)
     if not others:
@@ -261,8 +293,13 @@ def write_report(doc: Document, path: Path) -> Path:
 def _write_pdf(doc: Document, path: str) -> None:
     writer = QPdfWriter(path)
     writer.setResolution(300)
-    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Landscape,
-                                     QMarginsF(0, 0, 0, 0)))
+    writer.setPageLayout(
+        QPageLayout(
+            QPageSize(QPageSize.PageSizeId.A4),
+            QPageLayout.Orientation.Landscape,
+            QMarginsF(0, 0, 0, 0),
+        )
+    )
     writer.setTitle(f"ECG Viewer report – {doc.title}")
     writer.setCreator(f"ECG Viewer {__version__}")
     painter = QPainter(writer)

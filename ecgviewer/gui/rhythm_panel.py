@@ -90,7 +90,9 @@ class RhythmPanel(QWidget):
     def show_busy(self, text: str) -> None:
         self.status.setText(text)
 
-    def show_result(self, result: RhythmResult | None, error: str | None, dig: Digitization | None) -> None:
+    def show_result(
+        self, result: RhythmResult | None, error: str | None, dig: Digitization | None
+    ) -> None:
         """Show a result, or the reason there is none (``error``), and the quality flags."""
         if result is None:
             self.label.setText("No rhythm result")
@@ -113,7 +115,11 @@ class RhythmPanel(QWidget):
                 p = float(result.probabilities.get(name, 0.0))
                 bar.setValue(int(round(p * 1000)))
                 bar.setFormat(f"{100 * p:.0f} %")
-            self.heart_rate.setText("–" if result.heart_rate_bpm is None else f"{result.heart_rate_bpm:.0f} bpm")
-            self.irregularity.setText("–" if result.rr_irregularity is None else f"{result.rr_irregularity:.3f}")
+            self.heart_rate.setText(
+                "–" if result.heart_rate_bpm is None else f"{result.heart_rate_bpm:.0f} bpm"
+            )
+            self.irregularity.setText(
+                "–" if result.rr_irregularity is None else f"{result.rr_irregularity:.3f}"
+            )
         flags = quality_flags(dig, result)
         self.flags.setText("\n".join(f"• {f}" for f in flags))

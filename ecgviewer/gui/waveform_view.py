@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ecgviewer.digitize.types import STANDARD_LEADS, Digitization
 from ecgviewer.gui import trace_edit
-from ecgviewer.gui.document import signal_with_gaps
 from ecgviewer.gui._pg import (
     CLASS_COLOURS,
     MAJOR_RGB,
@@ -25,6 +24,7 @@ from ecgviewer.gui._pg import (
     TRACE_RGB,
     pg,
 )
+from ecgviewer.gui.document import signal_with_gaps
 from ecgviewer.rhythm.types import CLASSES, RhythmResult
 
 MINOR_S, MAJOR_S = 0.04, 0.2
@@ -51,8 +51,12 @@ def display_order(dig: Digitization, rhythm_index: int | None) -> list[int]:
     rank = {name.lower(): k for k, name in enumerate(STANDARD_LEADS)}
     order = sorted(
         range(len(dig.leads)),
-        key=lambda i: (i != rhythm_index, rank.get(dig.leads[i].name.lower(), len(rank)),
-                       dig.leads[i].start_s, i),
+        key=lambda i: (
+            i != rhythm_index,
+            rank.get(dig.leads[i].name.lower(), len(rank)),
+            dig.leads[i].start_s,
+            i,
+        ),
     )
     return order
 
@@ -60,14 +64,16 @@ def display_order(dig: Digitization, rhythm_index: int | None) -> list[int]:
 class _EditViewBox(pg.ViewBox):
     """A ViewBox that hands left-button drags to its row while an edit mode is on."""
 
-    def __init__(self, row: "_LeadRow") -> None:
+    def __init__(self, row: _LeadRow) -> None:
         super().__init__()
         self._row = row
 
-    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
+    def mouseDragEvent(self, ev, axis=None):
         if self._row.view.mode != "view" and ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            self._row.drag(ev, self.mapSceneToView(ev.scenePos()), self.mapSceneToView(ev.buttonDownScenePos()))
+            self._row.drag(
+                ev, self.mapSceneToView(ev.scenePos()), self.mapSceneToView(ev.buttonDownScenePos())
+            )
             return
         super().mouseDragEvent(ev, axis)
 
@@ -75,7 +81,7 @@ class _EditViewBox(pg.ViewBox):
 class _LeadRow:
     """One lead's plot: grid, trace, and the in-progress correction preview."""
 
-    def __init__(self, view: "WaveformView", index: int, grid_row: int, pen) -> None:
+    def __init__(self, view: WaveformView, index: int, grid_row: int, pen) -> None:
         self.view = view
         self.index = index
         self.plot = view.graphics.addPlot(row=grid_row, col=0, viewBox=_EditViewBox(self))
@@ -122,7 +128,9 @@ class _LeadRow:
         if self._drag_index is None or self._drag_origin is None:
             return
         delta = pos.y() - down_pos.y()
-        start, values = trace_edit.drag_point(self._drag_origin, self._drag_index, delta, lead.fs_hz)
+        start, values = trace_edit.drag_point(
+            self._drag_origin, self._drag_index, delta, lead.fs_hz
+        )
         preview = self._drag_origin.copy()
         preview[start : start + len(values)] = values
         self.curve.setData(self.time_axis(), preview)
@@ -140,7 +148,11 @@ class _LeadRow:
         if ev.isFinish():
             lead = self.lead()
             out = trace_edit.redraw_segment(
-                lead.signal_mv, lead.fs_hz, lead.start_s, np.array(self._stroke_t), np.array(self._stroke_v)
+                lead.signal_mv,
+                lead.fs_hz,
+                lead.start_s,
+                np.array(self._stroke_t),
+                np.array(self._stroke_v),
             )
             self.stroke.setData([], [])
             self._stroke_t, self._stroke_v = [], []
@@ -172,7 +184,8 @@ class WaveformView(QWidget):
         self.placeholder.setWordWrap(True)
         self.caption = QLabel(
             "Extracted signal in mV against time in s. Grid: small squares 0.04 s × 0.1 mV, "
-            "large squares 0.2 s × 0.5 mV. Wheel: zoom, drag: pan.")
+            "large squares 0.2 s × 0.5 mV. Wheel: zoom, drag: pan."
+        )
         self.caption.setStyleSheet("color:#555; padding:1px 4px;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -231,7 +244,9 @@ class WaveformView(QWidget):
             self.graphics.ci.layout.setRowStretchFactor(len(self.rows) * 2 - 2, weight)
             heights += ROW_HEIGHT_PX * weight
             if is_rhythm or len(dig.leads) == 1:
-                self.timeline_plot = self._add_timeline(len(self.rows) * 2 - 1, first, t_start, t_end)
+                self.timeline_plot = self._add_timeline(
+                    len(self.rows) * 2 - 1, first, t_start, t_end
+                )
                 heights += TIMELINE_HEIGHT_PX
         last = self.rows[-1].plot
         last.showAxis("bottom")
@@ -262,7 +277,9 @@ class WaveformView(QWidget):
                 curve.setData([], [])
                 continue
             k = CLASSES.index(name)
-            curve.setData(start_s + np.asarray(result.timeline_t_s), np.asarray(result.timeline_probs)[:, k])
+            curve.setData(
+                start_s + np.asarray(result.timeline_t_s), np.asarray(result.timeline_probs)[:, k]
+            )
 
     # -- building -----------------------------------------------------------------------------
     def _style_row(self, plot: pg.PlotItem, lead, is_rhythm: bool, t0: float, t1: float) -> None:
@@ -270,7 +287,10 @@ class WaveformView(QWidget):
         finite = sig[np.isfinite(sig)]
         lo = min(-1.3, float(np.percentile(finite, 0.5)) - 0.3) if finite.size else -1.5
         hi = max(1.3, float(np.percentile(finite, 99.5)) + 0.3) if finite.size else 1.5
-        for step_s, step_mv, rgb, width in ((MINOR_S, MINOR_MV, MINOR_RGB, 0.6), (MAJOR_S, MAJOR_MV, MAJOR_RGB, 1.0)):
+        for step_s, step_mv, rgb, width in (
+            (MINOR_S, MINOR_MV, MINOR_RGB, 0.6),
+            (MAJOR_S, MAJOR_MV, MAJOR_RGB, 1.0),
+        ):
             gx, gy = grid_lines(t0 - 1.0, t1 + 1.0, lo - 3.0, hi + 3.0, step_s, step_mv)
             item = pg.PlotCurveItem(gx, gy, connect="pairs", pen=pg.mkPen(rgb, width=width))
             item.setZValue(-10)

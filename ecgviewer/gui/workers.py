@@ -22,7 +22,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-_LIVE_THREADS: "weakref.WeakSet[QThread]" = weakref.WeakSet()
+_LIVE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
 _JOB_IDS = itertools.count(1)
 
 
@@ -62,7 +62,7 @@ class Job:
 class Reporter:
     """Handed to a job so it can report progress and partial results (any thread)."""
 
-    def __init__(self, worker: "_Worker", job: Job) -> None:
+    def __init__(self, worker: _Worker, job: Job) -> None:
         self._worker = worker
         self._job = job
 

@@ -37,7 +37,9 @@ def _rhythm_lead_with_gaps(window):
 
 
 class TestExport:
-    @pytest.mark.parametrize("fmt,name", [("csv", "out.csv"), ("wfdb", "out.hea"), ("edf", "out.edf")])
+    @pytest.mark.parametrize(
+        "fmt,name", [("csv", "out.csv"), ("wfdb", "out.hea"), ("edf", "out.edf")]
+    )
     def test_signal_round_trip_includes_hand_corrections(self, opened, tmp_path, fmt, name, errors):
         from ecgviewer.io.signals import read_signal
 
@@ -50,7 +52,11 @@ class TestExport:
         assert rec.signal_mv.shape[1] >= 1
         assert rec.fs_hz == pytest.approx(w.doc.digitization.leads[i].fs_hz, rel=1e-3)
         # the corrected 1.5 mV plateau is in the exported rhythm lead (EDF is 16-bit: ~µV steps)
-        col = [k for k, n in enumerate(rec.lead_names) if n.strip().upper() == w.doc.digitization.leads[i].name.upper()]
+        col = [
+            k
+            for k, n in enumerate(rec.lead_names)
+            if n.strip().upper() == w.doc.digitization.leads[i].name.upper()
+        ]
         assert col, rec.lead_names
         values = rec.signal_mv[:, col[-1]]
         assert np.nanmax(np.abs(values - 1.5)) > 0  # not everything is the plateau
@@ -89,13 +95,17 @@ def _read_edf(path: Path):
 
 
 class TestSession:
-    def test_session_restores_settings_and_corrections(self, qtbot, opened, tmp_path, settings_file, errors):
+    def test_session_restores_settings_and_corrections(
+        self, qtbot, opened, tmp_path, settings_file, errors
+    ):
         from ecgviewer.gui.main_window import MainWindow
 
         w = opened
         w.apply_settings({"threshold": 0.4})
-        qtbot.waitUntil(lambda: result_shown(w) and w.doc.digitization.threshold == pytest.approx(0.4),
-                        timeout=TIMEOUT_MS)
+        qtbot.waitUntil(
+            lambda: result_shown(w) and w.doc.digitization.threshold == pytest.approx(0.4),
+            timeout=TIMEOUT_MS,
+        )
         i = w.doc.rhythm_lead_index()
         w.edit_trace(i, 300, np.linspace(0, 1, 25), "Redraw trace segment")
         w._rhythm_timer.stop()
@@ -106,7 +116,9 @@ class TestSession:
         qtbot.addWidget(w2)
         try:
             assert w2.open_session(tmp_path / "scan.ecgviewer.json")
-            qtbot.waitUntil(lambda: result_shown(w2) and bool(w2.doc.edited_leads), timeout=TIMEOUT_MS)
+            qtbot.waitUntil(
+                lambda: result_shown(w2) and bool(w2.doc.edited_leads), timeout=TIMEOUT_MS
+            )
             assert w2.doc.settings.threshold == pytest.approx(0.4)
             np.testing.assert_allclose(_rhythm_lead_with_gaps(w2), expected, equal_nan=True)
             assert w2.undo_stack.count() == 1  # the restored correction can be undone
@@ -123,7 +135,9 @@ class TestSession:
 
 
 class TestPreferences:
-    def test_preferences_and_recent_files_survive_a_restart(self, qtbot, opened, settings_file, small_scan):
+    def test_preferences_and_recent_files_survive_a_restart(
+        self, qtbot, opened, settings_file, small_scan
+    ):
         from ecgviewer.gui.main_window import MainWindow
 
         opened.settings_panel.speed.setCurrentIndex(opened.settings_panel.speed.findData(50.0))
@@ -154,9 +168,24 @@ class TestCommand:
         out = tmp_path / "shot.png"
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
         proc = subprocess.run(
-            [sys.executable, "-m", "ecgviewer", "gui", str(small_scan), "--screenshot", str(out),
-             "--settings", str(tmp_path / "s.ini"), "--size", "1200x800"],
-            env=env, capture_output=True, text=True, timeout=240,
+            [
+                sys.executable,
+                "-m",
+                "ecgviewer",
+                "gui",
+                str(small_scan),
+                "--screenshot",
+                str(out),
+                "--settings",
+                str(tmp_path / "s.ini"),
+                "--size",
+                "1200x800",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
         with Image.open(out) as im:
@@ -168,9 +197,22 @@ class TestCommand:
         out = tmp_path / "shot.png"
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
         proc = subprocess.run(
-            [sys.executable, "-m", "ecgviewer", "gui", str(bad), "--screenshot", str(out),
-             "--settings", str(tmp_path / "s.ini")],
-            env=env, capture_output=True, text=True, timeout=240,
+            [
+                sys.executable,
+                "-m",
+                "ecgviewer",
+                "gui",
+                str(bad),
+                "--screenshot",
+                str(out),
+                "--settings",
+                str(tmp_path / "s.ini"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
         assert out.is_file()

@@ -20,11 +20,19 @@ def _dig(n=1000, fs=500.0) -> Digitization:
     sig = np.sin(2 * np.pi * t)
     valid = np.ones(n, bool)
     valid[10:20] = False
-    lead = Lead("II", sig, fs, 0.0, valid, 0.9, trace_x_px=np.arange(n) * 0.1 + 5,
-                trace_y_px=100 - sig * 20)
+    lead = Lead(
+        "II", sig, fs, 0.0, valid, 0.9, trace_x_px=np.arange(n) * 0.1 + 5, trace_y_px=100 - sig * 20
+    )
     cal = Calibration(2.0, 2.0, 25.0, 10.0, "grid", grid_found=True)
-    return Digitization(np.zeros((300, 400, 3), np.uint8), np.zeros((200, 300), bool),
-                        CropBox(5, 5, 305, 205), 0.0, cal, Layout("single", (), "II"), (lead,))
+    return Digitization(
+        np.zeros((300, 400, 3), np.uint8),
+        np.zeros((200, 300), bool),
+        CropBox(5, 5, 305, 205),
+        0.0,
+        cal,
+        Layout("single", (), "II"),
+        (lead,),
+    )
 
 
 class TestDocument:
@@ -36,13 +44,15 @@ class TestDocument:
         doc.set_lead_samples(0, 100, np.full(5, 2.0))
         assert seen == [0]
         assert doc.edited_leads == {0}
-        (idx, start, values), = doc.corrections()
+        ((idx, start, values),) = doc.corrections()
         assert (idx, start) == (0, 100)
         np.testing.assert_allclose(values, 2.0)
         # the image overlay moved by the change in mV × px/mV (20 px/mV here)
         lead, orig = doc.digitization.leads[0], doc.original_leads[0]
         j = np.flatnonzero(np.isclose(lead.trace_x_px, 5 + 102 * 0.1))[0]
-        assert lead.trace_y_px[j] == pytest.approx(orig.trace_y_px[j] - (2.0 - orig.signal_mv[102]) * 20)
+        assert lead.trace_y_px[j] == pytest.approx(
+            orig.trace_y_px[j] - (2.0 - orig.signal_mv[102]) * 20
+        )
 
     def test_correcting_a_gap_makes_it_valid_and_undo_restores_it(self):
         doc = Document()
@@ -94,14 +104,21 @@ class TestTraceEdit:
 
     def test_redraw_segment_interpolates_the_stroke(self):
         sig = np.zeros(1000)
-        out = trace_edit.redraw_segment(sig, 500.0, 1.0, np.array([1.2, 1.1, 1.3]), np.array([1.0, 0.0, 2.0]))
+        out = trace_edit.redraw_segment(
+            sig, 500.0, 1.0, np.array([1.2, 1.1, 1.3]), np.array([1.0, 0.0, 2.0])
+        )
         start, values = out
         assert start == 50 and len(values) == 101  # 1.1 s .. 1.3 s after a 1 s start
         assert values[0] == pytest.approx(0.0) and values[50] == pytest.approx(1.0)
         assert values[-1] == pytest.approx(2.0)
 
     def test_stroke_outside_the_lead_changes_nothing(self):
-        assert trace_edit.redraw_segment(np.zeros(100), 500.0, 0.0, np.array([5.0, 6.0]), np.array([0, 1])) is None
+        assert (
+            trace_edit.redraw_segment(
+                np.zeros(100), 500.0, 0.0, np.array([5.0, 6.0]), np.array([0, 1])
+            )
+            is None
+        )
 
 
 class TestTaskRunner:

@@ -27,8 +27,9 @@ TIMEOUT_MS = 60_000
 def fake_result(duration_s: float = 10.0) -> RhythmResult:
     t = np.arange(1.0, duration_s, 2.0)
     probs = np.tile([0.7, 0.1, 0.15, 0.05], (len(t), 1))
-    return RhythmResult("N", dict(zip(CLASSES, [0.7, 0.1, 0.15, 0.05])), t, probs, 72.0, 0.05,
-                        False, duration_s)
+    return RhythmResult(
+        "N", dict(zip(CLASSES, [0.7, 0.1, 0.15, 0.05])), t, probs, 72.0, 0.05, False, duration_s
+    )
 
 
 @pytest.fixture
@@ -84,15 +85,18 @@ class TestOpening:
             assert doc.rhythm.label in CLASSES
             assert sum(doc.rhythm.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
 
-    def test_page_without_trace_shows_the_reason(self, qtbot, window, scans_dir, quick_model, errors):
+    def test_page_without_trace_shows_the_reason(
+        self, qtbot, window, scans_dir, quick_model, errors
+    ):
         open_and_wait(qtbot, window, scans_dir / "ecg00010.png")
         assert window.doc.digitization is None and window.doc.digitize_error
         assert window.waveform.placeholder.isVisible()
         assert window.doc.digitize_error in window.waveform.placeholder.text()
         assert errors == []  # not a modal error: the page itself was fine
 
-    def test_bad_file_shows_a_dialog_and_keeps_the_document(self, qtbot, window, small_scan, tmp_path,
-                                                           quick_model, errors):
+    def test_bad_file_shows_a_dialog_and_keeps_the_document(
+        self, qtbot, window, small_scan, tmp_path, quick_model, errors
+    ):
         open_and_wait(qtbot, window, small_scan)
         before_image, before_dig = window.doc.image, window.doc.digitization
         bad = tmp_path / "broken.png"
@@ -110,8 +114,13 @@ class TestOpening:
     def test_drop_a_file_opens_it(self, qtbot, window, small_scan, quick_model):
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(small_scan))])
-        event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                           Qt.KeyboardModifier.NoModifier)
+        event = QDropEvent(
+            QPointF(50, 50),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
         window.dropEvent(event)
         qtbot.waitUntil(lambda: result_shown(window), timeout=TIMEOUT_MS)
         assert Path(window.doc.image.path) == small_scan
@@ -124,16 +133,20 @@ class TestOpening:
         page = Image.open(small_scan).convert("RGB")
         page.save(pdf, save_all=True, append_images=[page.copy()], resolution=100)
         asked = []
-        monkeypatch.setattr(QInputDialog, "getInt", staticmethod(
-            lambda *a, **k: (asked.append(a[3:]), (2, True))[1]))
+        monkeypatch.setattr(
+            QInputDialog,
+            "getInt",
+            staticmethod(lambda *a, **k: (asked.append(a[3:]), (2, True))[1]),
+        )
         open_and_wait(qtbot, window, pdf)
         assert asked and window.doc.image.page == 1 and window.doc.image.n_pages == 2
         assert "page 2/2" in window.windowTitle()
 
 
 class TestLiveSettings:
-    def test_threshold_slider_updates_the_preview_then_redigitises(self, qtbot, window, small_scan,
-                                                                   quick_model):
+    def test_threshold_slider_updates_the_preview_then_redigitises(
+        self, qtbot, window, small_scan, quick_model
+    ):
         open_and_wait(qtbot, window, small_scan)
         panel = window.settings_panel
         ink_before = int(window.image_view.binary_item.image.sum())
@@ -141,16 +154,23 @@ class TestLiveSettings:
             panel.threshold.setValue(300)  # below the automatic one: more (fainter) ink
         preview = window.image_view.binary_item.image
         assert int(preview.sum()) > ink_before
-        region, crop = window.doc.darkness_crop()
+        region, _crop = window.doc.darkness_crop()
         expected = preview_binary(region, window.doc.settings.binarize_method, 0.3)
         np.testing.assert_array_equal(preview.astype(bool), expected)
         panel.flush()  # the delayed "commit" re-digitises with the new threshold
-        qtbot.waitUntil(lambda: not window.pipeline.busy and window.doc.digitization is not None
-                        and window.doc.digitization.threshold == pytest.approx(0.3), timeout=TIMEOUT_MS)
+        qtbot.waitUntil(
+            lambda: (
+                not window.pipeline.busy
+                and window.doc.digitization is not None
+                and window.doc.digitization.threshold == pytest.approx(0.3)
+            ),
+            timeout=TIMEOUT_MS,
+        )
         assert window.doc.settings.threshold == pytest.approx(0.3)
 
-    def test_rapid_slider_changes_while_a_worker_runs_last_wins(self, qtbot, window, small_scan,
-                                                                 slow_model):
+    def test_rapid_slider_changes_while_a_worker_runs_last_wins(
+        self, qtbot, window, small_scan, slow_model
+    ):
         open_and_wait(qtbot, window, small_scan)
         window.run_rhythm()  # keeps the pipeline worker busy for ~1.5 s
         assert window.pipeline.busy
@@ -174,8 +194,9 @@ class TestLiveSettings:
     def test_preview_matches_the_core_binarisation(self, qtbot, window, small_scan, quick_model):
         region = np.random.default_rng(1).random((60, 80)).astype(np.float32)
         for method in ("manual", "otsu", "modified_otsu", "adaptive"):
-            np.testing.assert_array_equal(preview_binary(region, method, 0.4),
-                                          binarize(region, method, 0.4).binary)
+            np.testing.assert_array_equal(
+                preview_binary(region, method, 0.4), binarize(region, method, 0.4).binary
+            )
         # "auto" differs only by the removal of specks: never adds ink
         auto = binarize(region, "auto", 0.4).binary
         assert not (auto & ~preview_binary(region, "auto", 0.4)).any()
@@ -190,29 +211,56 @@ class TestLiveSettings:
         qtbot.waitUntil(lambda: not window.preview.busy, timeout=TIMEOUT_MS)
         assert window.image_view.binary_item.image.shape == (new.height, new.width)
         window.image_view.roi.stateChanged(finish=True)  # as when the mouse is released
-        qtbot.waitUntil(lambda: not window.pipeline.busy and window.doc.digitization is not None
-                        and window.doc.digitization.crop == new, timeout=TIMEOUT_MS)
+        qtbot.waitUntil(
+            lambda: (
+                not window.pipeline.busy
+                and window.doc.digitization is not None
+                and window.doc.digitization.crop == new
+            ),
+            timeout=TIMEOUT_MS,
+        )
         assert window.doc.settings.crop == new
         window.reset_crop()
-        qtbot.waitUntil(lambda: not window.pipeline.busy and window.doc.digitization.crop == old,
-                        timeout=TIMEOUT_MS)
+        qtbot.waitUntil(
+            lambda: not window.pipeline.busy and window.doc.digitization.crop == old,
+            timeout=TIMEOUT_MS,
+        )
 
-    def test_calibration_and_layout_controls_reach_the_core(self, qtbot, window, small_scan, quick_model):
+    def test_calibration_and_layout_controls_reach_the_core(
+        self, qtbot, window, small_scan, quick_model
+    ):
         open_and_wait(qtbot, window, small_scan)
         panel = window.settings_panel
         panel.gain.setCurrentIndex(panel.gain.findData(20.0))
-        qtbot.waitUntil(lambda: not window.pipeline.busy and window.doc.digitization is not None
-                        and window.doc.digitization.calibration.gain_mm_mv == 20.0, timeout=TIMEOUT_MS)
+        qtbot.waitUntil(
+            lambda: (
+                not window.pipeline.busy
+                and window.doc.digitization is not None
+                and window.doc.digitization.calibration.gain_mm_mv == 20.0
+            ),
+            timeout=TIMEOUT_MS,
+        )
         panel.px_override.setChecked(True)
         panel.px_per_mm.setValue(7.5)
-        qtbot.waitUntil(lambda: not window.pipeline.busy and window.doc.digitization is not None
-                        and window.doc.digitization.calibration.px_per_mm_x == pytest.approx(7.5),
-                        timeout=TIMEOUT_MS)
+        qtbot.waitUntil(
+            lambda: (
+                not window.pipeline.busy
+                and window.doc.digitization is not None
+                and window.doc.digitization.calibration.px_per_mm_x == pytest.approx(7.5)
+            ),
+            timeout=TIMEOUT_MS,
+        )
         assert window.doc.digitization.calibration.source == "user"
         panel.rotation_auto.setChecked(False)
         panel.rotation.setValue(1.5)
-        qtbot.waitUntil(lambda: not window.pipeline.busy and window.doc.digitization is not None
-                        and window.doc.digitization.rotation_deg == pytest.approx(1.5), timeout=TIMEOUT_MS)
+        qtbot.waitUntil(
+            lambda: (
+                not window.pipeline.busy
+                and window.doc.digitization is not None
+                and window.doc.digitization.rotation_deg == pytest.approx(1.5)
+            ),
+            timeout=TIMEOUT_MS,
+        )
         # preferences persist in the settings file
         assert float(window.qsettings.value("digitize/gain_mm_mv")) == 20.0
 
@@ -291,10 +339,10 @@ class TestCorrections:
             def __init__(self, start, finish):
                 self._s, self._f = start, finish
 
-            def isStart(self):  # noqa: N802
+            def isStart(self):
                 return self._s
 
-            def isFinish(self):  # noqa: N802
+            def isFinish(self):
                 return self._f
 
         window.waveform.set_mode("drag")
