@@ -36,13 +36,17 @@ t0 = time.perf_counter()
 from ecgviewer.errors import EcgViewerError
 from ecgviewer.io.images import load_image
 want_digitize = sys.argv[3] == "1"
+import_note = None
 if want_digitize:
     try:
         from ecgviewer.digitize import digitize
         from ecgviewer.digitize.types import DigitizeSettings
-    except ImportError:
+    except Exception as exc:  # not written yet, or mid-edit in the shared tree: say so
         want_digitize = False
+        import_note = f"digitize not importable: {type(exc).__name__}: {exc}"[:200]
 out = {"import_s": time.perf_counter() - t0, "load_s": None, "digitize_s": None}
+if import_note:
+    out["digest"] = import_note
 path, page = sys.argv[1], int(sys.argv[2])
 if path == "-":
     out.update(outcome="ok", reason="imports only")
