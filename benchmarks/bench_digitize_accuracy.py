@@ -11,6 +11,8 @@ distorted, digitises each page with the project's pipeline and scores it with
 
 Prints, per dataset × condition: n, median/mean SNR, r, RMSE, failures, and diagnostics that
 say *what* goes wrong (layout, scale, amplitude, coverage, time shift), then the worst leads.
+``ceil`` is the SNR an ideal pixel-column tracer would reach on the same page (resolution
+limit; see :func:`pixel_ceiling`).
 Targets: clean >= 20 dB mean SNR, distorted >= 12 dB.
 """
 
@@ -80,9 +82,38 @@ def page_style(dataset: str, layout: str, condition: str, args, seed: int):
     if condition == "random":
         rng = np.random.default_rng(seed)
         return random_style(rng, layouts=(layout,))
+    gain = 5.0 if layout == "12x1" else 10.0  # 12 rows at 10 mm/mV would overlap badly
     style = RenderStyle(layout=layout, dpi=args.dpi, row_seconds=10.0,  # type: ignore[arg-type]
-                        header_lines=("ECG Viewer benchmark", "25 mm/s  10 mm/mV"))
+                        gain_mm_mv=gain,
+                        header_lines=("ECG Viewer benchmark", f"25 mm/s  {gain:g} mm/mV"))
     return style, DISTORTION_PRESETS[condition]
+
+
+def pixel_ceiling(truth: Record, px_per_s: float, px_per_mv: float) -> Record:
+    """What an ideal column-wise tracer could recover: per pixel column the centre of the ink
+    (midpoint of the samples' min and max), rounded to whole pixel rows, interpolated back to
+    the record's samples. Its SNR is the page's resolution limit (about 25 dB for PTB-XL at
+    200 dpi, 17 dB at 100 dpi)."""
+    fs = truth.fs_hz
+    n = truth.signal_mv.shape[0]
+    t = np.arange(n) / fs
+    out = np.full_like(truth.signal_mv, np.nan)
+    for j in range(truth.signal_mv.shape[1]):
+        v = truth.signal_mv[:, j]
+        ok = np.isfinite(v)
+        if ok.sum() < 2:
+            continue
+        col = np.floor(t[ok] * px_per_s + 0.5).astype(int)
+        col -= col.min()
+        lo = np.full(col.max() + 1, np.inf)
+        hi = np.full(col.max() + 1, -np.inf)
+        np.minimum.at(lo, col, v[ok])
+        np.maximum.at(hi, col, v[ok])
+        has = np.isfinite(lo)
+        centre = np.round((lo[has] + hi[has]) / 2 * px_per_mv) / px_per_mv
+        t_col = (np.flatnonzero(has) + np.floor(t[ok][0] * px_per_s + 0.5)) / px_per_s
+        out[ok, j] = np.interp(t[ok], t_col, centre)
+    return Record(out, fs, truth.lead_names, name=truth.name)
 
 
 def run_case(path: Path, dataset: str, layout: str, condition: str, args, digitize, to_record,
@@ -96,6 +127,7 @@ def run_case(path: Path, dataset: str, layout: str, condition: str, args, digiti
         dpi=None if args.no_dpi else style.dpi,
         paper_speed_mm_s=style.paper_speed_mm_s,
         gain_mm_mv=style.gain_mm_mv,
+        layout=style.layout if args.tell_layout else "auto",
     )
     t0 = time.perf_counter()
     error = None
@@ -109,7 +141,12 @@ def run_case(path: Path, dataset: str, layout: str, condition: str, args, digiti
             traceback.print_exc()
     elapsed = time.perf_counter() - t0
     score = score_digitization(page.truth, est)
+    ceiling = score_digitization(
+        page.truth,
+        pixel_ceiling(page.truth, page.calibration.px_per_s, page.calibration.px_per_mv),
+    )
     diag = {
+        "ceiling_db": ceiling.mean_snr_db,
         "time_s": elapsed,
         "error": error,
         "layout_ok": (dig is not None and dig.layout.name == layout),
@@ -165,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="12-lead page layout(s) for PTB-XL, comma list (3x4+1,6x2,12x1)")
     parser.add_argument("--dpi", type=float, default=200.0)
     parser.add_argument("--no-dpi", action="store_true", help="do not tell the digitiser the dpi")
+    parser.add_argument("--tell-layout", action="store_true",
+                        help="give the digitiser the true layout (isolates tracing from "
+                        "layout detection)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--save", default=None, help="folder for pages that fail or score low")
@@ -204,10 +244,11 @@ def main(argv: list[str] | None = None) -> int:
                               f"[{diag['style']}] {diag['error'] or ''}", flush=True)
 
     print(f"\nDigitisation accuracy on rendered real records ({args.dpi:g} dpi unless random; "
+          f"layout {'given' if args.tell_layout else 'auto-detected'}; "
           f"SNR aligned <=0.5 s, <=1 mV)")
     head = (f"{'dataset':14}{'condition':10}{'n':>4}{'medSNR':>8}{'meanSNR':>8}{'r':>7}"
             f"{'RMSEuV':>8}{'fail':>5}{'miss%':>6}{'layout':>7}{'scale%':>7}{'gain':>6}"
-            f"{'cover':>6}{'|dt|s':>6}{'s/page':>7}  target")
+            f"{'cover':>6}{'|dt|s':>6}{'s/page':>7}{'ceil':>6}  target")
     print(head)
     print("-" * len(head))
     for (dataset, condition), rows in results.items():
@@ -224,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{fails:>5}{miss:>6.0f}{100 * np.mean([d['layout_ok'] for d in diags]):>6.0f}%"
               f"{_fmt(med('scale_err_pct'), '+.2f'):>7}{_fmt(med('gain_ratio'), '.2f'):>6}"
               f"{_fmt(med('coverage'), '.2f'):>6}{_fmt(med('abs_shift_s'), '.3f'):>6}"
-              f"{np.mean([d['time_s'] for d in diags]):>7.1f}  {verdict}")
+              f"{np.mean([d['time_s'] for d in diags]):>7.1f}{_fmt(med('ceiling_db')):>6}"
+              f"  {verdict}")
     # what goes wrong: errors, layouts found, worst leads, warnings
     print("\nFailure patterns")
     for (dataset, condition), rows in results.items():
