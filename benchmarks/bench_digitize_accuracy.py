@@ -121,7 +121,9 @@ def run_case(path: Path, dataset: str, layout: str, condition: str, args, digiti
     record = read_wfdb(path)
     seed = args.seed + int("".join(ch for ch in path.stem if ch.isdigit()) or 0)
     style, distortions = page_style(dataset, layout, condition, args, seed)
+    t_render = time.perf_counter()
     page = render_ecg(record, style, seed=seed, distortions=distortions)
+    t_render = time.perf_counter() - t_render
     # what a user knows and types in: paper speed, gain, and the scanner's dpi
     settings = settings_cls(
         dpi=None if args.no_dpi else style.dpi,
@@ -146,6 +148,7 @@ def run_case(path: Path, dataset: str, layout: str, condition: str, args, digiti
         pixel_ceiling(page.truth, page.calibration.px_per_s, page.calibration.px_per_mv),
     )
     diag = {
+        "render_s": t_render,
         "ceiling_db": ceiling.mean_snr_db,
         "time_s": elapsed,
         "error": error,
@@ -284,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
                 per_lead[ls.lead].append(ls.snr_db)
         worst = sorted(((np.mean(v), k) for k, v in per_lead.items()))[:4]
         low = [stem for stem, score, _ in rows if score.mean_snr_db < 10]
-        print(f"  {dataset}/{condition}: errors {dict(errors) or '-'}; layouts {dict(layouts)}; "
+        print(f"  {dataset}/{condition}: render {np.mean([d['render_s'] for _, _, d in rows]):.2f} s"
+              f"/page; errors {dict(errors) or '-'}; layouts {dict(layouts)}; "
               f"worst leads {', '.join(f'{k} {v:.1f}' for v, k in worst)}; "
               f"<10 dB: {', '.join(low) or '-'}")
         for w, c in sorted(warnings.items(), key=lambda kv: -kv[1])[:3]:

@@ -263,6 +263,8 @@ def challenge_snr(reference: Record, estimate: Record | None) -> dict[str, float
     """The official, unaligned Challenge 2024 SNR per reference lead (see module docstring).
 
     The estimate is resampled to the reference fs first (the official code asserts equal fs).
+    As in the official code, NaN becomes 0 in both signals, so estimate samples where the
+    reference is NaN (not printed) count as error, and a missing lead scores 0 dB.
     """
     n = reference.signal_mv.shape[0]
     matches = _match_leads(reference, estimate) if estimate is not None else {}
