@@ -275,3 +275,11 @@ class TestRenderCommand:
         page = render_ecg(read_wfdb(cinc_dir / "A00005.hea"),
                           RenderStyle(layout="single", dpi=100))
         np.testing.assert_allclose(truth.signal_mv, page.truth.signal_mv, atol=6e-4)
+
+    def test_bad_input_does_not_stop_the_batch(self, cinc_dir, tmp_path):
+        from ecgviewer.cli import main
+
+        rc = main(["render", str(tmp_path / "nope.hea"), str(cinc_dir / "A00005.hea"),
+                   "-o", str(tmp_path), "--dpi", "100"])
+        assert rc == 1
+        assert (tmp_path / "A00005.png").exists() and (tmp_path / "A00005_truth.hea").exists()

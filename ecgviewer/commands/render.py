@@ -7,12 +7,15 @@ NaN where not plotted) and ``<stem>_truth.json`` (style, distortions, calibratio
 from __future__ import annotations
 
 import argparse
+import io
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ecgviewer.errors import EcgViewerError
 from ecgviewer.io.signals import atomic_write_bytes, read_signal, write_wfdb
 from ecgviewer.render import (
     GRID_PRESETS,
@@ -61,34 +64,44 @@ def _auto_layout(lead_names: tuple[str, ...]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     args.outdir.mkdir(parents=True, exist_ok=True)
+    failed = 0
     for k, path in enumerate(args.inputs):
-        record = read_signal(path, args.fs)
-        seed = args.seed + k
-        rng = np.random.default_rng(seed)
-        layout = args.layout if args.layout != "auto" else _auto_layout(record.lead_names)
-        style = RenderStyle(
-            layout=layout,  # type: ignore[arg-type]
-            dpi=args.dpi,
-            paper_speed_mm_s=args.speed,
-            gain_mm_mv=args.gain,
-            grid=args.grid_colour,
-            row_seconds=args.row_seconds,
-            single_lead=args.lead,
-        )
-        if args.distort == "random":
-            style, distortions = random_style(rng, layouts=(layout,))
-            style = replace(style, single_lead=args.lead)
-        else:
-            distortions = resolve_distortions(args.distort, rng)
-        page = render_ecg(record, style, seed=seed, distortions=distortions)
-        stem = Path(path).stem
-        out_png = args.outdir / f"{stem}.png"
-        import io
+        try:
+            _render_one(args, k, path)
+        except EcgViewerError as exc:  # one unreadable input does not stop a batch
+            print(f"ecgviewer: error: {exc}", file=sys.stderr)
+            failed += 1
+    if failed:
+        print(f"{failed} of {len(args.inputs)} inputs failed", file=sys.stderr)
+    return 1 if failed else 0
 
-        buf = io.BytesIO()
-        Image.fromarray(page.image_rgb).save(buf, format="PNG", dpi=(style.dpi, style.dpi))
-        atomic_write_bytes(out_png, buf.getvalue())
-        write_wfdb(replace(page.truth, name=f"{stem}_truth"), args.outdir / f"{stem}_truth")
-        atomic_write_bytes(args.outdir / f"{stem}_truth.json", page.sidecar_json().encode())
-        print(f"{out_png}  ({style.layout}, {style.dpi:g} dpi, {args.distort})")
-    return 0
+
+def _render_one(args: argparse.Namespace, k: int, path: str) -> None:
+    """Render one input file and write the PNG, truth record and sidecar."""
+    record = read_signal(path, args.fs)
+    seed = args.seed + k
+    rng = np.random.default_rng(seed)
+    layout = args.layout if args.layout != "auto" else _auto_layout(record.lead_names)
+    style = RenderStyle(
+        layout=layout,  # type: ignore[arg-type]
+        dpi=args.dpi,
+        paper_speed_mm_s=args.speed,
+        gain_mm_mv=args.gain,
+        grid=args.grid_colour,
+        row_seconds=args.row_seconds,
+        single_lead=args.lead,
+    )
+    if args.distort == "random":
+        style, distortions = random_style(rng, layouts=(layout,))
+        style = replace(style, single_lead=args.lead)
+    else:
+        distortions = resolve_distortions(args.distort, rng)
+    page = render_ecg(record, style, seed=seed, distortions=distortions)
+    stem = Path(path).stem
+    out_png = args.outdir / f"{stem}.png"
+    buf = io.BytesIO()
+    Image.fromarray(page.image_rgb).save(buf, format="PNG", dpi=(style.dpi, style.dpi))
+    atomic_write_bytes(out_png, buf.getvalue())
+    write_wfdb(replace(page.truth, name=f"{stem}_truth"), args.outdir / f"{stem}_truth")
+    atomic_write_bytes(args.outdir / f"{stem}_truth.json", page.sidecar_json().encode())
+    print(f"{out_png}  ({style.layout}, {style.dpi:g} dpi, {args.distort})")
