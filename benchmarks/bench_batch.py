@@ -117,6 +117,37 @@ def run_one(folder: Path, outdir: Path, workers: int, resume: bool, result_json:
     )
 
 
+def noop_task(item, options):
+    """Writes only the summary JSON: measures the runner itself (submission, IPC, report)."""
+    from ecgviewer.batch import BatchItemResult
+
+    item.summary_path.parent.mkdir(parents=True, exist_ok=True)
+    item.summary_path.write_text('{"outputs": []}')
+    return BatchItemResult("ok")
+
+
+def runner_overhead(n: int, work: Path, workers: list[int]) -> None:
+    """Items per second of the runner with a task that does nothing, and the parent's RSS."""
+    from ecgviewer.batch import plan_items, run_batch
+
+    items = plan_items([work / f"item{i:06d}.png" for i in range(n)], work / "noop")
+    print(f"\nrunner overhead, {n} no-op items:")
+    for w in workers:
+        s = run_batch(
+            items,
+            noop_task,
+            workers=w,
+            resume=False,
+            overwrite=True,
+            progress=False,
+            report_path=work / f"noop_w{w}.csv",
+        )
+        print(
+            f"  workers={w}: {len(s.results) / s.wall_s:.0f} items/s, parent peak RSS "
+            f"{s.parent_peak_rss_mb:.0f} MB"
+        )
+
+
 def _children_cpu_s() -> float:
     import resource
 
@@ -131,6 +162,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=None, help="data folder (default: found)")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: temp)")
     ap.add_argument("--render", type=int, default=8, help="records rendered per dataset")
+    ap.add_argument("--overhead", type=int, default=2000, help="no-op items (0: skip)")
     ap.add_argument(
         "--run-one",
         nargs=5,
@@ -195,6 +227,8 @@ def main() -> None:
             f"{r['wall_s']:.1f} | {rate:.2f} | {speed} | {r['parent_rss_mb']:.0f} | {wrss} | "
             f"{r['cpu_s'] / r['n']:.2f} | {r['load_end']:.2f} |"
         )
+    if args.overhead:
+        runner_overhead(args.overhead, work, args.workers)
     print(
         f"\n(resume row: items per second, failed items are retried; CPU s/page counts the "
         f"process start and imports; outputs in {work})"
