@@ -124,6 +124,8 @@ def random_style(
     speed = 25.0 if rng.random() < 0.85 else 50.0
     if layout == "12x1":
         gain = 5.0 if rng.random() < 0.7 else 10.0
+    elif layout in ("6x2", "3x4+3"):  # six rows: 20 mm/mV would pile the traces up
+        gain = float(rng.choice([5.0, 10.0, 10.0, 10.0]))
     else:
         gain = float(rng.choice([5.0, 10.0, 10.0, 10.0, 20.0]))
     grid = str(rng.choice(["red", "red", "pink", "orange", "green", "blue", "grey", "none"]))
