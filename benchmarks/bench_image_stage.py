@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ecgviewer.digitize.binarize import binarize
-from ecgviewer.digitize.geometry import correct_perspective, estimate_rotation_deg
+from ecgviewer.digitize.geometry import correct_perspective, estimate_rotation_deg, rotate_image
 from ecgviewer.digitize.grid import measure_grid
 from ecgviewer.digitize.preprocess import trace_darkness
 from ecgviewer.io.images import load_image
@@ -66,8 +66,9 @@ def main() -> int:
         rgb = load_image(path).rgb
         (warped, did_persp), t_p = _timed(correct_perspective, rgb)
         angle, t_r = _timed(estimate_rotation_deg, warped)
-        grid, t_g = _timed(measure_grid, warped)
-        dark, t_d = _timed(trace_darkness, warped)
+        page = rotate_image(warped, angle) if abs(angle) > 0.05 else warped
+        grid, t_g = _timed(measure_grid, page)
+        dark, t_d = _timed(trace_darkness, page)
         res, t_b = _timed(binarize, dark)
         dpi = dpis.get(path.name, float("nan"))
         h, w = rgb.shape[:2]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ecgviewer.digitize.preprocess import as_rgb_uint8
+from ecgviewer.digitize.preprocess import as_rgb_uint8, channel_min
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def grid_evidence(image_rgb: np.ndarray) -> np.ndarray:
     """Darkness of each pixel's darkest channel (grid lines of any colour and the trace alike),
     capped at a high quantile so the few ink pixels do not dominate the periodic grid."""
     img = as_rgb_uint8(image_rgb)
-    ev = 255.0 - img.min(axis=2).astype(np.float32)
+    ev = 255.0 - channel_min(img).astype(np.float32)
     cap = float(np.quantile(ev[::3, ::3], 0.97))
     if cap > 0:
         np.minimum(ev, cap, out=ev)

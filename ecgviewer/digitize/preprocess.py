@@ -38,59 +38,138 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     return img
 
 
-def _block_max(a: np.ndarray, block: int) -> np.ndarray:
-    """Downscale by taking the maximum of each ``block``×``block`` tile (edges padded)."""
-    h, w = a.shape
-    hp, wp = -(-h // block) * block, -(-w // block) * block
-    if (hp, wp) != (h, w):
-        a = np.pad(a, ((0, hp - h), (0, wp - w)), mode="edge")
-    return a.reshape(hp // block, block, wp // block, block).max(axis=(1, 3))
+def channel_min(img: np.ndarray) -> np.ndarray:
+    """Darkest channel of an H×W×3 image (``img.min(axis=2)`` is ~8× slower on uint8)."""
+    return np.minimum(np.minimum(img[:, :, 0], img[:, :, 1]), img[:, :, 2])
 
 
-def _upsample(small: np.ndarray, block: int, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear upsampling of a block-downscaled map back to ``shape`` (separable, cheap)."""
-    h, w = shape
-    ys = (np.arange(h, dtype=np.float32) + 0.5) / block - 0.5
-    xs = (np.arange(w, dtype=np.float32) + 0.5) / block - 0.5
-    ys = np.clip(ys, 0, small.shape[0] - 1)
-    xs = np.clip(xs, 0, small.shape[1] - 1)
-    y0 = np.floor(ys).astype(np.intp)
-    x0 = np.floor(xs).astype(np.intp)
-    y1 = np.minimum(y0 + 1, small.shape[0] - 1)
-    x1 = np.minimum(x0 + 1, small.shape[1] - 1)
-    fy = (ys - y0)[:, None]
-    fx = (xs - x0)[None, :]
-    rows = small[y0] * (1 - fy) + small[y1] * fy  # (h, ws)
-    return rows[:, x0] * (1 - fx) + rows[:, x1] * fx
+def channel_max(img: np.ndarray) -> np.ndarray:
+    """Brightest channel of an H×W×3 image."""
+    return np.maximum(np.maximum(img[:, :, 0], img[:, :, 1]), img[:, :, 2])
 
 
-def paper_background(value: np.ndarray, block: int = _BG_BLOCK_MAX_PX) -> np.ndarray:
-    """Large-scale paper brightness of a float image in [0,1] (same shape).
+def paper_background(value: np.ndarray, step: int | None = None) -> np.ndarray:
+    """Large-scale paper brightness of an image in [0,1] (same shape, float32).
 
-    Block maximum (ignores thin dark ink and grid) → grey closing over a few blocks (bridges
-    wider dark features such as text or thick traces) → Gaussian smoothing → upsampling.
+    On a copy subsampled by ``step``: a maximum filter a few mm wide (ignores thin dark ink
+    and grid lines), a median (drops specks), a Gaussian (smooth shading), then back to full
+    size by pixel repetition (the field is smooth, so blocks of ``step`` px are invisible).
     """
     h, w = value.shape
-    block = max(2, min(block, min(h, w) // 16 or 2))
-    small = _block_max(value, block)
-    size = max(3, int(round(min(small.shape) / 25)) | 1)
-    small = ndimage.grey_closing(small, size=(size, size))
-    small = ndimage.median_filter(small, size=3)
-    small = ndimage.gaussian_filter(small, sigma=size / 2.0, mode="nearest")
-    return _upsample(small.astype(np.float32), block, (h, w))
+    if step is None:
+        step = max(1, int(round(max(h, w) / 250)))
+    small = value[::step, ::step]
+    size = 5
+    small = ndimage.maximum_filter(small, size=size)
+    small = ndimage.median_filter(small, size=size)
+    small = ndimage.gaussian_filter(small.astype(np.float32), sigma=size, mode="nearest")
+    if step > 1:
+        small = np.repeat(np.repeat(small, step, axis=0), step, axis=1)[:h, :w]
+    return small
+
+
+def _window_reduce(a: np.ndarray, length: int, axis: int, op) -> np.ndarray:
+    """``op`` (np.minimum / np.maximum) over every window of ``length`` along ``axis``
+    (sparse-table doubling: log2(length) whole-array operations); output is shorter by
+    ``length - 1``."""
+    n = a.shape[axis]
+    length = int(min(max(1, length), n))
+    m, k = a, 1
+    while 2 * k <= length:
+        m = op(_slice(m, 0, m.shape[axis] - k, axis), _slice(m, k, m.shape[axis], axis))
+        k *= 2
+    count = n - length + 1
+    return op(_slice(m, 0, count, axis), _slice(m, length - k, length - k + count, axis))
+
+
+def _slice(a: np.ndarray, start: int, stop: int, axis: int) -> np.ndarray:
+    return a[start:stop] if axis == 0 else a[:, start:stop]
+
+
+def line_opening(a: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """Grey opening with a straight line of ``length`` px along ``axis``: each pixel keeps the
+    darkness it shares with a straight run of at least ``length`` px through it."""
+    length = int(min(max(1, length), a.shape[axis]))
+    eroded = _window_reduce(a, length, axis, np.minimum)
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (length - 1, length - 1)
+    eroded = np.pad(eroded, pad, constant_values=-np.inf)
+    return _window_reduce(eroded, length, axis, np.maximum)
+
+
+def _block_mean(a: np.ndarray, step: int, axis: int) -> np.ndarray:
+    """Mean of ``step`` consecutive rows (axis 0) or columns (axis 1); the tail is dropped."""
+    n = (a.shape[axis] // step) * step
+    if axis == 0:
+        return a[:n].reshape(n // step, step, a.shape[1]).mean(axis=1)
+    return a[:, :n].reshape(a.shape[0], n // step, step).mean(axis=2)
+
+
+def straight_line_background(dark: np.ndarray, length_px: int | None = None) -> np.ndarray:
+    """Darkness explained by long straight horizontal or vertical lines (the grid).
+
+    A grey opening with a line of ``length_px`` (default: 1/8 of the page's long side, about
+    35 mm on a full page) in each direction. Grid lines run across the whole page; the trace
+    is never straight and axis-aligned for that long (a QRS is slanted and short, a baseline
+    wanders). Computed on a copy averaged over blocks of 4 px along the line (the line is
+    constant along it; averaging bridges dotted lines and halftone gaps).
+    """
+    h, w = dark.shape
+    if length_px is None:
+        length_px = max(h, w) // 8
+    step = 4
+    sub_len = max(2, length_px // step)
+    vert = line_opening(_block_mean(dark, step, 0), sub_len, axis=0)
+    horiz = line_opening(_block_mean(dark, step, 1), sub_len, axis=1)
+    vert = np.repeat(vert, step, axis=0)
+    horiz = np.repeat(horiz, step, axis=1)
+    out = np.zeros_like(dark)
+    out[: vert.shape[0]] = vert
+    np.maximum(out[:, : horiz.shape[1]], horiz, out=out[:, : horiz.shape[1]])
+    return out
+
+
+_LINE_CAP = 0.95  # straight-line darkness removed at most up to this fraction of the ink
+_NOISY = 0.03  # pixel noise (robust std of darkness) above which the map is smoothed
+
+
+def noise_level(dark: np.ndarray) -> float:
+    """Robust standard deviation of pixel noise: median absolute horizontal difference of a
+    subsample (lines and edges are rare, so the median sees the noise), scaled to a std."""
+    sub = dark[::3, : (dark.shape[1] // 2) * 2]
+    diff = np.abs(sub[:, 1::2] - sub[:, ::2])
+    return float(np.median(diff)) * 1.4826 / np.sqrt(2.0)
 
 
 def trace_darkness(image_rgb: np.ndarray) -> np.ndarray:
     """Float32 H×W map in [0, 1]: higher = more likely trace ink.
 
-    The value of a pixel is its brightest channel (so coloured grid lines stay bright while
-    black/blue-black ink stays dark), divided by the local paper brightness (flattening shadows
-    and tinted paper); darkness is one minus that, stretched so that paper is 0.
+    1. Each pixel's brightest channel: coloured grid lines (red, pink, orange, green, blue)
+       stay bright there while black or blue-black ink stays dark.
+    2. Divided by the local paper brightness (:func:`paper_background`): flattens shadows,
+       vignetting and tinted paper; darkness = 1 - that.
+    3. Minus the darkness of long straight lines (:func:`straight_line_background`), capped
+       below the ink level, renormalised: removes grey grids (greyscale scans, photos whose
+       white balance greys the grid) without eating the trace where it crosses a line.
+    4. Lightly smoothed (Gaussian, 1 px) when pixel noise is still high (photos, JPEG).
     """
     img = as_rgb_uint8(image_rgb)
-    value = img.max(axis=2).astype(np.float32) * np.float32(1.0 / 255.0)
+    value = channel_max(img).astype(np.float32)
+    value *= np.float32(1.0 / 255.0)
     background = paper_background(value)
     np.maximum(background, np.float32(0.05), out=background)
-    dark = 1.0 - value / background
+    dark = np.divide(value, background, out=value)
+    np.subtract(np.float32(1.0), dark, out=dark)
     np.clip(dark, 0.0, 1.0, out=dark)
-    return dark.astype(np.float32, copy=False)
+    if min(dark.shape) < 32:
+        return dark
+    ink = float(np.quantile(dark[::4, ::4], 0.997))
+    lines = straight_line_background(dark)
+    np.minimum(lines, np.float32(_LINE_CAP * ink), out=lines)
+    np.subtract(dark, lines, out=dark)
+    np.subtract(np.float32(1.0), lines, out=lines)
+    np.divide(dark, lines, out=dark)
+    np.clip(dark, 0.0, 1.0, out=dark)
+    if noise_level(dark) > _NOISY:
+        dark = ndimage.gaussian_filter(dark, sigma=1.0)
+    return dark
