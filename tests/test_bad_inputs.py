@@ -121,3 +121,91 @@ class TestNoEcgPages:
         for lead in result.leads:
             assert len(lead.signal_mv) == len(lead.valid_mask)
             assert np.isfinite(lead.signal_mv[lead.valid_mask]).all()
+
+
+def _strip_variants(folder: Path) -> dict[str, dict]:
+    """The bundled rendered CinC strip re-saved in every odd format we accept.
+
+    Returns {file name: load_image keyword arguments}.
+    """
+    from PIL import Image
+
+    from ecgviewer.paths import resources_dir
+
+    src = Image.open(resources_dir() / "samples" / "cinc2017_A00004_strip.png").convert("RGB")
+    rgb = np.asarray(src)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side, displayed upright
+    pal = src.quantize(64)
+    blank = Image.fromarray(np.full((300, 300, 3), 255, np.uint8))
+    writers = {
+        "ref.png": (lambda p: src.save(p), {}),
+        "q85.jpg": (lambda p: src.save(p, quality=85), {}),
+        "cmyk.jpg": (lambda p: src.convert("CMYK").save(p, quality=90), {}),
+        "grey16.tif": (
+            lambda p: Image.fromarray(np.asarray(src.convert("L")).astype(np.uint16) * 257).save(p),
+            {},
+        ),
+        "palette_alpha.png": (lambda p: pal.save(p, transparency=pal.getpixel((5, 5))), {}),
+        "palette.gif": (lambda p: src.save(p), {}),
+        "exif6.jpg": (
+            lambda p: src.rotate(90, expand=True).save(p, quality=92, exif=exif.tobytes()),
+            {},
+        ),
+        "page.pdf": (lambda p: src.save(p, resolution=100.0), {"pdf_dpi": 100}),
+        "page_200dpi.pdf": (lambda p: src.save(p, resolution=100.0), {"pdf_dpi": 200}),
+        "page2.tif": (
+            lambda p: blank.save(p, save_all=True, append_images=[Image.fromarray(rgb)]),
+            {"page": 1},
+        ),
+    }
+    for name, (write, _) in writers.items():
+        write(folder / name)
+    return {name: kw for name, (_, kw) in writers.items()}
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("strip-variants")
+    return folder, _strip_variants(folder)
+
+
+class TestOddFormatsDigitizeAlike:
+    """Format handling must not change what is digitised: each variant of a rendered strip
+    with known ground truth digitises to the truth (first 10 s row)."""
+
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "ref.png",
+            "q85.jpg",
+            "cmyk.jpg",
+            "grey16.tif",
+            "palette_alpha.png",
+            "palette.gif",
+            "exif6.jpg",
+            "page.pdf",
+            "page_200dpi.pdf",
+            "page2.tif",
+        ],
+    )
+    def test_variant_matches_truth(self, variants, name):
+        digitize = _digitize()
+        from ecgviewer.digitize.pipeline import digitization_to_record
+        from ecgviewer.digitize.types import DigitizeSettings
+        from ecgviewer.io.signals import Record, read_wfdb
+        from ecgviewer.paths import resources_dir
+        from ecgviewer.scoring import score_digitization
+
+        folder, kwargs = variants
+        image = load_image(folder / name, **kwargs[name])
+        got = digitization_to_record(_guarded(digitize, image, DigitizeSettings()))
+        truth = read_wfdb(resources_dir() / "samples" / "cinc2017_A00004_strip_truth.hea")
+        assert got.duration_s == pytest.approx(truth.duration_s, rel=0.02)
+
+        def first_row(r):
+            return Record(r.signal_mv[: int(10 * r.fs_hz)], r.fs_hz, r.lead_names)
+
+        score = score_digitization(first_row(truth), first_row(got)).leads[0]
+        # measured 2026-11-25: r = 0.976 (PDF at 200 dpi) .. 0.994 (PNG), coverage 1.00
+        assert score.pearson_r > 0.95 and score.coverage > 0.9, score
