@@ -86,9 +86,13 @@ class TestOpening:
             assert sum(doc.rhythm.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
 
     def test_page_without_trace_shows_the_reason(
-        self, qtbot, window, scans_dir, quick_model, errors
+        self, qtbot, window, tmp_path, quick_model, errors
     ):
-        open_and_wait(qtbot, window, scans_dir / "ecg00010.png")
+        from PIL import Image
+
+        blank = tmp_path / "blank.png"
+        Image.new("RGB", (900, 600), (255, 255, 255)).save(blank)
+        open_and_wait(qtbot, window, blank)
         assert window.doc.digitization is None and window.doc.digitize_error
         assert window.waveform.placeholder.isVisible()
         assert window.doc.digitize_error in window.waveform.placeholder.text()
@@ -150,23 +154,25 @@ class TestLiveSettings:
         open_and_wait(qtbot, window, small_scan)
         panel = window.settings_panel
         ink_before = int(window.image_view.binary_item.image.sum())
+        auto = window.doc.digitization.threshold
+        new = round(max(0.05, auto - 0.1), 3)
         with qtbot.waitSignal(window.preview_shown, timeout=TIMEOUT_MS):
-            panel.threshold.setValue(300)  # below the automatic one: more (fainter) ink
+            panel.threshold.setValue(round(new * 1000))  # below the automatic one: more ink
         preview = window.image_view.binary_item.image
         assert int(preview.sum()) > ink_before
         region, _crop = window.doc.darkness_crop()
-        expected = preview_binary(region, window.doc.settings.binarize_method, 0.3)
+        expected = preview_binary(region, window.doc.settings.binarize_method, new)
         np.testing.assert_array_equal(preview.astype(bool), expected)
         panel.flush()  # the delayed "commit" re-digitises with the new threshold
         qtbot.waitUntil(
             lambda: (
                 not window.pipeline.busy
                 and window.doc.digitization is not None
-                and window.doc.digitization.threshold == pytest.approx(0.3)
+                and window.doc.digitization.threshold == pytest.approx(new)
             ),
             timeout=TIMEOUT_MS,
         )
-        assert window.doc.settings.threshold == pytest.approx(0.3)
+        assert window.doc.settings.threshold == pytest.approx(new)
 
     def test_rapid_slider_changes_while_a_worker_runs_last_wins(
         self, qtbot, window, small_scan, slow_model
