@@ -72,6 +72,17 @@ class TestSnr:
         assert 0.95 < s.pearson_r < 1.0
 
 
+    def test_challenge_snr_follows_the_official_nan_rule(self, ptbxl):
+        """helper_code.compute_snr: NaN -> 0 in both, then 10·log10(Σlabel² / Σ(out-label)²)."""
+        ref = ptbxl.signal_mv.copy()
+        ref[2500:, :] = np.nan  # not printed: counts as 0 in the official metric
+        est = ptbxl.signal_mv + 0.05
+        label = np.nan_to_num(ref[:, 4])
+        expected = 10 * np.log10(np.sum(label**2) / np.sum((est[:, 4] - label) ** 2))
+        got = challenge_snr(_with(ptbxl, ref), _with(ptbxl, est))[ptbxl.lead_names[4]]
+        assert got == pytest.approx(expected, abs=1e-9)
+
+
 class TestAlignment:
     def test_shift_and_offset_within_bounds_are_forgiven(self, ptbxl):
         fs = ptbxl.fs_hz
