@@ -1,6 +1,6 @@
 """The user's session sidecar: which image, which settings, which hand corrections.
 
-A versioned JSON file (``<image>.ecgviewer.json`` by default) so that a user can close the
+A versioned JSON file (``<image>.ecgsession.json`` by default) so that a user can close the
 program and come back to the same digitisation, and so that the file stays readable by later
 versions (:data:`MIGRATIONS` upgrades old files step by step). Everything read is validated
 by hand against the schema below; a damaged, foreign or too-new file raises
@@ -43,7 +43,7 @@ from ecgviewer.io.signals import atomic_write_bytes
 
 SESSION_FORMAT = "ecgviewer-session"
 SESSION_VERSION = 1
-SIDECAR_SUFFIX = ".ecgviewer.json"
+SIDECAR_SUFFIX = ".ecgsession.json"  # same suffix as the GUI's file dialogs
 MAX_SESSION_BYTES = 64 << 20  # a session with corrections on every sample of 12 leads is ~2 MB
 MAX_CORRECTION_SAMPLES = 1_000_000
 
@@ -106,7 +106,7 @@ def image_ref(path: str | os.PathLike, page: int = 0, pdf_dpi: float = 200.0) ->
 
 
 def sidecar_path(image_path: str | os.PathLike) -> Path:
-    """Default session file for an image: ``scan.png`` → ``scan.png.ecgviewer.json``."""
+    """Default session file for an image: ``scan.png`` → ``scan.png.ecgsession.json``."""
     p = Path(image_path)
     return p.with_name(p.name + SIDECAR_SUFFIX)
 
@@ -158,6 +158,7 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
         session, saved_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     )
     data = session_to_dict(stamped)
+    session_from_dict(data)  # never write a file that load_session would refuse
     data["image"]["path"] = _portable_path(session.image.path, path.parent)
     text = json.dumps(data, indent=1, allow_nan=False, ensure_ascii=False)
     return atomic_write_bytes(path, (text + "\n").encode("utf-8"))

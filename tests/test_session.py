@@ -70,7 +70,7 @@ def _same(a: Session, b: Session) -> bool:
 class TestRoundTrip:
     def test_every_field_survives(self, tmp_path, full_session):
         path = save_session(full_session, sidecar_path(tmp_path / "scan.png"))
-        assert path.name == "scan.png.ecgviewer.json"
+        assert path.name == "scan.png.ecgsession.json"
         back = load_session(path)
         assert _same(back, full_session)
         assert back.saved_utc.endswith("Z")
@@ -121,6 +121,12 @@ class TestRoundTrip:
             save_session(dataclasses.replace(full_session, notes="new"), path)
         assert path.read_bytes() == before
         assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+    def test_save_refuses_what_load_would_refuse(self, tmp_path, image):
+        bad = Session(image_ref(image), corrections=(Correction(0, "I", 0, (5000.0,)),))
+        with pytest.raises(SessionFormatError, match="1000 mV"):
+            save_session(bad, tmp_path / "bad.json")
+        assert not (tmp_path / "bad.json").exists()
 
 
 class TestMigration:
