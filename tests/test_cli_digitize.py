@@ -115,17 +115,17 @@ class TestBatchCommand:
         )  # 1 µV steps of format 16
 
     def test_single_lead_strip_matches_ground_truth(self, batch_run):
-        from ecgviewer.io.signals import Record, read_wfdb
+        """The 30 s CinC strip (3 rows of 10 s) comes back as one lead on the right timeline."""
+        from ecgviewer.io.signals import read_wfdb
         from ecgviewer.scoring import score_digitization
 
         got = read_wfdb(batch_run["out"] / f"{STRIP.stem}.hea")
         truth = read_wfdb(SAMPLES / "cinc2017_A00004_strip_truth.hea")
         assert got.lead_names == ("ECG",)
-        assert got.duration_s == pytest.approx(truth.duration_s, rel=0.05)
-        first_row = lambda r: Record(r.signal_mv[: int(10 * r.fs_hz)], r.fs_hz, r.lead_names)  # noqa: E731
-        score = score_digitization(first_row(truth), first_row(got)).leads[0]
-        assert score.pearson_r > 0.95 and score.coverage > 0.9
-        assert abs(score.offset_mv) < 0.2
+        assert got.duration_s == pytest.approx(truth.duration_s, rel=0.02)
+        score = score_digitization(truth, got).leads[0]  # aligned by one shift for all rows
+        assert score.pearson_r > 0.95 and score.coverage > 0.95, score
+        assert abs(score.shift_s) < 0.1 and abs(score.offset_mv) < 0.2, score
 
 
 class TestFormats:
