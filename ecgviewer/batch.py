@@ -431,6 +431,7 @@ def run_batch(
     as one line on stderr (``echo_failures``); ``on_result`` sees every result as it comes.
     """
     t0 = time.perf_counter()
+    workers = max(1, min(workers, len(items)))  # no idle processes to start
     report = _Report(report_path)
     results: list[BatchItemResult] = []
     bar = _progress_bar(len(items), progress)
