@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ecgviewer.digitize.preprocess import noise_floor
+
 _METHODS = ("auto", "otsu", "modified_otsu", "adaptive", "manual")
 
 
@@ -47,13 +49,6 @@ _MAX_ABOVE_FLOOR = 0.1  # ...but never more than this above the noise floor
 _INK_SHIFT = 0.22  # threshold position between the paper's noise floor (0) and the ink (1)
 
 
-def _noise_floor(d: np.ndarray) -> float:
-    """Darkness the blank paper (with its texture, noise and grid remnants) stays below:
-    median + 4 robust standard deviations of the whole map, at least 0.04."""
-    med = float(np.median(d))
-    return max(0.04, med + 4.0 * 1.4826 * float(np.median(np.abs(d - med))))
-
-
 def modified_otsu_threshold(darkness: np.ndarray) -> float:
     """Otsu's threshold modified to keep the trace and drop paper and grid (after the modified
     Otsu of Brisk et al. 2019: compress the grey range, then shift the threshold).
@@ -71,7 +66,7 @@ def modified_otsu_threshold(darkness: np.ndarray) -> float:
     d = np.asarray(darkness, dtype=np.float32).ravel()
     if d.size > 400_000:  # a regular subsample is plenty for a histogram
         d = d[:: d.size // 200_000]
-    floor = _noise_floor(d)
+    floor = noise_floor(d)
     nz = d[d > floor]
     if nz.size < 16:
         return float(min(0.9, max(0.5, floor + 0.1)))

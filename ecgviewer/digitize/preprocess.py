@@ -141,6 +141,23 @@ def noise_level(dark: np.ndarray) -> float:
     return float(np.median(diff)) * 1.4826 / np.sqrt(2.0)
 
 
+def noise_floor(dark: np.ndarray) -> float:
+    """Darkness that blank paper (with its texture, noise and grid remnants) stays below:
+    median + 4 robust standard deviations of the map, at least 0.04."""
+    d = np.asarray(dark, dtype=np.float32).ravel()
+    med = float(np.median(d))
+    return max(0.04, med + 4.0 * 1.4826 * float(np.median(np.abs(d - med))))
+
+
+def _remove_lines(dark: np.ndarray, lines: np.ndarray, cap: float) -> None:
+    """In place: dark <- (dark - min(lines, cap)) / (1 - min(lines, cap)), clipped at 0."""
+    np.minimum(lines, np.float32(cap), out=lines)
+    np.subtract(dark, lines, out=dark)
+    np.subtract(np.float32(1.0), lines, out=lines)
+    np.divide(dark, lines, out=dark)
+    np.maximum(dark, np.float32(0.0), out=dark)
+
+
 def trace_darkness(image_rgb: np.ndarray) -> np.ndarray:
     """Float32 H×W map in [0, 1]: higher = more likely trace ink.
 
@@ -164,11 +181,8 @@ def trace_darkness(image_rgb: np.ndarray) -> np.ndarray:
     if min(dark.shape) < 32:
         return dark
     ink = float(np.quantile(dark[::4, ::4], 0.997))
-    lines = straight_line_background(dark)
-    np.minimum(lines, np.float32(_LINE_CAP * ink), out=lines)
-    np.subtract(dark, lines, out=dark)
-    np.subtract(np.float32(1.0), lines, out=lines)
-    np.divide(dark, lines, out=dark)
+    long_px = max(dark.shape) // 8
+    _remove_lines(dark, straight_line_background(dark, long_px), _LINE_CAP * ink)
     np.clip(dark, 0.0, 1.0, out=dark)
     if noise_level(dark) > _NOISY:
         dark = ndimage.gaussian_filter(dark, sigma=1.0)
