@@ -28,6 +28,7 @@ _MAX_BAND_INK = 0.35  # a trace row's ±2.5 mm band is mostly paper
 _MAX_STRAIGHT_FILL = 0.9  # ink on one straight line over this fraction of the row: a rule
 _MIN_REL_ROW_WIDTH = 0.6  # rows narrower than this fraction of the widest are text blocks
 _MIN_COLUMN_VARIATION = 0.6
+_MIN_BEAT_SYNC = 0.47  # fraction of beats lining up across rows: rows recorded simultaneously
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,48 @@ def _column_variation(binary: np.ndarray, rows: list[TraceRow], px_per_mm: float
     return float(np.median(scores)) if scores else 0.0
 
 
+def _row_events(binary: np.ndarray, row: TraceRow, x0: int, x1: int, px_per_s: float) -> np.ndarray:
+    """Columns (relative to ``x0``) of the QRS-like events of a row: places where the ink spans
+    much more height than usual (at least half the row's 99th percentile)."""
+    band = binary[row.y0 : row.y1, x0:x1]
+    if band.size == 0:
+        return np.zeros(0)
+    any_ink = band.any(axis=0)
+    first = np.argmax(band, axis=0)
+    last = band.shape[0] - 1 - np.argmax(band[::-1], axis=0)
+    extent = np.where(any_ink, last - first, 0).astype(float)
+    hi = np.percentile(extent, 99)
+    if hi <= 0:
+        return np.zeros(0)
+    tall = extent >= 0.5 * hi
+    tall = ndimage.binary_closing(tall, structure=np.ones(max(1, int(0.04 * px_per_s)), bool))
+    labels, n = ndimage.label(tall)
+    if n == 0:
+        return np.zeros(0)
+    return np.asarray(ndimage.center_of_mass(tall, labels, range(1, n + 1)))[:, 0]
+
+
+def _beat_sync(binary: np.ndarray, rows: list[TraceRow], px_per_s: float) -> float:
+    """How often the QRS events of adjacent rows fall at the same column (within 80 ms).
+
+    The rows of a 12-lead page are recorded at the same time, so their beats line up; the rows
+    of a long single-lead strip are consecutive stretches, whose beats line up only by chance.
+    """
+    if len(rows) < 2:
+        return 0.0
+    x0, x1 = (int(v) for v in _span(rows))
+    events = [_row_events(binary, r, x0, x1, px_per_s) for r in rows]
+    tol = 0.08 * px_per_s
+    fracs = []
+    for a, b in itertools.pairwise(events):
+        if a.size < 2 or b.size < 2:
+            continue
+        hit_a = np.mean([np.min(np.abs(b - e)) <= tol for e in a])
+        hit_b = np.mean([np.min(np.abs(a - e)) <= tol for e in b])
+        fracs.append(0.5 * (hit_a + hit_b))
+    return float(np.median(fracs)) if fracs else 0.0
+
+
 def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibration) -> str:
     n = len(rows)
     half_win = max(2, int(0.1 * calibration.px_per_s))
@@ -314,10 +357,13 @@ def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibrat
     def breaks(rs, fr):
         return _has_breaks(binary, rs, fr, half_win, pxmm)
 
-    if n >= 10:
-        return "12x1"
     if n <= 2:
         return "single"
+    in_sync = _beat_sync(binary, rows, calibration.px_per_s) >= _MIN_BEAT_SYNC
+    if not in_sync and breaks(rows[:3], quarters) < 0.5:
+        return "single"
+    if n >= 10:
+        return "12x1"
     if n == 3:
         if breaks(rows, quarters) > 0.3:
             return "3x4"
