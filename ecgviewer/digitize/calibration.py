@@ -25,21 +25,39 @@ class PulseMeasurement:
     y_bottom: int
 
 
-def _vertical_runs(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Longest vertical ink run per column: (length, top row, bottom row)."""
+def _long_vertical_runs(binary: np.ndarray, min_len: int) -> np.ndarray:
+    """All vertical ink runs of at least ``min_len`` px: rows (column, top, bottom_excl)."""
     h, w = binary.shape
-    b = np.vstack([np.zeros((1, w), bool), binary, np.zeros((1, w), bool)]).astype(np.int8)
+    b = np.zeros((h + 2, w), np.int8)
+    b[1:-1] = binary
     d = np.diff(b, axis=0)
-    length = np.zeros(w, int)
-    top = np.zeros(w, int)
-    for c in range(w):
-        starts = np.flatnonzero(d[:, c] == 1)
-        ends = np.flatnonzero(d[:, c] == -1)
-        if starts.size:
-            runs = ends - starts
-            k = int(np.argmax(runs))
-            length[c], top[c] = runs[k], starts[k]
-    return length, top, top + length
+    sr, sc = np.nonzero(d.T == 1)  # (column, row) sorted by column, then row
+    er, ec = np.nonzero(d.T == -1)
+    runs = np.stack([sr, sc, ec], axis=1)  # starts and ends pair up in the same order
+    return runs[(runs[:, 2] - runs[:, 1]) >= min_len]
+
+
+def _strokes(runs: np.ndarray, tol_px: float) -> list[tuple[int, int, int, int]]:
+    """Group runs of adjacent columns with matching top and bottom into vertical strokes:
+    (x0, x1_incl, top, bottom_excl) with the median top/bottom of the group."""
+    strokes: list[list[np.ndarray]] = []
+    for run in runs[np.lexsort((runs[:, 0], runs[:, 1]))]:
+        for s in strokes:
+            last = s[-1]
+            if (
+                0 < run[0] - last[0] <= 1
+                and abs(run[1] - last[1]) <= tol_px
+                and abs(run[2] - last[2]) <= tol_px
+            ):
+                s.append(run)
+                break
+        else:
+            strokes.append([run])
+    out = []
+    for s in strokes:
+        a = np.array(s)
+        out.append((int(a[0, 0]), int(a[-1, 0]), int(np.median(a[:, 1])), int(np.median(a[:, 2]))))
+    return out
 
 
 def find_calibration_pulse(
@@ -49,51 +67,52 @@ def find_calibration_pulse(
     gains_mm_mv: tuple[float, ...] = (5.0, 10.0, 20.0),
     search_fraction: float = 0.2,
 ) -> PulseMeasurement | None:
-    """Find a rectangular calibration pulse near the left (or right) edge of ``binary``.
+    """Find a rectangular 1 mV calibration pulse near the left (or right) edge of ``binary``.
 
-    A pulse is two vertical strokes of (nearly) equal height and the same top and bottom rows,
-    2–10 mm apart, whose height is 5, 10 or 20 mm (one of ``gains_mm_mv``) within 25 %.
+    A pulse is two vertical strokes with the same top and bottom rows, 1.5–12 mm apart, whose
+    height is 5, 10 or 20 mm (one of ``gains_mm_mv``) within 25 %. The height is measured
+    between the centres of the strokes' ends (run length minus the stroke's width), so a
+    thick trace does not inflate it. Returns the pulse closest to a standard height (strokes
+    touching the image's top or bottom edge are ignored), or None.
     """
     if px_per_mm_y <= 0 or binary.ndim != 2 or not binary.any():
         return None
     pxx = px_per_mm_x or px_per_mm_y
     h, w = binary.shape
     band = max(8, int(w * search_fraction))
+    min_len = max(4, int(0.75 * min(gains_mm_mv) * px_per_mm_y))
+    tol = max(2.0, 0.4 * px_per_mm_y)
     best: PulseMeasurement | None = None
-    for x_off, sub in ((0, binary[:, :band]), (w - band, binary[:, w - band :])):
-        length, top, bottom = _vertical_runs(sub)
-        min_len = 0.75 * min(gains_mm_mv) * px_per_mm_y
-        cols = np.flatnonzero(length >= min_len)
-        if cols.size < 2:
+    best_dev = np.inf
+    for x_off in (0, w - band):
+        runs = _long_vertical_runs(binary[:, x_off : x_off + band], min_len)
+        if len(runs) < 2 or len(runs) > 20000:
             continue
-        # group adjacent columns into strokes
-        groups = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
-        strokes = []
-        for g in groups:
-            k = g[int(np.argmax(length[g]))]
-            strokes.append((int(g[0]), int(g[-1]), int(top[k]), int(bottom[k])))
+        strokes = _strokes(runs, tol)
         for i, a in enumerate(strokes):
             for b in strokes[i + 1 :]:
-                gap_mm = (b[0] - a[1]) / pxx
+                left, right = (a, b) if a[0] < b[0] else (b, a)
+                gap_mm = (right[0] - left[1]) / pxx
                 if not 1.5 <= gap_mm <= 12:
                     continue
-                ha, hb = a[3] - a[2], b[3] - b[2]
-                if abs(ha - hb) > 0.15 * max(ha, hb):
+                if abs(a[2] - b[2]) > tol or abs(a[3] - b[3]) > tol:
                     continue
-                if abs(a[2] - b[2]) > 0.1 * ha + 2 or abs(a[3] - b[3]) > 0.1 * ha + 2:
-                    continue
-                height_px = 0.5 * (ha + hb)
+                thick = 0.5 * ((a[1] - a[0] + 1) + (b[1] - b[0] + 1))
+                run_px = 0.5 * ((a[3] - a[2]) + (b[3] - b[2]))
+                height_px = max(1.0, run_px - thick)
                 height_mm = height_px / px_per_mm_y
-                if min(abs(height_mm / g - 1) for g in gains_mm_mv) > 0.25:
+                dev = min(abs(height_mm / g - 1) for g in gains_mm_mv)
+                if dev > 0.25 or min(a[2], b[2]) <= 1 or max(a[3], b[3]) >= h - 1:
                     continue
-                cand = PulseMeasurement(
-                    height_px, height_mm, a[0] + x_off, b[1] + x_off + 1, a[2], a[3]
-                )
-                if best is None or cand.height_px > best.height_px:
-                    best = cand
+                if best is None or dev < best_dev:
+                    best_dev = dev
+                    best = PulseMeasurement(
+                        height_px, height_mm, left[0] + x_off, right[1] + x_off + 1,
+                        min(a[2], b[2]), max(a[3], b[3]),
+                    )
         if best is not None:
             return best
-    return best
+    return None
 
 
 def calibrate(
