@@ -10,7 +10,7 @@ rows), from lead-change marks or gaps at the quarter/half points of the rows. Co
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage, signal
@@ -41,6 +41,18 @@ class TraceRow:
     x0: int  # first and last+1 inked column of the row (after any calibration pulse)
     x1: int
     pulse_x1: int | None = None  # end column of a calibration pulse at the row start
+    pulse_base_y: float | None = None  # row just below the pulse's foot (0 mV line + half ink)
+
+
+@dataclass(frozen=True)
+class LayoutDetection:
+    """What :func:`detect_layout` found: the layout, per box the column of 0 s on its row's time
+    axis and the foot of its row's calibration pulse (None if none), and warnings."""
+
+    layout: Layout
+    origins_px: tuple[float, ...]
+    pulse_base_y: tuple[float | None, ...]
+    warnings: tuple[str, ...] = ()
 
 
 def _row_extent(present: np.ndarray, merge_px: int, min_seg_px: int) -> tuple[int, int, float]:
@@ -175,8 +187,10 @@ def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
     return rows
 
 
-def _find_pulse_end(binary: np.ndarray, row: TraceRow, calibration: Calibration) -> int | None:
-    """End column of a calibration pulse at the start of ``row``, if there is one."""
+def _find_pulse(
+    binary: np.ndarray, row: TraceRow, calibration: Calibration
+) -> tuple[int, float] | None:
+    """``(end column, row below the foot)`` of a calibration pulse at the start of ``row``."""
     pxx = calibration.px_per_mm_x
     xa = max(0, row.x0 - 1)
     xb = min(binary.shape[1], row.x0 + int(14 * pxx))
@@ -188,7 +202,7 @@ def _find_pulse_end(binary: np.ndarray, row: TraceRow, calibration: Calibration)
     )
     if pulse is None or pulse.x0 > 4 * pxx:
         return None
-    return xa + pulse.x1
+    return xa + pulse.x1, float(row.y0 + pulse.y_bottom)
 
 
 def marker_span(
@@ -232,12 +246,7 @@ def _snap_row_starts(rows: list[TraceRow], calibration: Calibration) -> list[Tra
     if snapped <= 0 or span_s - snapped > 0.3:
         return rows
     new_start = round(end - snapped * calibration.px_per_s)
-    return [
-        TraceRow(r.baseline_y, r.y0, r.y1, max(r.x0, new_start), r.x1, r.pulse_x1)
-        if r.x0 < new_start < r.x1
-        else r
-        for r in rows
-    ]
+    return [replace(r, x0=max(r.x0, new_start)) if r.x0 < new_start < r.x1 else r for r in rows]
 
 
 def _break_evidence(
@@ -434,11 +443,11 @@ def _boxes_12_lead(
 
 def detect_layout(
     binary: np.ndarray, calibration: Calibration, settings: DigitizeSettings
-) -> tuple[Layout, list[float], list[str]]:
-    """Rows, layout name and one box per lead segment.
+) -> LayoutDetection:
+    """Rows, layout name and one box per lead segment (see :class:`LayoutDetection`).
 
-    Returns ``(layout, origins, warnings)``: ``origins[i]`` is the column of 0 s for box ``i``
-    (the start of its row's time axis), so leads can be placed on a common timeline.
+    The origins let leads be placed on a common timeline; the pulse foot gives each row's
+    0 mV line exactly where a calibration pulse is printed.
     """
     warnings: list[str] = []
     px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
@@ -446,9 +455,9 @@ def detect_layout(
     # exclude calibration pulses at row starts
     trimmed = []
     for row in rows:
-        end = _find_pulse_end(binary, row, calibration)
-        if end is not None and end < row.x1 - 10 * calibration.px_per_mm_x:
-            row = TraceRow(row.baseline_y, row.y0, row.y1, end + 1, row.x1, end)
+        found = _find_pulse(binary, row, calibration)
+        if found is not None and found[0] < row.x1 - 10 * calibration.px_per_mm_x:
+            row = replace(row, x0=found[0] + 1, pulse_x1=found[0], pulse_base_y=found[1])
         trimmed.append(row)
     rows = _snap_row_starts(trimmed, calibration)
     name = settings.layout if settings.layout != "auto" else _decide_name(binary, rows, calibration)
@@ -464,8 +473,12 @@ def detect_layout(
         boxes = [
             LeadBox("ECG", r.x0, r.x1, r.y0, r.y1, r.baseline_y, k, 0) for k, r in enumerate(rows)
         ]
-        origins = [float(r.x0) for r in rows]
-        return Layout("single", tuple(boxes), rhythm_lead="ECG"), origins, warnings
+        return LayoutDetection(
+            Layout("single", tuple(boxes), rhythm_lead="ECG"),
+            tuple(float(r.x0) for r in rows),
+            tuple(r.pulse_base_y for r in rows),
+            tuple(warnings),
+        )
     boxes, origins = _boxes_12_lead(binary, name, rows, calibration, settings)
     span_s = (_span(rows)[1] - _span(rows)[0]) / calibration.px_per_s
     expected_s = 250.0 / calibration.paper_speed_mm_s
@@ -475,7 +488,12 @@ def detect_layout(
             "check the paper speed and scale"
         )
     rhythm = _longest(boxes, settings.rhythm_lead)
-    return Layout(name, tuple(boxes), rhythm_lead=rhythm), origins, warnings
+    return LayoutDetection(
+        Layout(name, tuple(boxes), rhythm_lead=rhythm),
+        tuple(origins),
+        tuple(rows[b.row].pulse_base_y for b in boxes),
+        tuple(warnings),
+    )
 
 
 def _longest(boxes: list[LeadBox], preferred: str) -> str | None:

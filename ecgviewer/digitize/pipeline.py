@@ -24,9 +24,9 @@ from ecgviewer.digitize.binarize import binarize
 from ecgviewer.digitize.calibration import DEFAULT_PX_PER_MM, calibrate, find_calibration_pulse
 from ecgviewer.digitize.geometry import correct_perspective, estimate_rotation_deg, rotate_image
 from ecgviewer.digitize.grid import GridMeasurement, measure_grid
-from ecgviewer.digitize.layout import detect_layout
+from ecgviewer.digitize.layout import LayoutDetection, detect_layout
 from ecgviewer.digitize.preprocess import as_rgb_uint8, trace_darkness
-from ecgviewer.digitize.trace import path_baseline, path_to_lead, trace_path
+from ecgviewer.digitize.trace import TracePath, path_baseline, path_to_lead, trace_path
 from ecgviewer.digitize.types import (
     STANDARD_LEADS,
     Calibration,
@@ -164,12 +164,12 @@ def digitize_prepared(
     timings["calibrate"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    layout, origins, layout_warnings = detect_layout(binary, calibration, settings)
-    warnings.extend(layout_warnings)
+    found = detect_layout(binary, calibration, settings)
+    warnings.extend(found.warnings)
     timings["layout"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    leads, layout = _trace_leads(binary, layout, origins, calibration, settings, (crop.x0, crop.y0))
+    leads, layout = _trace_leads(binary, found, calibration, settings, (crop.x0, crop.y0))
     timings["trace"] = time.perf_counter() - t
 
     quality = float(np.mean([ld.quality for ld in leads])) if leads else 0.0
@@ -194,36 +194,48 @@ def digitize_prepared(
     )
 
 
-def _trace_box(binary: np.ndarray, box: LeadBox, scale_px: float, bridge_px: int):
-    path = trace_path(binary, box.x0, box.x1, box.y0, box.y1, box.baseline_y, scale_px, bridge_px)
-    base = path_baseline(path)
-    return path, (base if base is not None else box.baseline_y)
+def _trace_box(
+    binary: np.ndarray,
+    box: LeadBox,
+    pulse_base_y: float | None,
+    calibration: Calibration,
+    bridge_px: int,
+) -> tuple[TracePath, float]:
+    """Trace one box; its 0 mV row is the foot of the row's calibration pulse when there is
+    one (the printed reference) and agrees with the trace within 3 mm, else the path's mode."""
+    scale = 0.5 * (box.y1 - box.y0)
+    path = trace_path(binary, box.x0, box.x1, box.y0, box.y1, box.baseline_y, scale, bridge_px)
+    mode = path_baseline(path)
+    if pulse_base_y is not None:
+        base = pulse_base_y - 0.5 * (path.thickness_px + 1.0)
+        if mode is None or abs(base - mode) <= 3.0 * calibration.px_per_mm_y:
+            return path, base
+    return path, (mode if mode is not None else box.baseline_y)
 
 
 def _trace_leads(
     binary: np.ndarray,
-    layout: Layout,
-    origins: list[float],
+    found: LayoutDetection,
     calibration: Calibration,
     settings: DigitizeSettings,
     offset_xy: tuple[int, int],
 ) -> tuple[list[Lead], Layout]:
-    """Trace every box; baselines are refined to the mode of the traced path."""
+    """Trace every box of the detected layout; returns the leads and the layout with each
+    box's baseline set to the 0 mV row actually used."""
     fs = float(settings.output_fs_hz)
     boxes: list[LeadBox] = []
     traced = []
     bridge_px = max(2, round(1.5 * calibration.px_per_mm_y))
-    for box in layout.boxes:
-        scale = 0.5 * (box.y1 - box.y0)
-        path, base = _trace_box(binary, box, scale, bridge_px)
+    for box, pulse_base in zip(found.layout.boxes, found.pulse_base_y):
+        path, base = _trace_box(binary, box, pulse_base, calibration, bridge_px)
         boxes.append(replace(box, baseline_y=float(base)))
         traced.append(path)
-    layout = replace(layout, boxes=tuple(boxes))
+    layout = replace(found.layout, boxes=tuple(boxes))
     if layout.name == "single":
         return [_single_lead(traced, boxes, calibration, fs, offset_xy)], layout
     leads = [
         path_to_lead(p, b.name, b.baseline_y, calibration, fs, o, offset_xy=offset_xy)
-        for p, b, o in zip(traced, boxes, origins)
+        for p, b, o in zip(traced, boxes, found.origins_px)
     ]
     return leads, layout
 
