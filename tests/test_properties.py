@@ -129,8 +129,11 @@ def small_scan(scans_dir):
 
 
 @pytest.fixture(scope="module")
-def synthetic_page():
-    return ecg_like_rgb(300, 600)
+def rendered_strip():
+    """The bundled rendered CinC strip (in the repository, so this runs without the data)."""
+    from ecgviewer.paths import resources_dir
+
+    return load_image(resources_dir() / "samples" / "cinc2017_A00004_strip.png").rgb
 
 
 crops = st.one_of(
@@ -159,7 +162,7 @@ settings_strategy = st.builds(
 )
 
 
-def _check_invariants(result, image: np.ndarray) -> None:
+def _check_invariants(result, image: np.ndarray, s: DigitizeSettings | None = None) -> None:
     h, w = result.image_rgb.shape[:2]
     c = result.crop
     assert 0 <= c.x0 < c.x1 <= w and 0 <= c.y0 < c.y1 <= h
@@ -175,6 +178,9 @@ def _check_invariants(result, image: np.ndarray) -> None:
         assert 0.0 <= lead.quality <= 1.0
         assert np.isfinite(lead.start_s)
     assert all(isinstance(msg, str) and "\n" not in msg for msg in result.warnings)
+    if s is not None:  # the user's choices are honoured, not silently replaced
+        assert cal.paper_speed_mm_s == s.paper_speed_mm_s and cal.gain_mm_mv == s.gain_mm_mv
+        assert all(lead.fs_hz == s.output_fs_hz for lead in result.leads)
 
 
 def _run(digitize, image, s):
@@ -199,14 +205,14 @@ class TestDigitize:
     def test_real_scan_random_settings(self, small_scan, s):
         result = _run(_digitize(), small_scan, s)
         if result is not None:
-            _check_invariants(result, small_scan)
+            _check_invariants(result, small_scan, s)
 
     @SLOW
     @given(s=settings_strategy)
-    def test_synthetic_page_random_settings(self, synthetic_page, s):
-        result = _run(_digitize(), synthetic_page, s)
+    def test_rendered_strip_random_settings(self, rendered_strip, s):
+        result = _run(_digitize(), rendered_strip, s)
         if result is not None:
-            _check_invariants(result, synthetic_page)
+            _check_invariants(result, rendered_strip, s)
 
     @SLOW
     @given(
@@ -218,5 +224,39 @@ class TestDigitize:
         s = DigitizeSettings(crop=CropBox(x0, y0, x0 + w, y0 + h), correct_perspective=False)
         result = _run(_digitize(), small_scan, s)
         if result is not None:
-            _check_invariants(result, small_scan)
+            _check_invariants(result, small_scan, s)
             assert result.crop.x0 >= x0 and result.crop.x1 <= x0 + w
+
+
+@pytest.fixture(scope="module")
+def strip_at_defaults(rendered_strip):
+    from ecgviewer.digitize import digitize
+
+    return digitize(rendered_strip, DigitizeSettings())
+
+
+class TestMetamorphic:
+    """Changing only the paper speed or gain rescales time or amplitude by exactly that ratio."""
+
+    @settings(
+        max_examples=4 * _SCALE,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(speed=st.sampled_from([12.5, 50.0, 100.0]), gain=st.sampled_from([2.5, 5.0, 20.0]))
+    def test_speed_and_gain_rescale(self, rendered_strip, strip_at_defaults, speed, gain):
+        base = strip_at_defaults
+        s = DigitizeSettings(paper_speed_mm_s=speed, gain_mm_mv=gain)
+        other = _digitize()(rendered_strip, s)
+        b, o = base.leads[0], other.leads[0]
+        assert o.duration_s == pytest.approx(b.duration_s * 25.0 / speed, rel=0.01)
+        # same page columns → compare the overlapping valid samples after time rescaling
+        n = min(len(b.signal_mv), len(o.signal_mv))
+        idx_o = np.arange(n)
+        idx_b = np.round(idx_o * speed / 25.0).astype(int)
+        keep = idx_b < len(b.signal_mv)
+        idx_o, idx_b = idx_o[keep], idx_b[keep]
+        m = o.valid_mask[idx_o] & b.valid_mask[idx_b]
+        assert m.sum() > 100
+        ratio = np.std(o.signal_mv[idx_o][m]) / np.std(b.signal_mv[idx_b][m])
+        assert ratio == pytest.approx(10.0 / gain, rel=0.03)
