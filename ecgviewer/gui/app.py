@@ -31,7 +31,8 @@ def result_shown(window: MainWindow) -> bool:
     if window.pipeline.busy:
         return False
     if doc.image is None:
-        return window._last_error is not None
+        # nothing was opened (a plain start) or the open failed with a message shown
+        return window._open_job is None or window._last_error is not None
     if doc.digitization is None:
         return doc.digitize_error is not None
     return doc.rhythm is not None or doc.rhythm_error is not None

@@ -681,7 +681,7 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         rows = []
-        for menu in self.menuBar().findChildren(QAction):
+        for menu in self.findChildren(QAction):
             if menu.shortcut().toString() and menu.text():
                 rows.append(
                     f"<tr><td>{menu.text().replace('&', '')}</td>"

@@ -190,9 +190,9 @@ class WaveformView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.caption)
-        layout.addWidget(self.placeholder)
-        layout.addWidget(self.scroll)
+        layout.addWidget(self.caption, 0)
+        layout.addWidget(self.placeholder, 1)
+        layout.addWidget(self.scroll, 1)
         self.scroll.hide()
 
     # -- public -------------------------------------------------------------------------------
