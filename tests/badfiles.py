@@ -119,9 +119,11 @@ def ecg_like_rgb(height: int = 600, width: int = 1000, seed: int = 0) -> np.ndar
     img[::40, :] = (240, 150, 150)
     img[:, ::40] = (240, 150, 150)
     x = np.arange(width)
-    y = (height / 2 + 40 * np.sin(x / 25.0) + rng.normal(0, 1, width)).astype(int)
-    for dy in range(-1, 2):
-        img[np.clip(y + dy, 0, height - 1), x] = (20, 20, 20)
+    y = np.clip(height / 2 + 40 * np.sin(x / 25.0) + rng.normal(0, 1, width), 2, height - 3)
+    y = y.astype(int)
+    for col in x:  # a connected stroke: fill from the previous column's row to this one's
+        lo, hi = sorted((y[max(col - 1, 0)], y[col]))
+        img[lo - 1 : hi + 2, col] = (20, 20, 20)
     return img
 
 
