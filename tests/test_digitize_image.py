@@ -246,3 +246,34 @@ class TestCalibrate:
         off = PulseMeasurement(81.0 * 1.16, 11.6, 0, 40, 100, 194)
         _, warnings = calibrate(self.grid, off, DigitizeSettings(), dpi=None)
         assert len(warnings) == 1
+
+
+class TestPerspectivePhoto:
+    def test_sheet_on_dark_background_is_rectified(self):
+        """A rendered page warped by a known homography onto a dark table: the sheet is found
+        (corners within 1.5 % of the frame) and the rectified grid is square again."""
+        from skimage.transform import ProjectiveTransform, warp
+
+        from ecgviewer.digitize.geometry import _homography, find_sheet_corners
+
+        page = render(grid="red", dpi=100).image_rgb
+        h, w = page.shape[:2]
+        big_h, big_w = int(h * 1.5), int(w * 1.4)
+        corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
+        quad = np.array(
+            [[0.12, 0.15], [0.9, 0.08], [0.95, 0.92], [0.08, 0.85]]
+        ) * [big_w, big_h]
+        to_page = ProjectiveTransform(matrix=_homography(quad, corners))
+        photo = warp(page, to_page, output_shape=(big_h, big_w), cval=0.25, preserve_range=True)
+        photo = photo.astype(np.uint8)
+        found = find_sheet_corners(photo)
+        assert found is not None
+        assert np.abs(found - quad).max() < 0.015 * big_w
+        before = measure_grid(photo)
+        out, changed = correct_perspective(photo)
+        assert changed
+        g = measure_grid(out)
+        assert g.found
+        assert g.px_per_mm_x == pytest.approx(g.px_per_mm_y, rel=0.03)
+        assert out.shape[1] / out.shape[0] == pytest.approx(w / h, rel=0.05)
+        assert not before.found or abs(before.px_per_mm_x / before.px_per_mm_y - 1) > 0.03
