@@ -250,7 +250,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.rhythm_dock.toggleViewAction())
 
         m = mb.addMenu("&Analysis")
-        self.act_redigitize = self._action(m, "&Digitise again", self.redigitize, "F5")
+        self.act_redigitize = self._action(m, "&Digitise again", self.redigitize_action, "F5")
         self.act_rhythm = self._action(m, "Read &rhythm", self.run_rhythm, "F6")
         self.act_cancel = self._action(m, "&Cancel", self.cancel, "Esc")
 
@@ -348,10 +348,30 @@ class MainWindow(QMainWindow):
     @Slot(dict)
     def apply_settings(self, changes: dict) -> None:
         """The user changed settings: store them and digitise again in the background."""
+        if not self._confirm_discard_corrections():
+            self._show_document_state()  # put the controls back
+            return
         if not self.doc.update_settings(**changes):
             return
         self._save_preferences()
         if self.doc.image is not None:
+            self.redigitize()
+
+    def _confirm_discard_corrections(self) -> bool:
+        """Digitising again replaces the leads: ask first when there are hand corrections."""
+        n = len(self.doc.edited_leads)
+        if not n or not self.interactive:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Discard hand corrections?",
+            f"Digitising again replaces the corrections of {n} lead{'s' if n > 1 else ''}. "
+            "Save a session first to keep them. Continue?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def redigitize_action(self) -> None:
+        if self._confirm_discard_corrections():
             self.redigitize()
 
     def redigitize(self) -> None:

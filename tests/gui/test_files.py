@@ -216,3 +216,6 @@ class TestCommand:
         )
         assert proc.returncode == 0, proc.stderr
         assert out.is_file()
+
+    def test_plain_start_counts_as_shown(self, window):
+        assert result_shown(window)  # --screenshot without a file does not wait for anything

