@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, features
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,36 @@ def make_corpus(folder: str | Path) -> list[BadFile]:
         lambda p: _save(ecg, p, "PNG", pnginfo=_png_text("Comment", "%PDF-1.4 export")),
         shape=(600, 1000),
     )
+    add(
+        "fax_group4.tif",
+        None,
+        "1-bit TIFF, CCITT group 4 (fax)",
+        lambda p: Image.fromarray(ecg).convert("1").save(p, compression="group4"),
+        shape=(600, 1000),
+    )
+    add(
+        "lzw.tif",
+        None,
+        "LZW-compressed TIFF",
+        lambda p: _save(ecg, p, "TIFF", compression="tiff_lzw"),
+        shape=(600, 1000),
+    )
+    add(
+        "progressive.jpg",
+        None,
+        "progressive JPEG",
+        lambda p: _save(ecg, p, "JPEG", progressive=True),
+        shape=(600, 1000),
+    )
+    add(
+        "échantillon ✓.pdf",
+        None,
+        "PDF with a non-ASCII file name",
+        lambda p: Image.fromarray(ecg).save(p, "PDF", resolution=200.0),
+        shape=(600, 1000),
+    )
+    if features.check("webp"):
+        add("phone.webp", None, "WebP", lambda p: _save(ecg, p, "WEBP"), shape=(600, 1000))
     add("ok.bmp", None, "BMP", lambda p: _save(ecg, p, "BMP"), shape=(600, 1000))
     add(
         "deep16.tif",
@@ -353,6 +383,12 @@ def make_corpus(folder: str | Path) -> list[BadFile]:
             '<svg xmlns="http://www.w3.org/2000/svg" width="800" '
             'height="600"><path d="M0 300 L800 300"/></svg>'
         ),
+    )
+    add(
+        "photo.heic",
+        "UnreadableImageError",
+        "an ISO-media (HEIC) header Pillow cannot decode",
+        lambda p: p.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200)),
     )
     add(
         "folder.png",

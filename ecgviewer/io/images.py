@@ -136,7 +136,7 @@ def _check_file(path: Path) -> Path:
 
 
 def _sniff(path: Path) -> str:
-    """'pdf', 'raster' or raise with a reason for formats we recognise but do not read."""
+    """'pdf' or 'raster' (PIL then decides, from the content, which raster format)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(1024)
@@ -146,15 +146,6 @@ def _sniff(path: Path) -> str:
         return "raster"
     if b"%PDF-" in head:  # the PDF spec tolerates junk before the header
         return "pdf"
-    stripped = head.lstrip().lower()
-    if stripped.startswith((b"<svg", b"<?xml")) or b"<svg" in stripped[:512]:
-        raise UnreadableImageError(
-            f"{path.name}: SVG/XML drawings are not supported; export as PNG or PDF"
-        )
-    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif", b"ftyphevc"):
-        raise UnreadableImageError(
-            f"{path.name}: HEIC/AVIF photos are not supported; convert to JPEG or PNG"
-        )
     return "raster"
 
 
@@ -207,8 +198,14 @@ def _open_raster(path: Path) -> Image.Image:
 
 
 def _describe_unknown(path: Path) -> str:
+    """Why PIL did not recognise the file, in the user's terms."""
     with open(path, "rb") as fh:
         head = fh.read(512)
+    stripped = head.lstrip().lower()
+    if stripped.startswith((b"<svg", b"<?xml")) or b"<svg" in stripped:
+        return "SVG/XML drawings are not supported; export as PNG or PDF"
+    if head[4:8] == b"ftyp":  # ISO media: HEIC/HEIF/AVIF photos this Pillow cannot decode
+        return f"{head[8:12].decode('latin-1')!r} photos are not supported; convert to JPEG or PNG"
     printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
     kind = "a text file" if head and printable / len(head) > 0.95 else "an unknown format"
     ext = path.suffix.lower() or "no extension"
