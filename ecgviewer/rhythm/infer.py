@@ -42,6 +42,7 @@ class RhythmModel:
     fs_hz: float
     sha256: str
     card: dict
+    class_bias: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)  # added to logits before temperature
 
 
 def sha256_file(path: Path) -> str:
@@ -97,17 +98,19 @@ def load_model(path: str | Path | None = None) -> RhythmModel:
             raise
         except Exception as exc:  # torch raises many types for a bad file
             raise ModelError(f"rhythm model weights {path} cannot be loaded: {exc}") from exc
+        bias = tuple(float(v) for v in blob.get("class_bias", [0.0] * len(CLASSES)))
         model = RhythmModel(nets=tuple(nets), temperature=float(blob["temperature"]),
-                            fs_hz=float(blob["fs_hz"]), sha256=digest, card=card)
+                            fs_hz=float(blob["fs_hz"]), sha256=digest, card=card, class_bias=bias)
         _cache[key] = model
         return model
 
 
 def save_model(path: str | Path, states: list[dict], config: ModelConfig, temperature: float,
-               fs_hz: float) -> str:
+               fs_hz: float, class_bias: tuple[float, ...] | None = None) -> str:
     """Write the ensemble file; returns its sha256 (for the model card)."""
     blob = {"format": MODEL_FORMAT, "config": config.to_dict(), "fs_hz": float(fs_hz),
             "temperature": float(temperature),
+            "class_bias": [float(v) for v in (class_bias if class_bias is not None else [0.0] * len(CLASSES))],
             "states": [{k: v.detach().clone().contiguous() for k, v in s.items()} for s in states]}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,8 +172,9 @@ def classify(signal_mv: np.ndarray, fs_hz: float, model: RhythmModel | None = No
     y, valid = preprocess(x, fs_hz, model.fs_hz)
     spans = window_spans(y.size, model.fs_hz)
     whole, win = ensemble_logits(model, y, valid, spans)
-    probs = softmax(whole, model.temperature)
-    win_probs = softmax(win, model.temperature)
+    bias = np.asarray(model.class_bias)
+    probs = softmax(whole + bias, model.temperature)
+    win_probs = softmax(win + bias, model.temperature)
     label = CLASSES[int(np.argmax(probs))]
     gap_fraction = float(np.mean(~np.isfinite(x)))
     flat = not np.any(y)
