@@ -446,6 +446,12 @@ def make_corpus(folder: str | Path) -> list[BadFile]:
         lambda p: p.write_bytes(_patch_jpeg_size(jpg, 9000, 9000)),
     )
     add(
+        "ztxt_bomb.png",
+        "UnreadableImageError",
+        "PNG with a zTXt metadata chunk inflating to 20 MB",
+        lambda p: p.write_bytes(_with_ztxt_bomb(png, 20)),
+    )
+    add(
         "empty.pdf",
         "EmptyDocumentError",
         "PDF with no pages",
@@ -465,6 +471,13 @@ def make_corpus(folder: str | Path) -> list[BadFile]:
     )
     add("huge_page.pdf", "ImageTooLargeError", "PDF page 200×200 inches at 200 dpi", _huge_page_pdf)
     return files
+
+
+def _with_ztxt_bomb(png: bytes, inflated_mib: int) -> bytes:
+    """Insert, after IHDR, a compressed text chunk that inflates to ``inflated_mib`` MiB."""
+    comp = zlib.compressobj(9)
+    data = b"".join(comp.compress(bytes(1 << 20)) for _ in range(inflated_mib)) + comp.flush()
+    return png[:33] + _png_chunk(b"zTXt", b"Comment\x00\x00" + data) + png[33:]
 
 
 def _png_text(key: str, value: str):
