@@ -31,3 +31,7 @@ class SignalFormatError(EcgViewerError):
 
 class ModelError(EcgViewerError):
     """Rhythm model weights are missing, corrupt (hash mismatch) or incompatible."""
+
+
+class OutputExistsError(EcgViewerError, FileExistsError):
+    """An output file exists and the caller did not allow replacing it."""

@@ -20,7 +20,7 @@ import numpy as np
 
 from ecgviewer import RESEARCH_NOTICE, __version__
 from ecgviewer.digitize.types import Digitization, DigitizeSettings
-from ecgviewer.errors import EcgViewerError
+from ecgviewer.errors import EcgViewerError, OutputExistsError
 from ecgviewer.io.signals import Record, atomic_write_bytes, write_csv, write_wfdb
 
 SignalFormat = Literal["wfdb", "csv", "edf"]
@@ -28,10 +28,6 @@ SIGNAL_FORMATS: tuple[str, ...] = ("wfdb", "csv", "edf")
 SUMMARY_SCHEMA = "ecgviewer.digitization/1"
 OVERLAY_RGB = (0, 120, 255)  # bright blue: stands out on red, green or grey grids and black ink
 _SUFFIXES = {"wfdb": (".hea", ".dat"), "csv": (".csv",), "edf": (".edf",)}
-
-
-class OutputExistsError(EcgViewerError, FileExistsError):
-    """An output file exists and the caller did not allow replacing it."""
 
 
 # --------------------------------------------------------------------------- paths
