@@ -204,6 +204,34 @@ class TestWeightsFile:
         assert "error" in lines[2] and lines[2]["input"] == str(bad)
 
 
+    def test_evaluate_rhythm_on_labelled_folder(self, tiny_model_dir, cinc_dir, tmp_path, monkeypatch, capsys):
+        import shutil
+
+        from ecgviewer.cli import main
+
+        monkeypatch.setenv("ECGVIEWER_MODELS", str(tiny_model_dir))
+        folder = tmp_path / "set"
+        folder.mkdir()
+        for name in ("A00001", "A00004"):
+            for ext in (".hea", ".mat"):
+                shutil.copy(cinc_dir / f"{name}{ext}", folder / f"{name}{ext}")
+        (folder / "REFERENCE.csv").write_text("A00001,N\nA00004,A\n")
+        assert main(["evaluate-rhythm", str(folder), "--json"]) == 0
+        s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert s["n"] == 2 and np.array(s["confusion"]).sum() == 2 and 0 <= s["challenge_score"] <= 1
+
+    def test_folder_expansion_counts_each_record_once(self, cinc_dir, tmp_path):
+        import shutil
+
+        from ecgviewer.commands.classify import expand_inputs
+
+        for ext in (".hea", ".mat"):
+            shutil.copy(cinc_dir / f"A00001{ext}", tmp_path / f"A00001{ext}")
+        shutil.copy(cinc_dir / "A00002.mat", tmp_path / "A00002.mat")
+        (tmp_path / "notes.txt").write_text("ignored")
+        assert [p.name for p in expand_inputs([str(tmp_path)])] == ["A00001.hea", "A00002.mat"]
+
+
 # ----------------------------------------------------------------------------- shipped model
 
 
