@@ -168,6 +168,19 @@ class TestMetadataAndLimits:
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = old
 
+    @pytest.mark.parametrize("page", [1.5, "0", None])
+    def test_page_must_be_whole(self, corpus, page):
+        with pytest.raises(EcgViewerError, match="whole number"):
+            load_image(corpus["ok.png"].path, page=page)
+
+    def test_numpy_arguments_accepted(self, corpus):
+        im = load_image(corpus["two_pages.pdf"].path, page=np.int64(1), pdf_dpi=np.float32(50))
+        assert (im.page, im.dpi) == (1, 50.0)
+
+    def test_nul_byte_in_name(self, tmp_path):
+        with pytest.raises(UnreadableImageError, match="cannot access"):
+            load_image(str(tmp_path / "a\x00b.png"))
+
     def test_missing_file(self, tmp_path):
         with pytest.raises(UnreadableImageError, match="no such file"):
             load_image(tmp_path / "nope.png")

@@ -12,6 +12,8 @@ Pages: PDFs and multi-page TIFFs have pages (``page`` is 0-based). Other multi-f
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 import os
 import re
 import stat
@@ -98,8 +100,13 @@ def load_image(
     Raises :class:`UnreadableImageError`, :class:`ImageTooSmallError`,
     :class:`ImageTooLargeError` or :class:`EmptyDocumentError`, each with a one-line reason.
     """
-    if not (isinstance(pdf_dpi, (int, float)) and math.isfinite(pdf_dpi) and pdf_dpi > 0):
+    real = isinstance(pdf_dpi, numbers.Real) and not isinstance(pdf_dpi, bool)
+    if not (real and math.isfinite(pdf_dpi) and pdf_dpi > 0):
         raise EcgViewerError(f"PDF render resolution must be a positive number, got {pdf_dpi!r}")
+    try:
+        page = operator.index(page)
+    except TypeError:
+        raise EcgViewerError(f"page must be a whole number, got {page!r}") from None
     if pdf_dpi > MAX_PDF_DPI:
         raise ImageTooLargeError(f"PDF render resolution {pdf_dpi:g} dpi exceeds {MAX_PDF_DPI:g}")
     path = _check_file(Path(path))
@@ -122,8 +129,9 @@ def _check_file(path: Path) -> Path:
         st = path.stat()
     except FileNotFoundError:
         raise UnreadableImageError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UnreadableImageError(f"{path}: cannot access ({exc.strerror or exc})") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        reason = getattr(exc, "strerror", None) or exc
+        raise UnreadableImageError(f"{path}: cannot access ({reason})") from None
     if stat.S_ISDIR(st.st_mode):
         raise UnreadableImageError(f"{path}: is a folder, not an image file")
     if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
