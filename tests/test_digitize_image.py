@@ -144,6 +144,9 @@ class TestGrid:
         rng = np.random.default_rng(0)
         noise = rng.integers(200, 256, (400, 600, 3)).astype(np.uint8)
         assert not measure_grid(noise).found
+        # the trace's own beat-to-beat rhythm must not pass for a grid
+        for dpi in (100, 200):
+            assert not measure_grid(render(grid="none", dpi=dpi).image_rgb).found
 
     def test_real_scan_grid_agrees_with_its_pulse(self, scans_dir):
         """On a real scan the grid and the 1 mV pulse (10 mm at 10 mm/mV) are independent

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ecgviewer.digitize.preprocess import as_rgb_uint8, channel_min
+from ecgviewer.digitize.binarize import binarize
+from ecgviewer.digitize.preprocess import as_rgb_uint8, channel_min, trace_darkness
 
 
 @dataclass(frozen=True)
@@ -40,16 +41,24 @@ _PAGE_HEIGHT_MM = 180.0
 _PRIOR_SIGMA_LOG = 0.45
 _PRIOR_WEIGHT = 0.01
 _LOG_STEP = 0.002
+_INK_MASK_MIN = 0.45  # only clear ink is masked: grid remnants in the darkness map stay
 
 
-def grid_evidence(image_rgb: np.ndarray) -> np.ndarray:
-    """Darkness of each pixel's darkest channel (grid lines of any colour and the trace alike),
-    capped at a high quantile so the few ink pixels do not dominate the periodic grid."""
+def grid_evidence(image_rgb: np.ndarray, darkness: np.ndarray | None = None) -> np.ndarray:
+    """Darkness of each pixel's darkest channel (grid lines of any colour), capped at a high
+    quantile, with the clear trace ink masked out (set to the median): on a page without a grid the
+    trace's own rhythm must not pass for one. ``darkness`` is :func:`trace_darkness` of the
+    image (computed when not given) and says where the ink is."""
     img = as_rgb_uint8(image_rgb)
     ev = 255.0 - channel_min(img).astype(np.float32)
     cap = float(np.quantile(ev[::3, ::3], 0.97))
     if cap > 0:
         np.minimum(ev, cap, out=ev)
+    if darkness is None:
+        darkness = trace_darkness(img)
+    if darkness.shape == ev.shape:
+        t = max(binarize(darkness, "modified_otsu").threshold, _INK_MASK_MIN)
+        ev[ndimage.binary_dilation(darkness > t)] = float(np.median(ev[::3, ::3]))
     return ev
 
 
@@ -202,13 +211,14 @@ def _scalar(fn, ac: np.ndarray, p: float, *args) -> float:
     return float(np.nan_to_num(fn(ac, np.array([p]), *args)[0], nan=0.0))
 
 
-def measure_grid(image_rgb: np.ndarray) -> GridMeasurement:
+def measure_grid(image_rgb: np.ndarray, darkness: np.ndarray | None = None) -> GridMeasurement:
     """Detect the periodic ECG grid in x and y and return its 1 mm pitch in pixels.
 
-    ``found`` is False (scales 0) when no periodicity stands out; the caller then falls back
-    to the file's dpi (see :func:`ecgviewer.digitize.calibration.calibrate`).
+    ``darkness``: :func:`trace_darkness` of the same image if the caller has it (saves its
+    computation). ``found`` is False (scales 0) when no periodicity stands out; the caller then
+    falls back to the file's dpi (see :func:`ecgviewer.digitize.calibration.calibrate`).
     """
-    ev = grid_evidence(image_rgb)
+    ev = grid_evidence(image_rgb, darkness)
     h, w = ev.shape
     hi = min(5 * MAX_PX_PER_MM, min(_max_lag(h), _max_lag(w)) / 2.0)
     if hi <= 5 * MIN_PX_PER_MM:
@@ -230,6 +240,15 @@ def measure_grid(image_rgb: np.ndarray) -> GridMeasurement:
     px, py = _refine(ac_x, tx), _refine(ac_y, ty)
     conf_x = _scalar(_comb, ac_x, 5 * px, (0.5,))
     conf_y = _scalar(_comb, ac_y, 5 * py, (0.5,))
+    if min(conf_x, conf_y) < _MIN_CONFIDENCE and max(conf_x, conf_y) >= 2 * _MIN_CONFIDENCE:
+        # one axis is clear, the other drowned (trace, shading): ECG grids are square
+        if conf_x >= conf_y:
+            ac, alone, axis = ac_x, fit_x + prior_x, "x"
+        else:
+            ac, alone, axis = ac_y, fit_y + prior_y, "y"
+        px = py = _refine(ac, float(p1[int(np.argmax(alone))]))
+        conf_x = conf_y = _scalar(_comb, ac, 5 * px, (0.5,))
+        notes.append(f"pitch from the {axis} axis only (square grid assumed)")
     conf = max(0.0, min(conf_x, conf_y))
     if conf < _MIN_CONFIDENCE:
         note = f"no periodic grid (contrast x {conf_x:.2f}, y {conf_y:.2f})"
