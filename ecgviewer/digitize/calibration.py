@@ -73,7 +73,7 @@ def find_calibration_pulse(
     height is 5, 10 or 20 mm (one of ``gains_mm_mv``) within 25 %. The height is measured
     between the centres of the strokes' ends (run length minus the stroke's width), so a
     thick trace does not inflate it. Returns the pulse closest to a standard height (strokes
-    touching the image's top or bottom edge are ignored), or None.
+    cut by the image's top or bottom edge only when nothing else qualifies), or None.
     """
     if px_per_mm_y <= 0 or binary.ndim != 2 or not binary.any():
         return None
@@ -83,7 +83,7 @@ def find_calibration_pulse(
     min_len = max(4, int(0.75 * min(gains_mm_mv) * px_per_mm_y))
     tol = max(2.0, 0.4 * px_per_mm_y)
     best: PulseMeasurement | None = None
-    best_dev = np.inf
+    best_key: tuple[bool, float] = (True, np.inf)
     for x_off in (0, w - band):
         runs = _long_vertical_runs(binary[:, x_off : x_off + band], min_len)
         if len(runs) < 2 or len(runs) > 20000:
@@ -102,10 +102,12 @@ def find_calibration_pulse(
                 height_px = max(1.0, run_px - thick)
                 height_mm = height_px / px_per_mm_y
                 dev = min(abs(height_mm / g - 1) for g in gains_mm_mv)
-                if dev > 0.25 or min(a[2], b[2]) <= 1 or max(a[3], b[3]) >= h - 1:
+                if dev > 0.25:
                     continue
-                if best is None or dev < best_dev:
-                    best_dev = dev
+                # strokes cut by the image's top or bottom edge are a last resort
+                key = (min(a[2], b[2]) <= 1 or max(a[3], b[3]) >= h - 1, dev)
+                if best is None or key < best_key:
+                    best_key = key
                     best = PulseMeasurement(
                         height_px, height_mm, left[0] + x_off, right[1] + x_off + 1,
                         min(a[2], b[2]), max(a[3], b[3]),
