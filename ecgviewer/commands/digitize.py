@@ -23,11 +23,11 @@ from ecgviewer.batch import (
 )
 from ecgviewer.digitize.types import CropBox, DigitizeSettings
 from ecgviewer.errors import EcgViewerError
+from ecgviewer.io.images import IMAGE_EXTENSIONS
 
 NAME = "digitize"
 HELP = "Digitise ECG images/PDFs (files, folders, globs) into WFDB, CSV or EDF signals."
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pdf")
 LAYOUTS = ("auto", "single", "3x4", "3x4+1", "3x4+3", "6x2", "12x1")
 METHODS = ("auto", "otsu", "modified_otsu", "adaptive", "manual")
 

@@ -37,6 +37,7 @@ DEFAULT_MAX_PIXELS = 60_000_000  # ~180 MB as RGB; an A4 page at 600 dpi is ~35 
 MIN_SIDE_PX = 64  # below this no ECG grid or trace can be resolved
 MAX_ASPECT = 60.0  # a 60 s single-lead strip at 25 mm/s on 25 mm paper is 60:1
 MAX_PDF_DPI = 1200.0
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pdf")
 PAGED_FORMATS = ("TIFF",)  # raster formats whose frames are pages a user chooses between
 _DPI_RANGE = (10.0, 10_000.0)  # values outside are junk in the header, reported as None
 
