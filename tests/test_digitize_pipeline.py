@@ -58,6 +58,18 @@ class TestCleanSingleLeadStrip:
         assert score.snr_db >= 15.0
         assert score.coverage >= 0.95
 
+    def test_zero_lines_are_the_printed_baselines(self, strip_single):
+        page, dig = strip_single
+        truth = sorted(b.baseline_y for b in page.layout.boxes)
+        found = sorted(b.baseline_y for b in dig.layout.boxes)
+        assert len(found) == len(truth)
+        assert np.max(np.abs(np.subtract(found, truth))) <= 1.0  # pixels
+
+    def test_forced_single_layout(self, strip_single):
+        page, _ = strip_single
+        dig = digitize(page.image_rgb, DigitizeSettings(layout="single"))
+        assert dig.layout.name == "single" and dig.leads[0].name == "ECG"
+
 
 class TestClean3x4PlusRhythmPage:
     def test_layout_and_lead_names(self, page_3x4_1):

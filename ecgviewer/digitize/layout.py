@@ -28,6 +28,7 @@ _MAX_BAND_INK = 0.35  # a trace row's ±2.5 mm band is mostly paper
 _MAX_STRAIGHT_FILL = 0.9  # ink on one straight line over this fraction of the row: a rule
 _MIN_REL_ROW_WIDTH = 0.6  # rows narrower than this fraction of the widest are text blocks
 _MIN_COLUMN_VARIATION = 0.6
+_AMBIGUOUS_BEAT_SYNC = 0.2
 _MIN_BEAT_SYNC = 0.47  # fraction of beats lining up across rows: rows recorded simultaneously
 
 
@@ -368,8 +369,13 @@ def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibrat
 
     if n <= 2:
         return "single"
-    in_sync = _beat_sync(binary, rows, calibration.px_per_s) >= _MIN_BEAT_SYNC
-    if not in_sync and breaks(rows[:3], quarters) < 0.5:
+    # simultaneous rows (beats line up) or lead-change marks: a 12-lead page; beats that do
+    # not line up: consecutive stretches of one lead. In between (photos bend rows, regular
+    # rhythms line up by chance) the row count decides: 4 or 6 rows are far more often a
+    # 12-lead page, 3 rows a 30 s strip.
+    sync = _beat_sync(binary, rows, calibration.px_per_s)
+    unsure = sync >= _AMBIGUOUS_BEAT_SYNC and n in (4, 6)
+    if sync < _MIN_BEAT_SYNC and not unsure and breaks(rows[:3], quarters) < 0.5:
         return "single"
     if n >= 10:
         return "12x1"
