@@ -211,3 +211,5 @@ class TestEvaluateCommand:
         rows = (tmp_path / "t.csv").read_text().splitlines()
         assert rows[1].startswith("00012_hr,ok,12,") and rows[2].startswith("00013_hr,missing")
         assert float(rows[1].split(",")[3]) > 15
+        assert main(["evaluate", str(truth_dir), str(est_dir), "--per-lead"]) == 0
+        assert "aVR" in capsys.readouterr().out

@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("est_dir", type=Path, help="folder of digitised signals (<stem>.hea)")
     parser.add_argument("--csv", type=Path, default=None, help="also write the per-record table")
     parser.add_argument("--max-shift", type=float, default=0.5, help="alignment bound in s")
+    parser.add_argument("--per-lead", action="store_true",
+                        help="also print each lead (SNR, r, RMSE, coverage, shift, offset)")
 
 
 def find_truth_files(truth_dir: Path) -> dict[str, Path]:
@@ -84,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
             f"{stem:<22}{status:<9}{len(score.leads):>6}{_fmt(score.mean_snr_db, '9.2f')}"
             f"{_fmt(score.mean_r, '8.3f')}{_fmt(score.mean_rmse_uv, '10.1f')}{score.n_missing:>9}"
         )
+        if args.per_lead:
+            for ls in score.leads:
+                print(f"    {ls.lead:<6}SNR {_fmt(ls.snr_db, '6.2f')}  r {_fmt(ls.pearson_r, '6.3f')}"
+                      f"  RMSE {_fmt(ls.rmse_uv, '6.1f')} uV  coverage {ls.coverage:4.2f}"
+                      f"  shift {ls.shift_s * 1000:+6.1f} ms  offset {ls.offset_mv * 1000:+6.0f} uV")
         lines.append(
             f"{stem},{status},{len(score.leads)},{score.mean_snr_db:.3f},"
             f"{np.mean(rec_official) if rec_official else math.nan:.3f},{score.mean_r:.4f},{score.mean_rmse_uv:.2f},"
