@@ -44,8 +44,7 @@ def _trace_errors_px(page, box_index: int) -> tuple[np.ndarray, np.ndarray]:
     fs = page.truth.fs_hz
     lead = page.truth.lead(box.name)
     style = page.style
-    # a box starts at a whole multiple of 0.5 s after the row origin (the first box's x0)
-    t0 = round((box.x0 - page.layout.boxes[0].x0) / cal.px_per_s * 2) / 2
+    t0 = page.box_times_s[box_index][0]
     dark = _darkness(page.image_rgb)
     half_w = style.trace_width_mm * cal.px_per_mm_x / 2
     idx = np.flatnonzero(np.isfinite(lead))
@@ -272,6 +271,7 @@ class TestRenderCommand:
         side = json.loads((tmp_path / "A00005_truth.json").read_text())
         assert side["calibration"]["px_per_mm_x"] == pytest.approx(100 / 25.4)
         assert side["layout"]["name"] == "single"
+        assert side["layout"]["boxes"][1]["t0_s"] == pytest.approx(10.0)
         page = render_ecg(read_wfdb(cinc_dir / "A00005.hea"),
                           RenderStyle(layout="single", dpi=100))
         np.testing.assert_allclose(truth.signal_mv, page.truth.signal_mv, atol=6e-4)

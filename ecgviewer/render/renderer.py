@@ -59,6 +59,7 @@ class RenderedEcg:
     distortions: Distortions = field(default_factory=Distortions)
     seed: int = 0
     clipped_fraction: float = 0.0  # plotted samples clipped at the page edge
+    box_times_s: tuple[tuple[float, float], ...] = ()  # record time [t0, t1) of each box
 
     def sidecar(self) -> dict:
         """A JSON-serialisable description (style, distortions, calibration, layout boxes)."""
@@ -84,7 +85,11 @@ class RenderedEcg:
             "layout": {
                 "name": self.layout.name,
                 "rhythm_lead": self.layout.rhythm_lead,
-                "boxes": [b.__dict__ for b in self.layout.boxes],
+                "boxes": [
+                    {**b.__dict__, "t0_s": t[0], "t1_s": t[1]}
+                    for b, t in zip(self.layout.boxes, self.box_times_s or
+                                    [(None, None)] * len(self.layout.boxes))
+                ],
             },
             "clipped_fraction": self.clipped_fraction,
         }
@@ -151,6 +156,7 @@ def render_ecg(
     lead_index = {n: i for i, n in enumerate(plan.lead_names)}
     polylines: list[np.ndarray] = []
     boxes: list[LeadBox] = []
+    box_times: list[tuple[float, float]] = []
     n_plotted = n_clipped = 0
     for seg in plan.segments:
         i0 = max(int(np.ceil(seg.t0_s * fs - 1e-9)), 0)
@@ -170,6 +176,7 @@ def render_ecg(
                 col=seg.col,
             )
         )
+        box_times.append((float(seg.t0_s), float(min(seg.t1_s, n_samples / fs))))
         if i1 <= i0:
             continue
         idx = np.arange(i0, i1)
@@ -238,6 +245,7 @@ def render_ecg(
         distortions=distortions,
         seed=seed,
         clipped_fraction=n_clipped / max(n_plotted, 1),
+        box_times_s=tuple(box_times),
     )
 
 
