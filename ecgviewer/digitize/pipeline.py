@@ -169,7 +169,7 @@ def digitize_prepared(
     timings["layout"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    leads, layout = _trace_leads(binary, found, calibration, settings, (crop.x0, crop.y0))
+    leads, layout = _trace_leads(binary, dark, found, calibration, settings, (crop.x0, crop.y0))
     timings["trace"] = time.perf_counter() - t
 
     quality = float(np.mean([ld.quality for ld in leads])) if leads else 0.0
@@ -196,6 +196,7 @@ def digitize_prepared(
 
 def _trace_box(
     binary: np.ndarray,
+    darkness: np.ndarray,
     box: LeadBox,
     pulse_base_y: float | None,
     calibration: Calibration,
@@ -204,7 +205,9 @@ def _trace_box(
     """Trace one box; its 0 mV row is the foot of the row's calibration pulse when there is
     one (the printed reference) and agrees with the trace within 3 mm, else the path's mode."""
     scale = 0.5 * (box.y1 - box.y0)
-    path = trace_path(binary, box.x0, box.x1, box.y0, box.y1, box.baseline_y, scale, bridge_px)
+    path = trace_path(
+        binary, box.x0, box.x1, box.y0, box.y1, box.baseline_y, scale, bridge_px, darkness
+    )
     mode = path_baseline(path)
     if pulse_base_y is not None:
         base = pulse_base_y - 0.5 * (path.thickness_px + 1.0)
@@ -215,6 +218,7 @@ def _trace_box(
 
 def _trace_leads(
     binary: np.ndarray,
+    darkness: np.ndarray,
     found: LayoutDetection,
     calibration: Calibration,
     settings: DigitizeSettings,
@@ -227,7 +231,7 @@ def _trace_leads(
     traced = []
     bridge_px = max(2, round(1.5 * calibration.px_per_mm_y))
     for box, pulse_base in zip(found.layout.boxes, found.pulse_base_y):
-        path, base = _trace_box(binary, box, pulse_base, calibration, bridge_px)
+        path, base = _trace_box(binary, darkness, box, pulse_base, calibration, bridge_px)
         boxes.append(replace(box, baseline_y=float(base)))
         traced.append(path)
     layout = replace(found.layout, boxes=tuple(boxes))

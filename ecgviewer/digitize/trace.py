@@ -66,12 +66,15 @@ def trace_path(
     baseline_y: float,
     scale_px: float,
     bridge_px: int = 0,
+    darkness: np.ndarray | None = None,
 ) -> TracePath:
     """Trace the lead in columns ``[x0, x1)`` using only rows ``[y0, y1)`` of ``binary``.
 
     ``baseline_y`` (image row) and ``scale_px`` (typical distance to a neighbouring row) set the
     weak pull towards this row's baseline. Vertical gaps up to ``bridge_px`` inside a column are
     closed first: thin steep strokes are often broken into dashes by scanning and thresholding.
+    With ``darkness`` (the grey map ``binary`` was thresholded from), a run's centre is its
+    darkness-weighted centroid, which does not move with the threshold.
     """
     h, w = binary.shape
     x0, x1 = max(0, int(x0)), min(w, int(x1))
@@ -153,8 +156,29 @@ def trace_path(
     multi = np.diff(ptr)[cols] > 1
     u_top, u_bot = _union_touching_runs(cols, chosen_arr, top, bot, ptr)
     c_top, c_bot = _extend_tips(band, cols, u_top - y0, u_bot - y0, thick, bridge_px)
-    xs, ys = _column_points(cols + x0, c_top + y0, c_bot + y0, thick)
+    line = _vertical_line_columns(c_top, c_bot, band.shape[0])
+    if line.any():  # a separator or grid line crossing the trace: bridge it, mark it untraced
+        traced[cols[line]] = False
+        cols, c_top, c_bot = cols[~line], c_top[~line], c_bot[~line]
+    centres = None
+    if darkness is not None and cols.size:
+        centres = _weighted_centres(darkness[y0:y1, x0:x1], cols, c_top, c_bot) + y0
+    xs, ys = _column_points(cols + x0, c_top + y0, c_bot + y0, thick, centres)
     return TracePath(xs, ys, traced, x0, thick, float(multi.mean()) if multi.size else 0.0)
+
+
+def _vertical_line_columns(top: np.ndarray, bot: np.ndarray, band_h: int) -> np.ndarray:
+    """Path columns whose ink run spans over 40 % of the band while the runs two columns away
+    on both sides are under a quarter of it: a straight vertical line (lead separator, grid
+    line, crease) crossing the trace, not a QRS stroke (whose neighbours are long too)."""
+    length = (bot - top + 1).astype(float)
+    out = np.zeros(length.size, bool)
+    if length.size < 5:
+        return out
+    mid = length[2:-2]
+    side = np.maximum(length[:-4], length[4:])
+    out[2:-2] = (mid > 0.4 * band_h) & (side < 0.25 * mid)
+    return out
 
 
 def _union_touching_runs(
@@ -236,8 +260,29 @@ def _empty_path(x0: int, n_cols: int) -> TracePath:
     return TracePath(np.zeros(0), np.zeros(0), np.zeros(n_cols, bool), x0, 1.0, 0.0)
 
 
+def _weighted_centres(
+    dark: np.ndarray, cols: np.ndarray, top: np.ndarray, bot: np.ndarray
+) -> np.ndarray:
+    """Darkness-weighted centroid row of each run ``[top, bot]`` of column ``cols``."""
+    d = dark[:, cols].astype(np.float64)
+    rows = np.arange(d.shape[0], dtype=np.float64)[:, None]
+    cd = np.vstack([np.zeros((1, d.shape[1])), np.cumsum(d, axis=0)])
+    cyd = np.vstack([np.zeros((1, d.shape[1])), np.cumsum(d * rows, axis=0)])
+    k = np.arange(cols.size)
+    top_i = np.clip(top.astype(int), 0, d.shape[0] - 1)
+    bot_i = np.clip(bot.astype(int), top_i, d.shape[0] - 1)
+    w = cd[bot_i + 1, k] - cd[top_i, k]
+    wy = cyd[bot_i + 1, k] - cyd[top_i, k]
+    geometric = 0.5 * (top_i + bot_i)
+    return np.where(w > 1e-6, wy / np.maximum(w, 1e-12), geometric)
+
+
 def _column_points(
-    cols: np.ndarray, top: np.ndarray, bot: np.ndarray, thick: float
+    cols: np.ndarray,
+    top: np.ndarray,
+    bot: np.ndarray,
+    thick: float,
+    centres: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One point per column: the run's centre (a steep stroke passes through the column's
     middle), except where the run reaches beyond the runs of both neighbouring columns (a peak
@@ -248,11 +293,12 @@ def _column_points(
     xs: list[float] = []
     ys: list[float] = []
     top_l, bot_l = top.tolist(), bot.tolist()
+    centre_l = centres.tolist() if centres is not None else None
     prev = 0.5 * (top_l[0] + bot_l[0]) if n else 0.0
     for k in range(n):
         x = float(cols[k])
         t, b = top_l[k], bot_l[k]
-        centre = 0.5 * (t + b)
+        centre = centre_l[k] if centre_l is not None else 0.5 * (t + b)
         if b - t + 1 <= 2 * thick:
             xs.append(x)
             ys.append(centre)
