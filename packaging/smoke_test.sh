@@ -10,6 +10,7 @@ EXE=$APP_DIR/ecgviewer
 SAMPLES=$APP_DIR/_internal/resources/samples   # the copies inside the bundle
 SCAN=$SAMPLES/ecg00015.png
 STRIP=$SAMPLES/cinc2017_A00004_strip.png
+PHOTO=$SAMPLES/ecg00033.jpg                      # a phone photo: perspective correction
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ecgviewer-smoke.XXXXXX")
 mkdir -p "$WORK/home" "$WORK/tmp" "$WORK/run"
 cd "$WORK/run"
@@ -27,7 +28,7 @@ listing() { (cd "$APP_DIR" && find . -printf '%y %s %T@ %p\n' | sort); }
 no_traceback() { ! grep -q "Traceback" "$1" || { fail "$2: Python traceback:"; tail -5 "$1"; }; }
 
 [ -x "$EXE" ] || { echo "FAIL  $EXE is missing (run packaging/build.sh)"; exit 1; }
-for f in "$SCAN" "$STRIP"; do [ -f "$f" ] || fail "bundled sample missing: $f"; done
+for f in "$SCAN" "$STRIP" "$PHOTO"; do [ -f "$f" ] || fail "bundled sample missing: $f"; done
 listing > "$WORK/before.txt"
 echo "app: $APP_DIR   work: $WORK"
 
@@ -51,7 +52,7 @@ fi
 no_traceback digitize.log digitize
 
 # 3. digitize with 2 worker processes: the frozen executable must work as a spawn worker
-t0=$(now); app digitize "$SCAN" "$STRIP" -o out2 --workers 2 > workers.log 2>&1; rc=$?; t1=$(now)
+t0=$(now); app digitize "$PHOTO" "$STRIP" -o out2 --workers 2 > workers.log 2>&1; rc=$?; t1=$(now)
 if [ $rc = 0 ] && [ "$(ls out2/*.hea 2>/dev/null | wc -l)" = 2 ]; then
     pass "digitize --workers 2: 2 records ($(secs "$t0" "$t1") s)"
 else
