@@ -1,7 +1,8 @@
 """Benchmark the image stage of digitisation on the real scans (no ground truth there).
 
 Prints per scan: image size, metadata dpi and the px/mm it implies, detected grid px/mm in x and
-y, grid confidence, estimated rotation, perspective correction, binarisation threshold and ink
+y, grid confidence, the height in grid millimetres of the 1 mV pulse if one is found (an
+independent check of the grid scale: 10 mm at the usual 10 mm/mV), estimated rotation, perspective correction, binarisation threshold and ink
 fraction, and the timings (CPU time of this process, so other jobs on a shared machine do not
 inflate them) of trace_darkness / binarize / measure_grid / rotation / perspective. With
 ``--save DIR`` it also writes each binarised page as PNG (to look at).
@@ -20,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ecgviewer.digitize.binarize import binarize
+from ecgviewer.digitize.calibration import find_calibration_pulse
 from ecgviewer.digitize.geometry import correct_perspective, estimate_rotation_deg, rotate_image
 from ecgviewer.digitize.grid import measure_grid
 from ecgviewer.digitize.preprocess import trace_darkness
@@ -64,7 +66,7 @@ def main() -> int:
         args.save.mkdir(parents=True, exist_ok=True)
     print(
         f"{'file':14s} {'W×H':>10s} {'dpi':>4s} {'dpi/mm':>6s} {'gx/mm':>6s} {'gy/mm':>6s} "
-        f"{'conf':>5s} {'rot°':>6s} {'persp':>5s} {'thr':>5s} {'ink%':>5s} "
+        f"{'conf':>5s} {'pulse':>5s} {'rot°':>6s} {'persp':>5s} {'thr':>5s} {'ink%':>5s} "
         f"{'dark ms':>7s} {'bin ms':>6s} {'grid ms':>7s} {'rot ms':>6s} {'persp ms':>8s}"
     )
     totals = np.zeros(5)
@@ -76,11 +78,13 @@ def main() -> int:
         grid, t_g = _timed(measure_grid, page)
         dark, t_d = _timed(trace_darkness, page)
         res, t_b = _timed(binarize, dark)
+        pulse = find_calibration_pulse(res.binary, grid.px_per_mm_y) if grid.found else None
+        pulse_mm = pulse.height_mm if pulse else float("nan")
         dpi = dpis.get(path.name, float("nan"))
         h, w = rgb.shape[:2]
         print(
             f"{path.name:14s} {w:>5d}×{h:<4d} {dpi:4.0f} {dpi / 25.4:6.2f} "
-            f"{grid.px_per_mm_x:6.2f} {grid.px_per_mm_y:6.2f} {grid.confidence:5.2f} "
+            f"{grid.px_per_mm_x:6.2f} {grid.px_per_mm_y:6.2f} {grid.confidence:5.2f} {pulse_mm:5.1f} "
             f"{angle:6.2f} {str(did_persp)[0]:>5s} {res.threshold:5.2f} "
             f"{100 * res.binary.mean():5.1f} {1e3 * t_d:7.0f} {1e3 * t_b:6.0f} "
             f"{1e3 * t_g:7.0f} {1e3 * t_r:6.0f} {1e3 * t_p:8.0f}"

@@ -107,9 +107,12 @@ def binarize(
         t = 0.5 if threshold is None else float(threshold)
         return BinarizeResult(d > t, t, method)
     if method == "adaptive":
+        # local contrast (Sauvola-like, on darkness): ink stands ``t`` above its
+        # neighbourhood's mean and above the page's noise floor
         local = ndimage.uniform_filter(d, size=max(15, min(d.shape) // 20 | 1))
-        t = float(threshold) if threshold is not None else 0.15
-        return BinarizeResult((d - local) > t, t, method)
+        t = float(threshold) if threshold is not None else 0.1
+        floor = noise_floor(d[::2, ::2])
+        return BinarizeResult(((d - local) > t) & (d > floor), t, method)
     if method == "otsu":
         t = otsu_threshold(d) if threshold is None else float(threshold)
         return BinarizeResult(d > t, t, method)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from ecgviewer.digitize.grid import GridMeasurement
 from ecgviewer.digitize.types import Calibration, DigitizeSettings
@@ -72,8 +73,9 @@ def find_calibration_pulse(
     A pulse is two vertical strokes with the same top and bottom rows, 1.5–12 mm apart, whose
     height is 5, 10 or 20 mm (one of ``gains_mm_mv``) within 25 %. The height is measured
     between the centres of the strokes' ends (run length minus the stroke's width), so a
-    thick trace does not inflate it. Returns the pulse closest to a standard height (strokes
-    cut by the image's top or bottom edge only when nothing else qualifies), or None.
+    thick trace does not inflate it. Preference: not cut by the image's top or bottom edge,
+    then within 10 % of a standard height, then the tallest (a stroke broken by noise only
+    ever looks shorter). None when nothing qualifies.
     """
     if px_per_mm_y <= 0 or binary.ndim != 2 or not binary.any():
         return None
@@ -82,10 +84,14 @@ def find_calibration_pulse(
     band = max(8, int(w * search_fraction))
     min_len = max(4, int(0.75 * min(gains_mm_mv) * px_per_mm_y))
     tol = max(2.0, 0.4 * px_per_mm_y)
+    gap_px = max(3, int(round(0.6 * px_per_mm_y)))
     best: PulseMeasurement | None = None
-    best_key: tuple[bool, float] = (True, np.inf)
+    best_key: tuple[bool, bool, float] = (True, True, 0.0)
     for x_off in (0, w - band):
-        runs = _long_vertical_runs(binary[:, x_off : x_off + band], min_len)
+        sub = binary[:, x_off : x_off + band]
+        # bridge the small gaps grid-line removal leaves where a stroke crosses a dark line
+        sub = sub | ndimage.binary_closing(sub, structure=np.ones((gap_px, 1), bool))
+        runs = _long_vertical_runs(sub, min_len)
         if len(runs) < 2 or len(runs) > 20000:
             continue
         strokes = _strokes(runs, tol)
@@ -105,7 +111,7 @@ def find_calibration_pulse(
                 if dev > 0.25:
                     continue
                 # strokes cut by the image's top or bottom edge are a last resort
-                key = (min(a[2], b[2]) <= 1 or max(a[3], b[3]) >= h - 1, dev)
+                key = (min(a[2], b[2]) <= 1 or max(a[3], b[3]) >= h - 1, dev > 0.1, -height_px)
                 if best is None or key < best_key:
                     best_key = key
                     best = PulseMeasurement(
