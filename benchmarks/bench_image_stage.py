@@ -98,8 +98,8 @@ def main() -> int:
             )
     n = max(1, len(files))
     print(
-        "mean ms: trace_darkness %.0f, binarize %.0f, measure_grid %.0f, rotation %.0f, "
-        "perspective %.0f" % tuple(1e3 * totals / n)
+        "mean ms: trace_darkness {:.0f}, binarize {:.0f}, measure_grid {:.0f}, rotation {:.0f}, "
+        "perspective {:.0f}".format(*tuple(1e3 * totals / n))
     )
     # timing on a 200 dpi A4 page (2339×1654) built by tiling a real scan
     if files:
@@ -119,9 +119,9 @@ def main() -> int:
             )
         ]
         print(
-            "200 dpi A4 page (2339×1654), best of 3, CPU ms: trace_darkness %.0f, binarize "
-            "auto %.0f (1800×800 crop: auto %.0f, manual %.1f), measure_grid %.0f, rotation "
-            "%.0f, perspective %.0f" % tuple(1e3 * np.array(t))
+            "200 dpi A4 page (2339×1654), best of 3, CPU ms: trace_darkness {:.0f}, binarize "
+            "auto {:.0f} (1800×800 crop: auto {:.0f}, manual {:.1f}), measure_grid {:.0f}, rotation "
+            "{:.0f}, perspective {:.0f}".format(*tuple(1e3 * np.array(t)))
         )
     return 0
 

@@ -43,7 +43,9 @@ def synthetic_record(seed: int = 0, fs_hz: float = 500.0, duration_s: float = 10
 
 
 def render(seed: int = 1, distortions: Distortions | None = None, **style):
-    return render_ecg(synthetic_record(seed), RenderStyle(**style), seed=seed, distortions=distortions)
+    return render_ecg(
+        synthetic_record(seed), RenderStyle(**style), seed=seed, distortions=distortions
+    )
 
 
 @pytest.fixture(scope="module")
@@ -117,11 +119,11 @@ class TestGrid:
     @pytest.mark.parametrize(
         "style",
         [
-            dict(grid="red", dpi=200),
-            dict(grid="green", dpi=100),
-            dict(grid="blue", dpi=300),
-            dict(grid="grey", dpi=150, tinted_paper=True),
-            dict(grid="pink", dpi=120, grid_dotted=True),
+            {"grid": "red", "dpi": 200},
+            {"grid": "green", "dpi": 100},
+            {"grid": "blue", "dpi": 300},
+            {"grid": "grey", "dpi": 150, "tinted_paper": True},
+            {"grid": "pink", "dpi": 120, "grid_dotted": True},
         ],
         ids=lambda s: f"{s['grid']}-{s['dpi']}",
     )
@@ -263,9 +265,7 @@ class TestPerspectivePhoto:
         h, w = page.shape[:2]
         big_h, big_w = int(h * 1.5), int(w * 1.4)
         corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
-        quad = np.array(
-            [[0.12, 0.15], [0.9, 0.08], [0.95, 0.92], [0.08, 0.85]]
-        ) * [big_w, big_h]
+        quad = np.array([[0.12, 0.15], [0.9, 0.08], [0.95, 0.92], [0.08, 0.85]]) * [big_w, big_h]
         to_page = ProjectiveTransform(matrix=_homography(quad, corners))
         photo = warp(page, to_page, output_shape=(big_h, big_w), cval=0.25, preserve_range=True)
         photo = photo.astype(np.uint8)

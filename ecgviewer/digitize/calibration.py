@@ -33,7 +33,7 @@ def _long_vertical_runs(binary: np.ndarray, min_len: int) -> np.ndarray:
     b[1:-1] = binary
     d = np.diff(b, axis=0)
     sr, sc = np.nonzero(d.T == 1)  # (column, row) sorted by column, then row
-    er, ec = np.nonzero(d.T == -1)
+    _er, ec = np.nonzero(d.T == -1)
     runs = np.stack([sr, sc, ec], axis=1)  # starts and ends pair up in the same order
     return runs[(runs[:, 2] - runs[:, 1]) >= min_len]
 
@@ -84,7 +84,7 @@ def find_calibration_pulse(
     band = max(8, int(w * search_fraction))
     min_len = max(4, int(0.75 * min(gains_mm_mv) * px_per_mm_y))
     tol = max(2.0, 0.4 * px_per_mm_y)
-    gap_px = max(3, int(round(0.6 * px_per_mm_y)))
+    gap_px = max(3, round(0.6 * px_per_mm_y))
     best: PulseMeasurement | None = None
     best_key: tuple[bool, bool, float] = (True, True, 0.0)
     for x_off in (0, w - band):
@@ -115,8 +115,12 @@ def find_calibration_pulse(
                 if best is None or key < best_key:
                     best_key = key
                     best = PulseMeasurement(
-                        height_px, height_mm, left[0] + x_off, right[1] + x_off + 1,
-                        min(a[2], b[2]), max(a[3], b[3]),
+                        height_px,
+                        height_mm,
+                        left[0] + x_off,
+                        right[1] + x_off + 1,
+                        min(a[2], b[2]),
+                        max(a[3], b[3]),
                     )
         if best is not None:
             return best

@@ -133,8 +133,10 @@ def find_sheet_corners(image_rgb: np.ndarray) -> np.ndarray | None:
         return None
     margin = 0.01 * max(sh, sw)
     inside = (
-        (quad[:, 0] > margin) & (quad[:, 0] < sw - 1 - margin)
-        & (quad[:, 1] > margin) & (quad[:, 1] < sh - 1 - margin)
+        (quad[:, 0] > margin)
+        & (quad[:, 0] < sw - 1 - margin)
+        & (quad[:, 1] > margin)
+        & (quad[:, 1] < sh - 1 - margin)
     )
     if not inside.all():
         return None
@@ -166,8 +168,8 @@ def correct_perspective(image_rgb: np.ndarray) -> tuple[np.ndarray, bool]:
     if quad is None:
         return img, False
     tl, tr, br, bl = quad
-    out_w = int(round(0.5 * (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl))))
-    out_h = int(round(0.5 * (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr))))
+    out_w = round(0.5 * (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)))
+    out_h = round(0.5 * (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)))
     if min(out_w, out_h) < 64:
         return img, False
     dst = np.array([[0, 0], [out_w - 1, 0], [out_w - 1, out_h - 1], [0, out_h - 1]], float)
@@ -175,5 +177,12 @@ def correct_perspective(image_rgb: np.ndarray) -> tuple[np.ndarray, bool]:
         matrix = _homography(dst, quad)
     except np.linalg.LinAlgError:
         return img, False
-    out = warp(img, ProjectiveTransform(matrix=matrix), output_shape=(out_h, out_w), order=1, cval=1.0, preserve_range=True)
+    out = warp(
+        img,
+        ProjectiveTransform(matrix=matrix),
+        output_shape=(out_h, out_w),
+        order=1,
+        cval=1.0,
+        preserve_range=True,
+    )
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), True

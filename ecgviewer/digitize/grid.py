@@ -10,6 +10,7 @@ which settles the 1 mm / 5 mm ambiguity when fine lines are blurred away (72 dpi
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +79,7 @@ def _mean_autocorr(ev: np.ndarray, axis: int, n_strips: int, max_lag: int) -> np
     edges = np.linspace(0, ev.shape[axis], n_strips + 1).astype(int)
     acc = np.zeros(max_lag + 1)
     used = 0
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         if b - a < 2:
             continue
         strip = ev[a:b:2] if axis == 0 else ev[:, a:b:2]
@@ -229,7 +230,7 @@ def measure_grid(image_rgb: np.ndarray, darkness: np.ndarray | None = None) -> G
     prior_x = _log_prior(w, p1, _PAGE_WIDTH_MM)
     prior_y = _log_prior(h, p1, _PAGE_HEIGHT_MM)
     # x and y share the pitch up to ±8 % (non-square pixels, perspective)
-    win = int(round(0.08 / _LOG_STEP))
+    win = round(0.08 / _LOG_STEP)
     joint = fit_x + prior_x + ndimage.maximum_filter1d(fit_y + prior_y, 2 * win + 1)
     i = int(np.argmax(joint))
     j = _local_best(fit_y + prior_y, i, win)

@@ -57,7 +57,7 @@ def paper_background(value: np.ndarray, step: int | None = None) -> np.ndarray:
     """
     h, w = value.shape
     if step is None:
-        step = max(1, int(round(max(h, w) / 250)))
+        step = max(1, round(max(h, w) / 250))
     small = value[::step, ::step]
     size = 5
     small = ndimage.maximum_filter(small, size=size)
