@@ -158,7 +158,6 @@ def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
     if peaks.size == 0:
         raise NoTraceFoundError("no horizontal trace rows found")
     strong = peaks[smooth[peaks] >= 0.2 * smooth[peaks].max()]
-    rows: list[TraceRow] = []
     half_band = max(2, int(2.5 * px_per_mm))
     min_width = _MIN_ROW_WIDTH_MM * px_per_mm
     cands = []
@@ -176,16 +175,63 @@ def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
     cands.sort()
     widest = max(c[2] - c[1] for c in cands)
     cands = [c for c in cands if c[2] - c[1] >= _MIN_REL_ROW_WIDTH * widest]
-    ys = [c[0] for c in cands]
-    for k, (p, x0, x1, _fill) in enumerate(cands):
+    return _with_bands(
+        [TraceRow(float(p), 0, 0, x0, x1) for p, x0, x1, _fill in cands], h, px_per_mm
+    )
+
+
+def _with_bands(rows: list[TraceRow], h: int, px_per_mm: float) -> list[TraceRow]:
+    """Rows sorted top to bottom with their bands: to 85 % of the way to each neighbour
+    (bands overlap a little: big QRS complexes reach into the neighbour's half)."""
+    rows = sorted(rows, key=lambda r: r.baseline_y)
+    ys = [r.baseline_y for r in rows]
+    out = []
+    for k, row in enumerate(rows):
         up = ys[k] - ys[k - 1] if k > 0 else None
         down = ys[k + 1] - ys[k] if k + 1 < len(ys) else None
         spacing = min(d for d in (up, down, 40 * px_per_mm) if d is not None)
-        # bands overlap a little: big QRS complexes reach into the neighbour's half
-        y0 = p - int(0.85 * (up if up is not None else spacing * 1.2))
-        y1 = p + int(0.85 * (down if down is not None else spacing * 1.2)) + 1
-        rows.append(TraceRow(float(p), max(0, y0), min(h, y1), x0, x1))
-    return rows
+        y0 = ys[k] - int(0.85 * (up if up is not None else spacing * 1.2))
+        y1 = ys[k] + int(0.85 * (down if down is not None else spacing * 1.2)) + 1
+        out.append(replace(row, y0=max(0, int(y0)), y1=min(h, int(y1))))
+    return out
+
+
+def _rows_from_pulses(
+    binary: np.ndarray, rows: list[TraceRow], calibration: Calibration
+) -> list[TraceRow]:
+    """Add rows the projection missed (a wandering or very noisy trace has no sharp baseline
+    line) where a calibration pulse sits one row pitch above, below or between found rows."""
+    pulsed = [r for r in rows if r.pulse_base_y is not None]
+    if len(pulsed) < 2:
+        return rows
+    h = binary.shape[0]
+    pitch = float(np.median(np.diff(sorted(r.baseline_y for r in rows))))
+    if pitch <= 0:
+        return rows
+    pxx = calibration.px_per_mm_x
+    xa = max(0, int(min(r.pulse_x1 for r in pulsed) - 12 * pxx))
+    xb = int(max(r.pulse_x1 for r in pulsed) + 2)
+    x1 = int(np.median([r.x1 for r in rows]))
+    ys = sorted(r.baseline_y for r in rows)
+    cands = [ys[0] - pitch * k for k in range(1, 4)] + [ys[-1] + pitch * k for k in range(1, 4)]
+    cands += [a + pitch for a, b in itertools.pairwise(ys) if b - a > 1.6 * pitch]
+    added = []
+    for y in cands:
+        ya, yb = int(y - 0.45 * pitch), int(y + 0.45 * pitch)
+        if ya < 0 or yb > h:
+            continue
+        pulse = find_calibration_pulse(
+            binary[ya:yb, xa:xb], calibration.px_per_mm_y, pxx, search_fraction=1.0
+        )
+        if pulse is None:
+            continue
+        foot = float(ya + pulse.y_bottom)
+        end = xa + pulse.x1
+        added.append(TraceRow(foot, 0, 0, end + 1, x1, end, foot))
+    if not added:
+        return rows
+    px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
+    return _with_bands(rows + added, h, px_per_mm)
 
 
 def _find_pulse(
@@ -465,7 +511,7 @@ def detect_layout(
         if found is not None and found[0] < row.x1 - 10 * calibration.px_per_mm_x:
             row = replace(row, x0=found[0] + 1, pulse_x1=found[0], pulse_base_y=found[1])
         trimmed.append(row)
-    rows = _snap_row_starts(trimmed, calibration)
+    rows = _snap_row_starts(_rows_from_pulses(binary, trimmed, calibration), calibration)
     name = settings.layout if settings.layout != "auto" else _decide_name(binary, rows, calibration)
     if name != "single":
         n_needed = {"12x1": 12, "6x2": 6, "3x4": 3, "3x4+1": 4, "3x4+3": 6}.get(name, 3)
