@@ -417,10 +417,10 @@ def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibrat
         return "single"
     # simultaneous rows (beats line up) or lead-change marks: a 12-lead page; beats that do
     # not line up: consecutive stretches of one lead. In between (photos bend rows, regular
-    # rhythms line up by chance) the row count decides: 4 or 6 rows are far more often a
+    # rhythms line up by chance) the row count decides: 4 rows (3x4+1) are far more often a
     # 12-lead page, 3 rows a 30 s strip.
     sync = _beat_sync(binary, rows, calibration.px_per_s)
-    unsure = sync >= _AMBIGUOUS_BEAT_SYNC and n in (4, 6)
+    unsure = sync >= _AMBIGUOUS_BEAT_SYNC and n == 4
     if sync < _MIN_BEAT_SYNC and not unsure and breaks(rows[:3], quarters) < 0.5:
         return "single"
     if n >= 10:
