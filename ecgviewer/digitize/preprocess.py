@@ -26,7 +26,9 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected an H×W, H×W×3 or H×W×4 image, got shape {img.shape}")
     if img.dtype != np.uint8:
         f = img.astype(np.float32)
-        if f.max(initial=0.0) <= 1.0:
+        if img.dtype == np.uint16:
+            f = f / 257.0
+        elif f.max(initial=0.0) <= 1.0:
             f = f * 255.0
         img = np.clip(f + 0.5, 0, 255).astype(np.uint8)
     if img.shape[2] == 4:
