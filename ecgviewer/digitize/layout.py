@@ -434,14 +434,13 @@ def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibrat
     if n == 5:
         return "3x4+2"
     if n == 6:
-        top3 = breaks(rows[:3], quarters)
-        bottom3_q = breaks(rows[3:], (0.25, 0.75))
-        half = breaks(rows, (0.5,))
-        if half > 0.5 and bottom3_q < 0.3 and top3 < 0.5:
-            return "6x2"
-        if top3 > 0.3 or bottom3_q < 0.3:
+        # 6x2: every row changes lead at half time; 3x4+3: the top rows change at the
+        # quarters and the bottom three are unbroken rhythm strips of one lead each
+        quarter_top = breaks(rows[:3], (0.25, 0.75))
+        half_bottom = breaks(rows[3:], (0.5,))
+        if quarter_top >= 0.3 and half_bottom < 0.3:
             return "3x4+3"
-        return "6x2"
+        return "6x2" if half_bottom >= 0.3 and quarter_top < 0.3 else "3x4+3"
     return "single"
 
 
