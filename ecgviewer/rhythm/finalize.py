@@ -105,10 +105,11 @@ def finalize(run_dir: str | Path, models_out: str | Path, data_dir: str | Path) 
     (out / "rhythm_cnn.json").write_text(json.dumps(card, indent=1))
     (out / "MODEL_CARD.md").write_text(model_card_markdown(card))
     shutil.copyfile(run / "folds.json", out / "rhythm_folds.json")
-    with gzip.open(out / "rhythm_cnn_oof.csv.gz", "wt") as fh:
-        fh.write("name,label,fold,logit_N,logit_A,logit_O,logit_noise\n")
-        for n, y, f, z in zip(names, labels, folds, logits):
-            fh.write(f"{n},{CLASSES[y]},{f}," + ",".join(f"{v:.4f}" for v in z) + "\n")
+    lines = ["name,label,fold,logit_N,logit_A,logit_O,logit_noise"]
+    lines += [f"{n},{CLASSES[y]},{f}," + ",".join(f"{v:.4f}" for v in z)
+              for n, y, f, z in zip(names, labels, folds, logits)]
+    # mtime=0: the same run gives the same bytes
+    (out / "rhythm_cnn_oof.csv.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
     return card
 
 
@@ -216,12 +217,15 @@ Confusion matrix with the shipped post-processing (cross-fitted):
 
 Expected calibration error (10 bins, top label): {raw['ece']:.4f} before temperature scaling,
 {cross['ece']:.4f} after (temperature fitted on the other four folds' OOF logits, so this is
-an honest estimate); {ship['ece']:.4f} with offsets + temperature (cross-fitted). The shipped ensemble averages member logits; its calibration was not
+an honest estimate); {ship['ece']:.4f} with the shipped post-processing (cross-fitted). The shipped ensemble averages member logits; its calibration was not
 measured separately (no data left that all members have not seen).
 
 The shipped model is the ensemble of the {arch['members']} fold models: the numbers above describe a
 single member on unseen data; averaging members is usually as good or better but is not
 separately validated here.
+
+Speed, PTB-XL cross-device and image-derived results: `rhythm_benchmarks.md`
+(`benchmarks/bench_rhythm.py`, `benchmarks/bench_rhythm_images.py`).
 
 ## Limitations
 - The challenge winners reached about 0.83 on the hidden test set; this CV estimate is on the
