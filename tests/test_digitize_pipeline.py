@@ -13,7 +13,7 @@ from ecgviewer.digitize import (
     digitize_prepared,
     prepare_page,
 )
-from ecgviewer.digitize.types import STANDARD_LEADS
+from ecgviewer.digitize.types import STANDARD_LEADS, CropBox
 from ecgviewer.errors import NoTraceFoundError
 from ecgviewer.io.signals import read_signal, read_wfdb
 from ecgviewer.render import RenderStyle, render_ecg
@@ -149,6 +149,19 @@ def test_prepared_page_is_reused_with_another_threshold(ptb_record):
     assert a.threshold == 0.1 and b.threshold == 0.4
     assert a.binary.sum() > b.binary.sum()
     assert a.image_rgb is b.image_rgb is prepared.image_rgb
+
+
+def test_crop_keeps_image_coordinates(ptb_record):
+    page = render_ecg(ptb_record, RenderStyle(layout="3x4+1", dpi=100), seed=3)
+    h, w = page.image_rgb.shape[:2]
+    full = digitize(page.image_rgb)
+    cropped = digitize(page.image_rgb, DigitizeSettings(crop=CropBox(20, 30, w - 10, h - 5)))
+    assert cropped.binary.shape == (h - 35, w - 30)
+    a, b = full.lead("V1"), cropped.lead("V1")
+    n = min(a.trace_x_px.size, b.trace_x_px.size, 50)
+    assert np.allclose(a.trace_x_px[:n], b.trace_x_px[:n], atol=1.0)
+    assert np.allclose(a.trace_y_px[:n], b.trace_y_px[:n], atol=1.0)
+    assert b.start_s == pytest.approx(a.start_s, abs=0.01)
 
 
 class TestNoTrace:
