@@ -75,51 +75,63 @@ def time_start(settings: Path, repeat: int) -> list[float]:
 
 
 def time_open(window, app, path: Path) -> dict[str, float]:
-    """Seconds from open_file to: page shown, waveform shown, rhythm result (or message) shown."""
+    """Seconds from open_file to: page shown, waveform shown, rhythm result (or message) shown.
+    The marks come from the document's events, after the window's own handlers drew."""
     from ecgviewer.gui.app import result_shown
 
     marks: dict[str, float] = {}
-    t0 = time.perf_counter()
     doc = window.doc
-    window.open_file(path)
-    while not result_shown(window):
-        app.processEvents()
-        now = time.perf_counter() - t0
-        if "page" not in marks and doc.image is not None and Path(doc.image.path) == path:
-            marks["page"] = now
-        if (
-            "page" in marks
-            and "waveform" not in marks
-            and doc.digitization is not None
-            and window.waveform.rows
-        ):
-            marks["waveform"] = now
-        time.sleep(0.001)
-    marks.setdefault("page", float("nan"))
-    marks.setdefault("waveform", float("nan"))
-    marks["rhythm"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+
+    def mark(name):
+        return lambda *_a: marks.setdefault(name, time.perf_counter() - t0)
+
+    handlers = {"image": mark("page"), "digitization": mark("waveform"), "rhythm": mark("rhythm")}
+    for name, fn in handlers.items():
+        getattr(doc.events, name).connect(fn)
+    try:
+        window.open_file(path)
+        while not (result_shown(window) and "waveform" in marks):
+            app.processEvents()
+            time.sleep(0.001)
+    finally:
+        for name, fn in handlers.items():
+            getattr(doc.events, name).disconnect(fn)
+    marks.setdefault("rhythm", time.perf_counter() - t0)
     marks["rhythm_ok"] = float(doc.rhythm is not None)
     return marks
 
 
 def time_threshold(window, app, n: int = 30) -> list[float]:
-    """Latency from a slider step to the new binary preview on screen (ms)."""
+    """Latency from a slider step to the new binary preview drawn (ms). The GUI thread waits
+    in a Qt event loop (as in the app), not in a Python busy loop that would hold the GIL."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
     panel = window.settings_panel
-    done = []
-    window.preview_shown.connect(lambda: done.append(time.perf_counter()))
     lat = []
     base = panel.threshold.value()
     for k in range(n):
-        before = len(done)
+        loop = QEventLoop()
+        window.preview_shown.connect(loop.quit)
+        QTimer.singleShot(10_000, loop.quit)
         t0 = time.perf_counter()
         panel.threshold.setValue(max(10, min(990, base + (k % 10 - 5) * 15 + 1)))
-        while len(done) == before:
-            app.processEvents()
+        loop.exec()
+        window.preview_shown.disconnect(loop.quit)
         window.image_view.binary_item.update()
-        app.processEvents()
-        lat.append(1000 * (done[-1] - t0))
+        app.processEvents()  # paint
+        lat.append(1000 * (time.perf_counter() - t0))
         panel._commit_timer.stop()  # measure the preview only, not the re-digitisation
     return lat
+
+
+def set_method(window, app, method: str) -> None:
+    """Choose a binarisation method in the panel and wait for the re-digitisation."""
+    panel = window.settings_panel
+    panel.method.setCurrentIndex(panel.method.findData(method))
+    while window.pipeline.busy or window.doc.digitization is None:
+        app.processEvents()
+        time.sleep(0.001)
 
 
 def time_binarize(window) -> dict[str, float]:
@@ -173,7 +185,7 @@ def main() -> int:
         try:
             for name, path in pages.items():
                 runs = [time_open(window, app, path) for _ in range(args.repeat)]
-                page = statistics.median(r.get("page", float("nan")) for r in runs)
+                page = statistics.median(r["page"] for r in runs)
                 wave = statistics.median(r["waveform"] for r in runs)
                 rhythm = statistics.median(r["rhythm"] for r in runs)
                 shape = window.doc.image.rgb.shape
@@ -187,14 +199,18 @@ def main() -> int:
                     else f"no model: {window.doc.rhythm_error}"[:60]
                 )
                 rows.append((f"open {name}: rhythm shown", f"{rhythm:.2f} s", note))
-                lat = sorted(time_threshold(window, app))
-                rows.append(
-                    (
-                        f"threshold preview latency ({name})",
-                        f"{statistics.median(lat):.0f} ms",
-                        f"p95 {lat[int(0.95 * (len(lat) - 1))]:.0f} ms, n={len(lat)}",
+                for method in ("auto", "adaptive"):
+                    set_method(window, app, method)
+                    lat = sorted(time_threshold(window, app))
+                    p95 = lat[int(0.95 * (len(lat) - 1))]
+                    rows.append(
+                        (
+                            f"threshold preview latency, {method} ({name})",
+                            f"{statistics.median(lat):.0f} ms",
+                            f"p95 {p95:.0f} ms, n={len(lat)}",
+                        )
                     )
-                )
+                set_method(window, app, "auto")
                 for method, ms in time_binarize(window).items():
                     rows.append((f"  binarize {method} on the crop", f"{ms:.1f} ms", ""))
         finally:
