@@ -118,6 +118,9 @@ class TestSpec:
                 assert f"resources/samples/{f.name}" in dests
         for f in (ROOT / "models").glob("rhythm_cnn.*"):  # weights and card, once trained
             assert f"models/{f.name}" in dests
+        for f in (ROOT / "models").glob("*"):  # training records stay out of the app
+            if f.suffix not in {".pt", ".md"} and not f.with_suffix(".pt").is_file():
+                assert f"models/{f.name}" not in dests
         assert not any(d.startswith("models/") and "/" in d[len("models/"):] for d in dests)
 
     def test_smoke_test_samples_are_bundled(self) -> None:
