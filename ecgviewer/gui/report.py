@@ -27,7 +27,7 @@ from ecgviewer import RESEARCH_NOTICE, __version__
 from ecgviewer.errors import EcgViewerError
 from ecgviewer.gui._pg import CLASS_COLOURS, MAJOR_RGB, MINOR_RGB, RHYTHM_RGB
 from ecgviewer.gui.document import Document, overlay_breaks, signal_with_gaps
-from ecgviewer.gui.rhythm_panel import quality_flags
+from ecgviewer.gui.rhythm_panel import quality_flags, result_title
 from ecgviewer.rhythm.types import CLASS_NAMES, CLASSES
 
 PAGE_W_MM, PAGE_H_MM = 297.0, 210.0
@@ -180,9 +180,7 @@ def draw_report(painter: QPainter, px_per_mm: float, doc: Document) -> None:
     rx, rw = x0 + box_w + 6, inner_w - box_w - 6
     y = 25.0
     if res is not None:
-        name = CLASS_NAMES.get(res.label, res.label)
-        if res.cannot_assess:
-            name = f"Cannot assess (best guess: {name})"
+        name = result_title(res)
         cv.text(rx, y, rw, 8, name, 13, bold=True, rgb=CLASS_COLOURS.get(res.label, (0, 0, 0)))
         y += 9
         for k in CLASSES:

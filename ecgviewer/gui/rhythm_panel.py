@@ -26,7 +26,7 @@ def notice_label() -> QLabel:
 
 
 def quality_flags(dig: Digitization | None, result: RhythmResult | None) -> list[str]:
-    """Plain-language flags about how far the result can be trusted."""
+    """Plain-language flags about how far the result can be trusted (no repeats)."""
     flags: list[str] = []
     if result is not None:
         if result.cannot_assess:
@@ -38,7 +38,24 @@ def quality_flags(dig: Digitization | None, result: RhythmResult | None) -> list
         if dig.quality < 0.5:
             flags.append(f"Low digitisation quality ({dig.quality:.2f}).")
         flags.extend(dig.warnings)
-    return flags
+    seen: set[str] = set()
+    unique = []
+    for flag in flags:
+        key = flag.strip().rstrip(".").lower()
+        if key not in seen:
+            seen.add(key)
+            unique.append(flag)
+    return unique
+
+
+def result_title(result: RhythmResult) -> str:
+    """The headline: the class name, or why the label should not be trusted."""
+    name = CLASS_NAMES.get(result.label, result.label)
+    if not result.cannot_assess:
+        return name
+    if result.label == "~":
+        return "Cannot assess: too noisy"
+    return f"Cannot assess (best guess: {name})"
 
 
 class RhythmPanel(QWidget):
@@ -104,10 +121,7 @@ class RhythmPanel(QWidget):
             self.heart_rate.setText("–")
             self.irregularity.setText("–")
         else:
-            text = CLASS_NAMES.get(result.label, result.label)
-            if result.cannot_assess:
-                text = f"Cannot assess (best guess: {text})"
-            self.label.setText(text)
+            self.label.setText(result_title(result))
             r, g, b = CLASS_COLOURS.get(result.label, (0, 0, 0))
             self.label.setStyleSheet(f"color: rgb({r},{g},{b});")
             self.status.setText(f"Analysed {result.duration_s:.1f} s of the rhythm lead.")

@@ -45,6 +45,16 @@ def grid_lines(t0: float, t1: float, v0: float, v1: float, step_s: float, step_m
     return np.concatenate([vx, hx]), np.concatenate([vy, hy])
 
 
+def window_edges(centres_s: np.ndarray, duration_s: float) -> np.ndarray:
+    """Boundaries of the analysis windows around their centre times: half-way between
+    neighbours, the ends at 0 and ``duration_s`` (len(centres) + 1 values)."""
+    c = np.asarray(centres_s, dtype=np.float64)
+    mids = (c[:-1] + c[1:]) / 2
+    first = min(0.0, c[0]) if c.size else 0.0
+    last = max(duration_s, c[-1]) if c.size else duration_s
+    return np.concatenate([[first], mids, [last]])
+
+
 def display_order(dig: Digitization, rhythm_index: int | None) -> list[int]:
     """Lead indices: the rhythm strip first (what a rhythm reader looks at), then the usual
     order (I, II, III, aVR, … V6), each lead's segments by time."""
@@ -269,17 +279,19 @@ class WaveformView(QWidget):
             row.refresh()
 
     def show_rhythm(self, result: RhythmResult | None, start_s: float = 0.0) -> None:
-        """Draw the per-window class probabilities beneath the rhythm strip."""
+        """Draw the per-window class probabilities beneath the rhythm strip, each window as a
+        step over the stretch it covers (so one window on a 10 s strip is still visible)."""
         if self.timeline_plot is None:
             return
+        edges = None
+        if result is not None and len(result.timeline_t_s):
+            edges = start_s + window_edges(np.asarray(result.timeline_t_s), result.duration_s)
         for name, curve in self.timeline_curves.items():
-            if result is None or len(result.timeline_t_s) == 0:
+            if edges is None:
                 curve.setData([], [])
                 continue
-            k = CLASSES.index(name)
-            curve.setData(
-                start_s + np.asarray(result.timeline_t_s), np.asarray(result.timeline_probs)[:, k]
-            )
+            probs = np.asarray(result.timeline_probs)[:, CLASSES.index(name)]
+            curve.setData(edges, probs, stepMode="center")
 
     # -- building -----------------------------------------------------------------------------
     def _style_row(self, plot: pg.PlotItem, lead, is_rhythm: bool, t0: float, t1: float) -> None:
@@ -323,10 +335,12 @@ class WaveformView(QWidget):
         plot.setLabel("left", "P(class)")
         plot.getAxis("left").setWidth(62)
         plot.getAxis("left").setTicks([[(0, "0"), (0.5, ".5"), (1, "1")]])
-        legend = plot.addLegend(offset=(4, 2), colCount=4, labelTextSize="7pt")
+        # no legend over the curves: the colours are those of the Rhythm panel's bars
+        plot.getAxis("left").setToolTip(
+            "Class probability per analysis window; colours as in the Rhythm panel"
+        )
         for name in CLASSES:
             self.timeline_curves[name] = plot.plot(
                 [], [], pen=pg.mkPen(CLASS_COLOURS[name], width=1.8), name=name
             )
-        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         return plot

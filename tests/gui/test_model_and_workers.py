@@ -201,3 +201,36 @@ class TestTaskRunner:
         assert not any(t.objectName() == "ecgviewer-t" for t in running_threads())
         with pytest.raises(RuntimeError):
             runner.submit(job)
+
+
+class TestTimeline:
+    def test_window_edges_cover_the_strip(self):
+        from ecgviewer.gui.waveform_view import window_edges
+
+        np.testing.assert_allclose(window_edges(np.array([5.0]), 10.0), [0.0, 10.0])
+        np.testing.assert_allclose(window_edges(np.array([2.0, 6.0, 10.0]), 12.0), [0, 4, 8, 12])
+
+
+class TestRhythmText:
+    def test_flags_are_not_repeated_and_titles_say_why(self):
+        import dataclasses
+
+        from ecgviewer.gui.rhythm_panel import quality_flags, result_title
+        from ecgviewer.rhythm.types import RhythmResult
+
+        res = RhythmResult(
+            "~",
+            {"N": 0, "A": 0, "O": 0.1, "~": 0.9},
+            np.zeros(0),
+            np.zeros((0, 4)),
+            None,
+            None,
+            True,
+            10.0,
+            ("signal quality too poor to assess the rhythm",),
+        )
+        assert quality_flags(None, res) == ["Signal quality too poor to assess the rhythm."]
+        assert result_title(res) == "Cannot assess: too noisy"
+        res = dataclasses.replace(res, label="A")
+        assert result_title(res) == "Cannot assess (best guess: Atrial fibrillation)"
+        assert result_title(dataclasses.replace(res, cannot_assess=False)) == "Atrial fibrillation"
