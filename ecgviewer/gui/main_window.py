@@ -44,7 +44,7 @@ from ecgviewer.paths import user_data_dir
 IMAGE_FILTER = (
     "ECG images and PDFs (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.pdf);;All files (*)"
 )
-SESSION_SUFFIX = ".ecgsession.json"
+SESSION_SUFFIX = ".ecgviewer.json"  # as ecgviewer.session.sidecar_path names them
 MAX_RECENT = 10
 RHYTHM_RERUN_DELAY_MS = 800
 PREF_FIELDS = (
@@ -616,10 +616,12 @@ class MainWindow(QMainWindow):
         )
 
     def save_session_dialog(self) -> None:
-        path, _ = self._save_path(
-            "Save session",
-            f"{self._stem()}{SESSION_SUFFIX}",
-            f"ECG Viewer session (*{SESSION_SUFFIX} *.json)",
+        from ecgviewer.session import sidecar_path
+
+        suggested = sidecar_path(self.doc.image.path) if self.doc.image is not None else None
+        start = str(suggested) if suggested is not None else str(Path.home())
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save session", start, f"ECG Viewer session (*{SESSION_SUFFIX} *.json)"
         )
         if path:
             self.save_session(path)
