@@ -57,6 +57,12 @@ PREF_FIELDS = (
 )
 
 
+def _sidecar(image_path: Path) -> Path:
+    from ecgviewer.session import sidecar_path
+
+    return sidecar_path(image_path)
+
+
 def default_settings_path() -> Path:
     """Where the app remembers its settings: the per-user data folder."""
     return user_data_dir() / "ecgviewer.ini"
@@ -330,6 +336,8 @@ class MainWindow(QMainWindow):
                 if not ok:
                     return False
                 page -= 1
+        if session is None and self._offer_sidecar(path):
+            return self.open_session(_sidecar(path))
         self.undo_stack.clear()
         self._rhythm_timer.stop()
         self.qsettings.setValue("last_dir", str(path.parent))
@@ -650,6 +658,19 @@ class MainWindow(QMainWindow):
         )
         if path:
             self.open_session(path)
+
+    def _offer_sidecar(self, image_path: Path) -> bool:
+        """When the image has a saved session beside it, ask whether to restore it."""
+        sidecar = _sidecar(image_path)
+        if not self.interactive or not sidecar.is_file():
+            return False
+        answer = QMessageBox.question(
+            self,
+            "Restore saved session?",
+            f"{sidecar.name} holds the settings and hand corrections saved for this image. "
+            "Restore them?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def open_session(self, path: str | Path) -> bool:
         """Re-open the image of a session with its settings, then replay its corrections."""

@@ -219,3 +219,35 @@ class TestCommand:
 
     def test_plain_start_counts_as_shown(self, window):
         assert result_shown(window)  # --screenshot without a file does not wait for anything
+
+    def test_opening_an_image_with_a_sidecar_offers_to_restore_it(
+        self, qtbot, opened, tmp_path, small_scan, monkeypatch, errors
+    ):
+        import shutil
+
+        from PySide6.QtWidgets import QMessageBox
+
+        w = opened
+        image = tmp_path / small_scan.name
+        shutil.copy(small_scan, image)
+        open_and_wait(qtbot, w, image)
+        w.apply_settings({"threshold": 0.45})
+        qtbot.waitUntil(
+            lambda: result_shown(w) and w.doc.digitization.threshold == 0.45, timeout=TIMEOUT_MS
+        )
+        from ecgviewer.session import sidecar_path
+
+        assert w.save_session(sidecar_path(image)), errors
+        asked = []
+        monkeypatch.setattr(
+            QMessageBox,
+            "question",
+            staticmethod(lambda *a, **k: (asked.append(a[1]), QMessageBox.StandardButton.Yes)[1]),
+        )
+        w.apply_settings({"threshold": None})
+        qtbot.waitUntil(
+            lambda: result_shown(w) and w.doc.settings.threshold is None, timeout=TIMEOUT_MS
+        )
+        open_and_wait(qtbot, w, image)
+        assert asked == ["Restore saved session?"]
+        assert w.doc.settings.threshold == pytest.approx(0.45)
