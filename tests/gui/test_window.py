@@ -387,3 +387,56 @@ class TestCorrections:
             lambda: result_shown(window) and not window.doc.edited_leads, timeout=TIMEOUT_MS
         )
         assert window.doc.digitization.calibration.gain_mm_mv == 20.0
+
+    def test_mouse_drag_on_the_plot_reaches_the_edit(
+        self, qtbot, window, small_scan, quick_model, monkeypatch
+    ):
+        """A pyqtgraph drag event on a lead's ViewBox, in scene coordinates, edits that lead."""
+        open_and_wait(qtbot, window, small_scan)
+        row = window.waveform.rows[0]
+        lead = window.doc.digitization.leads[row.index]
+        k = int(np.flatnonzero(lead.valid_mask)[len(lead.signal_mv) // 2])
+        t, y = lead.start_s + k / lead.fs_hz, float(lead.signal_mv[k])
+        vb = row.plot.getViewBox()
+        down = vb.mapViewToScene(QPointF(t, y))
+
+        class Ev:
+            def __init__(self, to, start, finish):
+                self.to, self.start, self.finish = to, start, finish
+
+            def button(self):
+                return Qt.MouseButton.LeftButton
+
+            def scenePos(self):  # noqa: N802
+                return vb.mapViewToScene(QPointF(t, self.to))
+
+            def buttonDownScenePos(self):  # noqa: N802
+                return down
+
+            def isStart(self):  # noqa: N802
+                return self.start
+
+            def isFinish(self):  # noqa: N802
+                return self.finish
+
+            def accept(self):
+                pass
+
+        window.mode_actions["drag"].trigger()
+        assert window.waveform.mode == "drag"
+        vb.mouseDragEvent(Ev(y + 0.1, True, False))
+        vb.mouseDragEvent(Ev(y + 0.4, False, True))
+        assert window.doc.digitization.leads[row.index].signal_mv[k] == pytest.approx(
+            y + 0.4, abs=0.02
+        )
+        window.mode_actions["view"].trigger()  # zoom/pan: the drag goes to pyqtgraph, no edit
+        from ecgviewer.gui._pg import pg
+
+        panned = []
+        monkeypatch.setattr(
+            pg.ViewBox, "mouseDragEvent", lambda self, ev, axis=None: panned.append(ev)
+        )
+        before = window.doc.digitization
+        vb.mouseDragEvent(Ev(y + 0.8, True, True))
+        assert window.doc.digitization is before and len(panned) == 1
+        window._rhythm_timer.stop()
