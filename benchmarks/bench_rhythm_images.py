@@ -20,7 +20,7 @@ import numpy as np
 
 
 def main() -> int:
-    from ecgviewer.digitize import digitize
+    from ecgviewer.digitize import DigitizeSettings, digitize
     from ecgviewer.errors import EcgViewerError
     from ecgviewer.io.signals import read_cinc_mat
     from ecgviewer.paths import data_dir, models_dir
@@ -35,6 +35,7 @@ def main() -> int:
     p.add_argument("--preset", default="clean", help="distortions: clean, distorted or random")
     p.add_argument("--dpi", type=float, default=150.0)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--layout", default="auto", help="digitiser layout setting (auto = what a user gets)")
     a = p.parse_args()
     cinc = (Path(a.data) if a.data else data_dir()) / "cinc2017" / "training2017"
     model = load_model()
@@ -43,7 +44,8 @@ def main() -> int:
     pick = np.concatenate([
         rng.choice(np.flatnonzero(oof["labels"] == c), size=min(a.per_class, int((oof["labels"] == c).sum())),
                    replace=False) for c in range(len(CLASSES))])
-    y, p_raw, p_img, failed = [], [], [], []
+    settings = DigitizeSettings(layout=a.layout)
+    y, p_raw, p_img, failed, short = [], [], [], [], []
     t0 = time.time()
     for n_done, i in enumerate(pick):
         name = oof["names"][i]
@@ -56,12 +58,14 @@ def main() -> int:
             style = replace(style, dpi=a.dpi)
         try:
             page = render_ecg(rec, style, seed=int(rng.integers(1 << 30)), distortions=dist)
-            lead = digitize(page.image_rgb).rhythm_lead
+            lead = digitize(page.image_rgb, settings).rhythm_lead
             if lead is None:
                 raise EcgViewerError("no rhythm lead found")
             x = np.asarray(lead.signal_mv, float).copy()
             x[~np.asarray(lead.valid_mask, bool)] = np.nan
             img = classify(x, lead.fs_hz, member)
+            if lead.duration_s < 0.9 * rec.duration_s:
+                short.append(f"{name}: {lead.duration_s:.1f} of {rec.duration_s:.1f} s")
         except (EcgViewerError, ValueError) as exc:
             failed.append(f"{name}: {exc}")
             continue
@@ -74,7 +78,8 @@ def main() -> int:
     s_raw, s_img = summarize(y, np.array(p_raw)), summarize(y, np.array(p_img))
     agree = float(np.mean(np.argmax(p_raw, 1) == np.argmax(p_img, 1)))
     print(f"\n{len(pick)} records ({a.per_class} per class, seed {a.seed}), preset {a.preset!r}, "
-          f"{a.dpi:g} dpi; digitisation failed on {len(failed)}")
+          f"{a.dpi:g} dpi, digitiser layout {a.layout!r}; digitisation failed on {len(failed)}, "
+          f"rhythm lead shorter than 90% of the record on {len(short)}")
     print("== raw signal (OOF fold member)\n" + format_summary(s_raw))
     print("== image -> digitised rhythm lead (same member, same records)\n" + format_summary(s_img))
     print(f"challenge score raw {s_raw['challenge_score']:.4f}, image {s_img['challenge_score']:.4f}, "
@@ -82,6 +87,8 @@ def main() -> int:
     print("(class-balanced subset: scores are not comparable with the full CV table)")
     for f in failed[:10]:
         print("  failed:", f)
+    for f in short[:10]:
+        print("  short:", f)
     print(f"wall time {time.time() - t0:.0f} s")
     return 0
 
