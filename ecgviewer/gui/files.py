@@ -77,3 +77,28 @@ def apply_corrections(doc: Document, corrections, push) -> list[str]:
             continue
         push(c.lead_index, c.start, np.asarray(c.values_mv, dtype=np.float64))
     return problems
+
+
+def export_summary(doc: Document, path: Path) -> Path:
+    """The core's JSON summary of the digitisation, plus the input, the rhythm result and
+    which leads were corrected by hand."""
+    from ecgviewer.export import write_summary_json
+
+    if doc.digitization is None:
+        raise EcgViewerError("nothing to export: no digitised signal")
+    extra = {
+        "input": {"path": str(doc.image.path), "page": doc.image.page},
+        "rhythm": None if doc.rhythm is None else doc.rhythm.to_json(),
+        "rhythm_error": doc.rhythm_error,
+        "hand_corrected_leads": sorted(doc.digitization.leads[i].name for i in doc.edited_leads),
+    }
+    return write_summary_json(doc.digitization, path, extra, settings=doc.settings, overwrite=True)
+
+
+def export_overlay(doc: Document, path: Path) -> Path:
+    """The core's overlay PNG: the extracted traces drawn on the page."""
+    from ecgviewer.export import write_overlay_png
+
+    if doc.digitization is None:
+        raise EcgViewerError("nothing to export: no digitised signal")
+    return write_overlay_png(doc.digitization, path, overwrite=True)

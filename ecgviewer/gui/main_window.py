@@ -203,6 +203,20 @@ class MainWindow(QMainWindow):
         self.act_report = self._action(
             m, "Export &report…", self.export_report_dialog, "Ctrl+R", "One-page PNG or PDF report"
         )
+        self.act_summary = self._action(
+            m,
+            "Export s&ummary (JSON)…",
+            self.export_summary_dialog,
+            None,
+            "Calibration, layout, leads, rhythm result and settings as JSON",
+        )
+        self.act_overlay = self._action(
+            m,
+            "Export &overlay image (PNG)…",
+            self.export_overlay_dialog,
+            None,
+            "The page with the extracted traces drawn on it",
+        )
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -563,7 +577,14 @@ class MainWindow(QMainWindow):
     def _show_document_state(self) -> None:
         self.settings_panel.show_settings(self.doc.settings, self.doc.digitization)
         has_dig = self.doc.digitization is not None
-        for act in (self.act_export, self.act_report, self.act_save_session, self.act_rhythm):
+        for act in (
+            self.act_export,
+            self.act_report,
+            self.act_save_session,
+            self.act_rhythm,
+            self.act_summary,
+            self.act_overlay,
+        ):
             act.setEnabled(has_dig)
         self.act_redigitize.setEnabled(self.doc.image is not None)
         self.file_label.setText(self.doc.title if self.doc.image is not None else "")
@@ -621,6 +642,38 @@ class MainWindow(QMainWindow):
             self.doc,
             Path(path),
             done=f"Report saved to {path}",
+        )
+
+    def export_summary_dialog(self) -> None:
+        path, _ = self._save_path("Export summary", f"{self._stem()}.json", "JSON (*.json)")
+        if path:
+            self.export_summary(path)
+
+    def export_summary(self, path: str | Path) -> bool:
+        from ecgviewer.gui import files
+
+        return self._guarded(
+            "Export failed",
+            files.export_summary,
+            self.doc,
+            Path(path),
+            done=f"Summary saved to {path}",
+        )
+
+    def export_overlay_dialog(self) -> None:
+        path, _ = self._save_path("Export overlay", f"{self._stem()}_overlay.png", "PNG (*.png)")
+        if path:
+            self.export_overlay(path)
+
+    def export_overlay(self, path: str | Path) -> bool:
+        from ecgviewer.gui import files
+
+        return self._guarded(
+            "Export failed",
+            files.export_overlay,
+            self.doc,
+            Path(path),
+            done=f"Overlay saved to {path}",
         )
 
     def save_session_dialog(self) -> None:

@@ -94,6 +94,31 @@ def _read_edf(path: Path):
     return read_edf(path)
 
 
+class TestSummaryAndOverlay:
+    def test_summary_json_and_overlay_png(self, opened, tmp_path, errors):
+        import json
+
+        from PIL import Image
+
+        w = opened
+        w.edit_trace(w.doc.rhythm_lead_index(), 5, np.zeros(3), "Redraw trace segment")
+        w._rhythm_timer.stop()
+        assert w.export_summary(tmp_path / "s.json"), errors
+        data = json.loads((tmp_path / "s.json").read_text())
+        assert len(data["leads"]) == len(w.doc.digitization.leads)
+        assert data["rhythm"]["label"] == "N"  # the stand-in model's answer
+        assert data["hand_corrected_leads"] == [
+            w.doc.digitization.leads[w.doc.rhythm_lead_index()].name
+        ]
+        assert data["input"]["path"].endswith(w.doc.image.path.name)
+        assert w.export_overlay(tmp_path / "o.png"), errors
+        with Image.open(tmp_path / "o.png") as im:
+            assert im.size == (
+                w.doc.digitization.image_rgb.shape[1],
+                w.doc.digitization.image_rgb.shape[0],
+            )
+
+
 class TestSession:
     def test_session_restores_settings_and_corrections(
         self, qtbot, opened, tmp_path, settings_file, errors

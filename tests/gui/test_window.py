@@ -407,16 +407,16 @@ class TestCorrections:
             def button(self):
                 return Qt.MouseButton.LeftButton
 
-            def scenePos(self):  # noqa: N802
+            def scenePos(self):
                 return vb.mapViewToScene(QPointF(t, self.to))
 
-            def buttonDownScenePos(self):  # noqa: N802
+            def buttonDownScenePos(self):
                 return down
 
-            def isStart(self):  # noqa: N802
+            def isStart(self):
                 return self.start
 
-            def isFinish(self):  # noqa: N802
+            def isFinish(self):
                 return self.finish
 
             def accept(self):
