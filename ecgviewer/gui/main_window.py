@@ -483,6 +483,7 @@ class MainWindow(QMainWindow):
                 self._replay_session()
         elif name == "digitize_error":
             self.undo_stack.clear()
+            self._session = None  # its corrections have nothing to apply to
             self.doc.set_digitization(None, value)
         elif name == "rhythm":
             self.doc.set_rhythm(value)
@@ -499,6 +500,8 @@ class MainWindow(QMainWindow):
     def _on_failed(self, job_id: int, exc: BaseException) -> None:
         text = pipeline.error_text(exc)
         title = "Cannot open the file" if job_id == self._open_job else "Processing failed"
+        if job_id == self._open_job:
+            self._session = None
         if job_id != self._open_job and self.doc.digitization is None:
             self.doc.set_digitization(None, text)
         self.show_error(title, text)
