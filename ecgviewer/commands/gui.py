@@ -8,6 +8,20 @@ NAME = "gui"
 HELP = "open the desktop app (optionally with an ECG image or PDF)"
 
 
+def window_size(text: str) -> tuple[int, int]:
+    """``"1600x950"`` → (1600, 950)."""
+    w, sep, h = text.lower().partition("x")
+    try:
+        size = (int(w), int(h))
+    except ValueError:
+        size = None
+    if not sep or size is None or min(size) < 200 or max(size) > 10_000:
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT in pixels (200..10000), got {text!r}"
+        )
+    return size
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", help="ECG image (PNG, JPEG, TIFF, BMP) or PDF to open")
     parser.add_argument(
@@ -17,7 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "of the window and quit (works with QT_QPA_PLATFORM=offscreen)",
     )
     parser.add_argument(
-        "--size", metavar="WxH", default=None, help="window size for --screenshot, e.g. 1600x950"
+        "--size",
+        metavar="WxH",
+        default=None,
+        type=window_size,
+        help="window size for --screenshot, e.g. 1600x950",
     )
     parser.add_argument(
         "--settings",
@@ -30,8 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ecgviewer.gui.app import run as run_app
 
-    size = None
-    if args.size:
-        w, _, h = args.size.lower().partition("x")
-        size = (int(w), int(h))
-    return run_app(args.file, screenshot=args.screenshot, settings_path=args.settings, size=size)
+    return run_app(
+        args.file, screenshot=args.screenshot, settings_path=args.settings, size=args.size
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,9 +10,26 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from ecgviewer import __version__
+from ecgviewer.errors import EcgViewerError
 from ecgviewer.gui.main_window import MainWindow
 
 SCREENSHOT_TIMEOUT_S = 180.0
+
+
+def check_display(screenshot: bool) -> None:
+    """Without a display, --screenshot runs offscreen; the window itself cannot open, and we
+    say so in one line instead of Qt's abort."""
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    if screenshot:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return
+    raise EcgViewerError(
+        "no display found (DISPLAY / WAYLAND_DISPLAY unset): run ECG Viewer in a desktop "
+        "session, or use --screenshot (runs offscreen)"
+    )
 
 
 def application() -> QApplication:
@@ -75,6 +93,7 @@ def run(
     size: tuple[int, int] | None = None,
 ) -> int:
     """Open the window (and ``path``); with ``screenshot`` save a picture once done and quit."""
+    check_display(screenshot is not None)
     app = application()
     window = MainWindow(settings_path=settings_path, interactive=screenshot is None)
     if size is not None:

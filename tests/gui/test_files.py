@@ -276,3 +276,21 @@ class TestCommand:
         open_and_wait(qtbot, w, image)
         assert asked == ["Restore saved session?"]
         assert w.doc.settings.threshold == pytest.approx(0.45)
+
+    def test_size_argument_and_missing_display(self, monkeypatch):
+        import argparse
+
+        from ecgviewer.commands.gui import window_size
+        from ecgviewer.errors import EcgViewerError
+        from ecgviewer.gui.app import check_display
+
+        assert window_size("1600x950") == (1600, 950)
+        with pytest.raises(argparse.ArgumentTypeError):
+            window_size("12")
+        monkeypatch.setattr(sys, "platform", "linux")
+        for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+            monkeypatch.delenv(name, raising=False)
+        with pytest.raises(EcgViewerError, match="no display"):
+            check_display(screenshot=False)
+        check_display(screenshot=True)
+        assert os.environ["QT_QPA_PLATFORM"] == "offscreen"
