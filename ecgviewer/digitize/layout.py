@@ -28,6 +28,7 @@ _MAX_BAND_INK = 0.35  # a trace row's ±2.5 mm band is mostly paper
 _MAX_STRAIGHT_FILL = 0.9  # ink on one straight line over this fraction of the row: a rule
 _MIN_REL_ROW_WIDTH = 0.6  # rows narrower than this fraction of the widest are text blocks
 _MIN_SEGMENT_SPREAD = 0.4
+_MIN_COLUMN_VARIATION = 0.6
 _AMBIGUOUS_BEAT_SYNC = 0.2
 _MIN_BEAT_SYNC = 0.47  # fraction of beats lining up across rows: rows recorded simultaneously
 
@@ -331,6 +332,37 @@ def _has_breaks(
     return (hits - ctrl) / n
 
 
+def _column_variation(binary: np.ndarray, rows: list[TraceRow], px_per_mm: float) -> float:
+    """How much the wave heights change between the quarters of each row (median over rows of
+    the largest log-ratio between adjacent quarters). Near 0 for one lead printed on; large
+    where the quarters show different leads (aVR inverted, V1 deep S, V4 tall R...)."""
+    if not rows:
+        return 0.0
+    x0, x1 = _span(rows)
+    edges = np.linspace(x0, x1, 5).astype(int)
+    margin = 1.0 * px_per_mm
+    scores = []
+    for r in rows:
+        band = binary[r.y0 : r.y1]
+        base = r.baseline_y - r.y0
+        any_ink = band.any(axis=0)
+        first = np.argmax(band, axis=0)
+        last = band.shape[0] - 1 - np.argmax(band[::-1], axis=0)
+        up = np.where(any_ink, np.clip(base - first, 0, None), 0)
+        down = np.where(any_ink, np.clip(last - base, 0, None), 0)
+        ups = [np.percentile(up[a:b], 98) for a, b in itertools.pairwise(edges) if b > a]
+        downs = [np.percentile(down[a:b], 98) for a, b in itertools.pairwise(edges) if b > a]
+        if len(ups) < 4:
+            continue
+        d = [
+            abs(np.log((ups[i] + margin) / (ups[i + 1] + margin)))
+            + abs(np.log((downs[i] + margin) / (downs[i + 1] + margin)))
+            for i in range(3)
+        ]
+        scores.append(max(d))
+    return float(np.median(scores)) if scores else 0.0
+
+
 def _segment_spread(binary: np.ndarray, rows: list[TraceRow]) -> float:
     """Spread (standard deviation of the log) of the wave height over the quarter segments of
     the rows: the 95th percentile per segment of each column's inked height. About 0.1-0.3
@@ -418,7 +450,9 @@ def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibrat
             return "3x4"
         # beats in line but no lead-change marks: a regular rhythm can line up by chance in
         # a 30 s strip; twelve segments of one lead have much the same wave heights
-        return "3x4" if _segment_spread(binary, rows) >= _MIN_SEGMENT_SPREAD else "single"
+        differ = _segment_spread(binary, rows) >= _MIN_SEGMENT_SPREAD
+        change = _column_variation(binary, rows, pxmm) > _MIN_COLUMN_VARIATION
+        return "3x4" if differ and change else "single"
     if n == 4:
         return "3x4+1"
     if n == 5:
