@@ -4,7 +4,7 @@ top so mistakes are visible, and a draggable, resizable crop box."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QWidget
 
 from ecgviewer.digitize.types import CropBox, Lead
@@ -82,7 +82,7 @@ class ImageView(pg.GraphicsLayoutWidget):
         self.set_traces((), None)
         if reset_view or shape != self._page_shape:
             self.view.setRange(xRange=(0, shape[1]), yRange=(0, shape[0]), padding=0.01)
-            self.roi.maxBounds = None
+        self.roi.maxBounds = QRectF(0, 0, shape[1], shape[0])  # the box stays on the page
         self._page_shape = shape
         self._apply_mode()
 
