@@ -33,11 +33,18 @@ def cv_table(models: Path) -> None:
     y, z, f = oof["labels"], oof["logits"], oof["folds"]
     print("== 1. Cross-validation (out-of-fold, single fold models, both polarities averaged)")
     print(format_summary(summarize(y, softmax(z))))
-    print("per fold challenge score: " + "  ".join(
-        f"{k}:{summarize(y[f == k], softmax(z[f == k]))['challenge_score']:.4f}" for k in np.unique(f)))
+    print(
+        "per fold challenge score: "
+        + "  ".join(
+            f"{k}:{summarize(y[f == k], softmax(z[f == k]))['challenge_score']:.4f}"
+            for k in np.unique(f)
+        )
+    )
     cross = summarize(y, crossfit_temperature_probs(z, y, f))
-    print(f"ECE before temperature: {summarize(y, softmax(z))['ece']:.4f}; after (temperature fitted on "
-          f"the other folds): {cross['ece']:.4f}; shipped temperature {card['temperature']:.3f}")
+    print(
+        f"ECE before temperature: {summarize(y, softmax(z))['ece']:.4f}; after (temperature fitted on "
+        f"the other folds): {cross['ece']:.4f}; shipped temperature {card['temperature']:.3f}"
+    )
 
 
 def timing(cinc: Path | None, n: int) -> None:
@@ -57,7 +64,9 @@ def timing(cinc: Path | None, n: int) -> None:
     else:
         fs = 300.0
         x = np.sin(np.arange(9000) / fs * 2 * np.pi * 1.2)
-    print(f"\n== 2. Speed and size (1 torch thread, {x.size / fs:.0f} s record at {fs:g} Hz, median of {n})")
+    print(
+        f"\n== 2. Speed and size (1 torch thread, {x.size / fs:.0f} s record at {fs:g} Hz, median of {n})"
+    )
     n_params = count_parameters(model.nets[0])
     for label, m in (("ensemble", model), ("one member", replace(model, nets=model.nets[:1]))):
         classify(x, fs, m)
@@ -67,9 +76,13 @@ def timing(cinc: Path | None, n: int) -> None:
             classify(x, fs, m)
             ts.append(time.perf_counter() - t0)
             cpu.append(time.thread_time() - c0)
-        print(f"{label:>11}: {len(m.nets)} x {n_params:,} params, wall median {1000 * np.median(ts):.1f} ms "
-              f"(p90 {1000 * np.percentile(ts, 90):.1f}), CPU time median {1000 * np.median(cpu):.1f} ms")
-    print("(wall time depends on what else runs on the machine; CPU time is this thread's own work)")
+        print(
+            f"{label:>11}: {len(m.nets)} x {n_params:,} params, wall median {1000 * np.median(ts):.1f} ms "
+            f"(p90 {1000 * np.percentile(ts, 90):.1f}), CPU time median {1000 * np.median(cpu):.1f} ms"
+        )
+    print(
+        "(wall time depends on what else runs on the machine; CPU time is this thread's own work)"
+    )
     size = (models_dir() / "rhythm_cnn.pt").stat().st_size
     print(f"weights file: {size / 1e6:.2f} MB")
 
@@ -93,7 +106,9 @@ def ptbxl_check(ptbxl: Path) -> None:
             elif "SR" in codes:
                 groups["SR"].append(path)
     print("\n== 3. Cross-device: PTB-XL lead II, raw 500 Hz signal, 10 s")
-    print(f"{'group':>10} {'n':>4} " + " ".join(f"{c:>6}" for c in CLASSES) + "  (fraction predicted)")
+    print(
+        f"{'group':>10} {'n':>4} " + " ".join(f"{c:>6}" for c in CLASSES) + "  (fraction predicted)"
+    )
     pred = {}
     for g, paths in groups.items():
         labels = []
@@ -105,9 +120,11 @@ def ptbxl_check(ptbxl: Path) -> None:
         print(f"{g:>10} {len(labels):>4} " + " ".join(f"{v:>6.2f}" for v in frac))
     tp = sum(lab == "A" for lab in pred["AFIB"])
     fp = sum(lab == "A" for lab in pred["SR"])
-    print(f"AFIB as 'A': sensitivity {tp / max(1, len(pred['AFIB'])):.2f}, "
-          f"SR called A: {fp}/{len(pred['SR'])}; SR called N: "
-          f"{np.mean([lab == 'N' for lab in pred['SR']]):.2f}")
+    print(
+        f"AFIB as 'A': sensitivity {tp / max(1, len(pred['AFIB'])):.2f}, "
+        f"SR called A: {fp}/{len(pred['SR'])}; SR called N: "
+        f"{np.mean([lab == 'N' for lab in pred['SR']]):.2f}"
+    )
 
 
 def main() -> int:

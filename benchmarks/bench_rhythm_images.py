@@ -35,15 +35,24 @@ def main() -> int:
     p.add_argument("--preset", default="clean", help="distortions: clean, distorted or random")
     p.add_argument("--dpi", type=float, default=150.0)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--layout", default="auto", help="digitiser layout setting (auto = what a user gets)")
+    p.add_argument(
+        "--layout", default="auto", help="digitiser layout setting (auto = what a user gets)"
+    )
     a = p.parse_args()
     cinc = (Path(a.data) if a.data else data_dir()) / "cinc2017" / "training2017"
     model = load_model()
     oof = read_oof(models_dir() / "rhythm_cnn_oof.csv.gz")
     rng = np.random.default_rng(a.seed)
-    pick = np.concatenate([
-        rng.choice(np.flatnonzero(oof["labels"] == c), size=min(a.per_class, int((oof["labels"] == c).sum())),
-                   replace=False) for c in range(len(CLASSES))])
+    pick = np.concatenate(
+        [
+            rng.choice(
+                np.flatnonzero(oof["labels"] == c),
+                size=min(a.per_class, int((oof["labels"] == c).sum())),
+                replace=False,
+            )
+            for c in range(len(CLASSES))
+        ]
+    )
     settings = DigitizeSettings(layout=a.layout)
     y, p_raw, p_img, failed, short = [], [], [], [], []
     t0 = time.time()
@@ -77,13 +86,17 @@ def main() -> int:
     y = np.array(y)
     s_raw, s_img = summarize(y, np.array(p_raw)), summarize(y, np.array(p_img))
     agree = float(np.mean(np.argmax(p_raw, 1) == np.argmax(p_img, 1)))
-    print(f"\n{len(pick)} records ({a.per_class} per class, seed {a.seed}), preset {a.preset!r}, "
-          f"{a.dpi:g} dpi, digitiser layout {a.layout!r}; digitisation failed on {len(failed)}, "
-          f"rhythm lead shorter than 90% of the record on {len(short)}")
+    print(
+        f"\n{len(pick)} records ({a.per_class} per class, seed {a.seed}), preset {a.preset!r}, "
+        f"{a.dpi:g} dpi, digitiser layout {a.layout!r}; digitisation failed on {len(failed)}, "
+        f"rhythm lead shorter than 90% of the record on {len(short)}"
+    )
     print("== raw signal (OOF fold member)\n" + format_summary(s_raw))
     print("== image -> digitised rhythm lead (same member, same records)\n" + format_summary(s_img))
-    print(f"challenge score raw {s_raw['challenge_score']:.4f}, image {s_img['challenge_score']:.4f}, "
-          f"drop {s_raw['challenge_score'] - s_img['challenge_score']:+.4f}; label agreement {agree:.3f}")
+    print(
+        f"challenge score raw {s_raw['challenge_score']:.4f}, image {s_img['challenge_score']:.4f}, "
+        f"drop {s_raw['challenge_score'] - s_img['challenge_score']:+.4f}; label agreement {agree:.3f}"
+    )
     print("(class-balanced subset: scores are not comparable with the full CV table)")
     for f in failed[:10]:
         print("  failed:", f)

@@ -11,24 +11,26 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ecgviewer.errors import ModelError, SignalFormatError  # noqa: E402
-from ecgviewer.paths import models_dir  # noqa: E402
-from ecgviewer.rhythm.calibrate import fit_temperature  # noqa: E402
-from ecgviewer.rhythm.metrics import (  # noqa: E402
+from ecgviewer.errors import ModelError, SignalFormatError
+from ecgviewer.paths import models_dir
+from ecgviewer.rhythm.calibrate import fit_temperature
+from ecgviewer.rhythm.metrics import (
     challenge_score,
     confusion,
     expected_calibration_error,
     f1_per_class,
     softmax,
 )
-from ecgviewer.rhythm.model import ModelConfig, RhythmCNN  # noqa: E402
-from ecgviewer.rhythm.preprocess import preprocess  # noqa: E402
-from ecgviewer.rhythm.types import CLASSES  # noqa: E402
+from ecgviewer.rhythm.model import ModelConfig, RhythmCNN
+from ecgviewer.rhythm.preprocess import preprocess
+from ecgviewer.rhythm.types import CLASSES
 
 torch.set_num_threads(1)
 
 
-def synthetic_ecg(fs_hz: float, duration_s: float, hr_bpm: float = 72.0, seed: int = 0) -> np.ndarray:
+def synthetic_ecg(
+    fs_hz: float, duration_s: float, hr_bpm: float = 72.0, seed: int = 0
+) -> np.ndarray:
     """Gaussian 'R waves' on a slow baseline: enough structure for filters and QRS detection."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(duration_s * fs_hz)) / fs_hz
@@ -196,15 +198,26 @@ class TestWeightsFile:
         monkeypatch.setenv("ECGVIEWER_MODELS", str(tiny_model_dir))
         bad = tmp_path / "bad.csv"
         bad.write_text("not,a\nsignal,file\n")
-        rc = main(["classify", "--json", str(cinc_dir / "A00001.mat"), str(cinc_dir / "A00002.hea"), str(bad)])
+        rc = main(
+            [
+                "classify",
+                "--json",
+                str(cinc_dir / "A00001.mat"),
+                str(cinc_dir / "A00002.hea"),
+                str(bad),
+            ]
+        )
         lines = [json.loads(ln) for ln in capsys.readouterr().out.splitlines()]
         assert rc == 1 and len(lines) == 3
-        assert lines[0]["label"] in CLASSES and sum(lines[0]["probabilities"].values()) == pytest.approx(1, abs=1e-3)
+        assert lines[0]["label"] in CLASSES and sum(
+            lines[0]["probabilities"].values()
+        ) == pytest.approx(1, abs=1e-3)
         assert lines[0]["duration_s"] == pytest.approx(30.0)
         assert "error" in lines[2] and lines[2]["input"] == str(bad)
 
-
-    def test_evaluate_rhythm_on_labelled_folder(self, tiny_model_dir, cinc_dir, tmp_path, monkeypatch, capsys):
+    def test_evaluate_rhythm_on_labelled_folder(
+        self, tiny_model_dir, cinc_dir, tmp_path, monkeypatch, capsys
+    ):
         import shutil
 
         from ecgviewer.cli import main
@@ -218,7 +231,9 @@ class TestWeightsFile:
         (folder / "REFERENCE.csv").write_text("A00001,N\nA00004,A\n")
         assert main(["evaluate-rhythm", str(folder), "--json"]) == 0
         s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-        assert s["n"] == 2 and np.array(s["confusion"]).sum() == 2 and 0 <= s["challenge_score"] <= 1
+        assert (
+            s["n"] == 2 and np.array(s["confusion"]).sum() == 2 and 0 <= s["challenge_score"] <= 1
+        )
 
     def test_folder_expansion_counts_each_record_once(self, cinc_dir, tmp_path):
         import shutil

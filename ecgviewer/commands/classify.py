@@ -27,11 +27,19 @@ PREFERRED_LEADS = ("II", "I", "ECG")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image, PDF, .hea, .mat, .csv, folder or glob")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="image, PDF, .hea, .mat, .csv, folder or glob"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per input per line")
-    p.add_argument("--lead", default=None, help="lead to classify (default: II, else the first/rhythm lead)")
-    p.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for CSV files without one")
-    p.add_argument("--model", default=None, help="model weights (default: the bundled models/rhythm_cnn.pt)")
+    p.add_argument(
+        "--lead", default=None, help="lead to classify (default: II, else the first/rhythm lead)"
+    )
+    p.add_argument(
+        "--fs", type=float, default=None, help="sampling rate in Hz for CSV files without one"
+    )
+    p.add_argument(
+        "--model", default=None, help="model weights (default: the bundled models/rhythm_cnn.pt)"
+    )
 
 
 def expand_inputs(args: list[str]) -> list[Path]:
@@ -40,7 +48,11 @@ def expand_inputs(args: list[str]) -> list[Path]:
 
     files = [f for f, _ in collect_inputs(args, IMAGE_EXTENSIONS + SIGNAL_EXTENSIONS)]
     have = {f.resolve() for f in files}
-    return [f for f in files if not (f.suffix.lower() == ".mat" and f.with_suffix(".hea").resolve() in have)]
+    return [
+        f
+        for f in files
+        if not (f.suffix.lower() == ".mat" and f.with_suffix(".hea").resolve() in have)
+    ]
 
 
 def load_lead(path: Path, lead: str | None, fs_hz: float | None) -> tuple[np.ndarray, float, str]:

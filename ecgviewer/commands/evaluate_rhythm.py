@@ -65,5 +65,9 @@ def run(args: argparse.Namespace) -> int:
         raise SignalFormatError(f"{folder}: no record could be scored")
     s = summarize(np.array(labels), np.array(probs))
     s["failed"] = failed
-    print(json.dumps(s) if args.json else format_summary(s) + (f"\nfailed: {failed}" if failed else ""))
+    print(
+        json.dumps(s)
+        if args.json
+        else format_summary(s) + (f"\nfailed: {failed}" if failed else "")
+    )
     return 0

@@ -14,28 +14,50 @@ HELP = "Train the rhythm CNN with stratified k-fold cross-validation (CinC 2017 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="folder with CinC-style records and REFERENCE*.csv")
+    p.add_argument(
+        "--data", required=True, help="folder with CinC-style records and REFERENCE*.csv"
+    )
     p.add_argument("--out", required=True, help="run folder (fold weights, OOF logits, log)")
-    p.add_argument("--config", default=None, help="JSON with TrainConfig fields (e.g. models/train_config.json)")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="JSON with TrainConfig fields (e.g. models/train_config.json)",
+    )
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--folds", type=int, nargs="*", default=None, help="train only these folds")
     p.add_argument("--max-batches", type=int, default=None, help="smoke test: batches per epoch")
-    p.add_argument("--cache", default=None, help="cache folder for preprocessed data (default ~/.cache/ecgviewer)")
-    p.add_argument("--package", default=None, metavar="MODELS_DIR",
-                   help="after training, write rhythm_cnn.pt/.json and the OOF table here")
+    p.add_argument(
+        "--cache",
+        default=None,
+        help="cache folder for preprocessed data (default ~/.cache/ecgviewer)",
+    )
+    p.add_argument(
+        "--package",
+        default=None,
+        metavar="MODELS_DIR",
+        help="after training, write rhythm_cnn.pt/.json and the OOF table here",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ecgviewer.rhythm.train import TrainConfig, train_cv
 
-    cfg = TrainConfig.from_json(args.config, data_dir=args.data, out_dir=args.out, epochs=args.epochs,
-                                folds=tuple(args.folds) if args.folds else None,
-                                max_batches=args.max_batches, cache_dir=args.cache)
+    cfg = TrainConfig.from_json(
+        args.config,
+        data_dir=args.data,
+        out_dir=args.out,
+        epochs=args.epochs,
+        folds=tuple(args.folds) if args.folds else None,
+        max_batches=args.max_batches,
+        cache_dir=args.cache,
+    )
     train_cv(cfg)
     if args.package:
         from ecgviewer.rhythm.finalize import finalize
 
         card = finalize(args.out, args.package, args.data)
-        print(f"packaged {args.package}/rhythm_cnn.pt (sha256 {card['sha256']}), "
-              f"OOF challenge score {card['cv']['oof_uncalibrated']['challenge_score']:.4f}")
+        print(
+            f"packaged {args.package}/rhythm_cnn.pt (sha256 {card['sha256']}), "
+            f"OOF challenge score {card['cv']['oof_uncalibrated']['challenge_score']:.4f}"
+        )
     return 0

@@ -15,12 +15,17 @@ def nll(logits: np.ndarray, y_true: np.ndarray, temperature: float) -> float:
 
 def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
     """Temperature T > 0 minimising the negative log-likelihood of softmax(logits / T)."""
-    res = minimize_scalar(lambda lt: nll(logits, y_true, float(np.exp(lt))),
-                          bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    res = minimize_scalar(
+        lambda lt: nll(logits, y_true, float(np.exp(lt))),
+        bounds=(np.log(0.05), np.log(20.0)),
+        method="bounded",
+    )
     return float(np.exp(res.x))
 
 
-def crossfit_temperature_probs(logits: np.ndarray, y_true: np.ndarray, fold: np.ndarray) -> np.ndarray:
+def crossfit_temperature_probs(
+    logits: np.ndarray, y_true: np.ndarray, fold: np.ndarray
+) -> np.ndarray:
     """Calibrated probabilities where each fold's temperature is fitted on the other folds only.
 
     Gives an honest 'after calibration' ECE (the shipped temperature uses all folds).
@@ -33,8 +38,9 @@ def crossfit_temperature_probs(logits: np.ndarray, y_true: np.ndarray, fold: np.
     return out
 
 
-def fit_class_bias(logits: np.ndarray, y_true: np.ndarray, span: float = 1.5, steps: int = 31,
-                   rounds: int = 3) -> np.ndarray:
+def fit_class_bias(
+    logits: np.ndarray, y_true: np.ndarray, span: float = 1.5, steps: int = 31, rounds: int = 3
+) -> np.ndarray:
     """Per-class logit offsets (first class fixed at 0) that maximise the challenge score.
 
     Class weighting during training moves the decision boundaries; a few offsets fitted on
@@ -59,7 +65,9 @@ def fit_class_bias(logits: np.ndarray, y_true: np.ndarray, span: float = 1.5, st
     return bias
 
 
-def crossfit_bias_predictions(logits: np.ndarray, y_true: np.ndarray, fold: np.ndarray) -> np.ndarray:
+def crossfit_bias_predictions(
+    logits: np.ndarray, y_true: np.ndarray, fold: np.ndarray
+) -> np.ndarray:
     """Predicted classes where each fold's offsets are fitted on the other folds only."""
     pred = np.zeros(len(y_true), np.int64)
     for f in np.unique(fold):
@@ -68,8 +76,9 @@ def crossfit_bias_predictions(logits: np.ndarray, y_true: np.ndarray, fold: np.n
     return pred
 
 
-def crossfit_postprocess(logits: np.ndarray, y_true: np.ndarray, fold: np.ndarray,
-                         use_bias: bool = True) -> np.ndarray:
+def crossfit_postprocess(
+    logits: np.ndarray, y_true: np.ndarray, fold: np.ndarray, use_bias: bool = True
+) -> np.ndarray:
     """Probabilities of the whole post-processing (offsets, then temperature), each fold's
     parameters fitted on the other folds only: an honest estimate of the shipped recipe."""
     out = np.zeros_like(logits, dtype=np.float64)

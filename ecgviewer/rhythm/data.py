@@ -56,8 +56,11 @@ def read_reference(data_dir: Path) -> list[tuple[str, str]]:
         return [(r[0].strip(), r[1].strip()) for r in csv.reader(fh) if len(r) >= 2]
 
 
-def load_cinc(data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None,
-              fs_hz: float = MODEL_FS_HZ) -> RhythmDataset:
+def load_cinc(
+    data_dir: str | os.PathLike,
+    cache_dir: str | os.PathLike | None = None,
+    fs_hz: float = MODEL_FS_HZ,
+) -> RhythmDataset:
     """All labelled records of ``data_dir``, preprocessed; cached under ``cache_dir``."""
     from ecgviewer.io.signals import read_cinc_mat
 
@@ -69,8 +72,12 @@ def load_cinc(data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None =
         z = np.load(cache)
         if len(z["names"]) == len(rows):
             return RhythmDataset(
-                names=tuple(str(n) for n in z["names"]), labels=z["labels"], samples=z["samples"],
-                valid=z["valid"], offsets=z["offsets"], fs_hz=float(z["fs_hz"]),
+                names=tuple(str(n) for n in z["names"]),
+                labels=z["labels"],
+                samples=z["samples"],
+                valid=z["valid"],
+                offsets=z["offsets"],
+                fs_hz=float(z["fs_hz"]),
             )
     sigs, masks, labels, names = [], [], [], []
     for name, lab in rows:
@@ -82,13 +89,24 @@ def load_cinc(data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None =
         names.append(name)
     offsets = np.concatenate([[0], np.cumsum([s.size for s in sigs])]).astype(np.int64)
     ds = RhythmDataset(
-        names=tuple(names), labels=np.array(labels, np.int64), samples=np.concatenate(sigs),
-        valid=np.concatenate(masks), offsets=offsets, fs_hz=fs_hz,
+        names=tuple(names),
+        labels=np.array(labels, np.int64),
+        samples=np.concatenate(sigs),
+        valid=np.concatenate(masks),
+        offsets=offsets,
+        fs_hz=fs_hz,
     )
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, names=np.array(names), labels=ds.labels, samples=ds.samples, valid=ds.valid,
-             offsets=offsets, fs_hz=fs_hz)
+    np.savez(
+        tmp,
+        names=np.array(names),
+        labels=ds.labels,
+        samples=ds.samples,
+        valid=ds.valid,
+        offsets=offsets,
+        fs_hz=fs_hz,
+    )
     os.replace(tmp, cache)
     return ds
 
@@ -104,11 +122,19 @@ def stratified_folds(labels: np.ndarray, k: int = 5, seed: int = 2017) -> np.nda
     return fold
 
 
-def save_folds(path: str | os.PathLike, names: tuple[str, ...], fold: np.ndarray, seed: int) -> None:
+def save_folds(
+    path: str | os.PathLike, names: tuple[str, ...], fold: np.ndarray, seed: int
+) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(
-        {"seed": seed, "k": int(fold.max()) + 1, "folds": {n: int(f) for n, f in zip(names, fold)}}
-    ))
+    Path(path).write_text(
+        json.dumps(
+            {
+                "seed": seed,
+                "k": int(fold.max()) + 1,
+                "folds": {n: int(f) for n, f in zip(names, fold)},
+            }
+        )
+    )
 
 
 def load_folds(path: str | os.PathLike, names: tuple[str, ...]) -> np.ndarray:

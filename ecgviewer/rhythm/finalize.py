@@ -30,10 +30,12 @@ from ecgviewer.rhythm.model import ModelConfig, RhythmCNN, count_parameters
 from ecgviewer.rhythm.preprocess import BAND_HZ, MODEL_FS_HZ
 from ecgviewer.rhythm.types import CLASSES
 
-LICENCE = ("Trained on the PhysioNet/CinC Challenge 2017 training set (ODC-By 1.0). Cite: Clifford GD "
-           "et al., 'AF Classification from a Short Single Lead ECG Recording: the PhysioNet/Computing "
-           "in Cardiology Challenge 2017', Computing in Cardiology 44, 2017; Goldberger AL et al., "
-           "PhysioBank, PhysioToolkit, and PhysioNet, Circulation 101(23), 2000.")
+LICENCE = (
+    "Trained on the PhysioNet/CinC Challenge 2017 training set (ODC-By 1.0). Cite: Clifford GD "
+    "et al., 'AF Classification from a Short Single Lead ECG Recording: the PhysioNet/Computing "
+    "in Cardiology Challenge 2017', Computing in Cardiology 44, 2017; Goldberger AL et al., "
+    "PhysioBank, PhysioToolkit, and PhysioNet, Circulation 101(23), 2000."
+)
 
 
 def read_oof(path: str | Path) -> dict:
@@ -73,7 +75,10 @@ def finalize(run_dir: str | Path, models_out: str | Path, data_dir: str | Path) 
     shipped = with_bias if use_bias else crossfit
     t = fit_temperature(logits + bias, labels)
     cal = summarize(labels, softmax(logits + bias, t))
-    per_fold = [summarize(labels[folds == f], softmax(logits[folds == f]))["challenge_score"] for f in range(k)]
+    per_fold = [
+        summarize(labels[folds == f], softmax(logits[folds == f]))["challenge_score"]
+        for f in range(k)
+    ]
     mcfg = ModelConfig.from_dict(cfg["model"])
     sha = save_model(out / "rhythm_cnn.pt", states, mcfg, t, MODEL_FS_HZ, tuple(bias))
     n_params = count_parameters(RhythmCNN(mcfg))
@@ -83,33 +88,59 @@ def finalize(run_dir: str | Path, models_out: str | Path, data_dir: str | Path) 
         "sha256": sha,
         "size_bytes": (out / "rhythm_cnn.pt").stat().st_size,
         "classes": list(CLASSES),
-        "input": {"units": "mV", "leads": 1, "lead_hint": "lead I-like (AliveCor); lead II also works",
-                  "any_fs_hz": True, "model_fs_hz": MODEL_FS_HZ, "bandpass_hz": list(BAND_HZ),
-                  "min_duration_s": 1.0, "reliable_from_s": 5.0, "trained_durations_s": [9, 61],
-                  "nan": "gaps allowed (masked)"},
-        "architecture": {"type": "1-D residual CNN, masked global avg+max pooling", "config": mcfg.to_dict(),
-                         "params_per_member": n_params, "members": k,
-                         "ensemble": "mean of member logits, each averaged over both polarities"},
+        "input": {
+            "units": "mV",
+            "leads": 1,
+            "lead_hint": "lead I-like (AliveCor); lead II also works",
+            "any_fs_hz": True,
+            "model_fs_hz": MODEL_FS_HZ,
+            "bandpass_hz": list(BAND_HZ),
+            "min_duration_s": 1.0,
+            "reliable_from_s": 5.0,
+            "trained_durations_s": [9, 61],
+            "nan": "gaps allowed (masked)",
+        },
+        "architecture": {
+            "type": "1-D residual CNN, masked global avg+max pooling",
+            "config": mcfg.to_dict(),
+            "params_per_member": n_params,
+            "members": k,
+            "ensemble": "mean of member logits, each averaged over both polarities",
+        },
         "temperature": t,
         "class_bias": [float(v) for v in bias],
-        "cv": {"protocol": f"stratified {k}-fold, seed {fold_of['seed']}; per fold, a 10% inner split of the "
-                           "training folds picks the epoch; scores are out-of-fold single-model predictions",
-               "oof_uncalibrated": raw, "oof_calibrated_all_folds": cal,
-               "oof_calibrated_crossfit": crossfit, "oof_bias_and_temperature_crossfit": with_bias,
-               "class_bias_used": bool(use_bias), "oof_shipped_postprocessing_crossfit": shipped, "per_fold_challenge_score": per_fold,
-               "reliability_calibrated": reliability_table(softmax(logits + bias, t), labels)},
-        "training": {"config": cfg, "folds": infos, "wall_s_total": float(sum(i["wall_s"] for i in infos)),
-                     "hardware": "2-core shared x86_64 CPU, 1 torch thread, nice 5"},
+        "cv": {
+            "protocol": f"stratified {k}-fold, seed {fold_of['seed']}; per fold, a 10% inner split of the "
+            "training folds picks the epoch; scores are out-of-fold single-model predictions",
+            "oof_uncalibrated": raw,
+            "oof_calibrated_all_folds": cal,
+            "oof_calibrated_crossfit": crossfit,
+            "oof_bias_and_temperature_crossfit": with_bias,
+            "class_bias_used": bool(use_bias),
+            "oof_shipped_postprocessing_crossfit": shipped,
+            "per_fold_challenge_score": per_fold,
+            "reliability_calibrated": reliability_table(softmax(logits + bias, t), labels),
+        },
+        "training": {
+            "config": cfg,
+            "folds": infos,
+            "wall_s_total": float(sum(i["wall_s"] for i in infos)),
+            "hardware": "2-core shared x86_64 CPU, 1 torch thread, nice 5",
+        },
         "licence": LICENCE,
     }
     (out / "rhythm_cnn.json").write_text(json.dumps(card, indent=1))
     (out / "MODEL_CARD.md").write_text(model_card_markdown(card))
     shutil.copyfile(run / "folds.json", out / "rhythm_folds.json")
     lines = ["name,label,fold,logit_N,logit_A,logit_O,logit_noise"]
-    lines += [f"{n},{CLASSES[y]},{f}," + ",".join(f"{v:.4f}" for v in z)
-              for n, y, f, z in zip(names, labels, folds, logits)]
+    lines += [
+        f"{n},{CLASSES[y]},{f}," + ",".join(f"{v:.4f}" for v in z)
+        for n, y, f, z in zip(names, labels, folds, logits)
+    ]
     # mtime=0: the same run gives the same bytes
-    (out / "rhythm_cnn_oof.csv.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
+    (out / "rhythm_cnn_oof.csv.gz").write_bytes(
+        gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+    )
     return card
 
 
@@ -123,12 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     from ecgviewer.rhythm.metrics import format_summary
 
     print("OOF, uncalibrated:\n" + format_summary(card["cv"]["oof_uncalibrated"]))
-    print("OOF, shipped post-processing (cross-fitted):\n"
-          + format_summary(card["cv"]["oof_shipped_postprocessing_crossfit"]))
-    print(f"temperature {card['temperature']:.3f}; ECE after (cross-fitted): "
-          f"{card['cv']['oof_calibrated_crossfit']['ece']:.4f}; sha256 {card['sha256']}")
+    print(
+        "OOF, shipped post-processing (cross-fitted):\n"
+        + format_summary(card["cv"]["oof_shipped_postprocessing_crossfit"])
+    )
+    print(
+        f"temperature {card['temperature']:.3f}; ECE after (cross-fitted): "
+        f"{card['cv']['oof_calibrated_crossfit']['ece']:.4f}; sha256 {card['sha256']}"
+    )
     return 0
-
 
 
 def _cm_md(cm: list[list[int]]) -> str:
@@ -140,7 +174,11 @@ def _cm_md(cm: list[list[int]]) -> str:
 def model_card_markdown(card: dict) -> str:
     """The human model card (models/MODEL_CARD.md) from the JSON card."""
     cv = card["cv"]
-    raw, cross, ship = cv["oof_uncalibrated"], cv["oof_calibrated_crossfit"], cv["oof_shipped_postprocessing_crossfit"]
+    raw, cross, ship = (
+        cv["oof_uncalibrated"],
+        cv["oof_calibrated_crossfit"],
+        cv["oof_shipped_postprocessing_crossfit"],
+    )
     tr = card["training"]
     cfg = tr["config"]
     arch = card["architecture"]
@@ -149,78 +187,80 @@ def model_card_markdown(card: dict) -> str:
     bias = ", ".join(f"{c}: {v:+.2f}" for c, v in zip(CLASSES, card["class_bias"]))
     folds = "\n".join(
         f"| {i['fold']} | {i['n_train']} / {i['n_inner_val']} / {i['n_test']} | {i['best_epoch']} | "
-        f"{i['inner_val_score']:.3f} | {i['oof_score']:.3f} | {i['wall_s'] / 60:.1f} |" for i in tr["folds"])
+        f"{i['inner_val_score']:.3f} | {i['oof_score']:.3f} | {i['wall_s'] / 60:.1f} |"
+        for i in tr["folds"]
+    )
     return f"""# Rhythm model card: `rhythm_cnn`
 
 Research software, not a medical device. Classifies one ECG lead as **N** (normal sinus rhythm),
 **A** (atrial fibrillation), **O** (other rhythm) or **~** (too noisy).
 
 ## Files
-- `rhythm_cnn.pt` ({card['size_bytes'] / 1e6:.2f} MB, sha256 `{card['sha256']}`), checked on load
+- `rhythm_cnn.pt` ({card["size_bytes"] / 1e6:.2f} MB, sha256 `{card["sha256"]}`), checked on load
   against `rhythm_cnn.json` (machine-readable card, everything below and more).
 - `rhythm_cnn_oof.csv.gz`: out-of-fold logits of every training record, with its fold.
-- `rhythm_folds.json`: the fold of every record (stratified {len(tr['folds'])}-fold, seed {cfg['seed']}).
+- `rhythm_folds.json`: the fold of every record (stratified {len(tr["folds"])}-fold, seed {cfg["seed"]}).
 - `train_config.json`: the training recipe.
 
 ## Input
-One lead in **mV**, any sampling rate (resampled to {card['input']['model_fs_hz']:g} Hz), band-pass
-{card['input']['bandpass_hz'][0]:g}-{card['input']['bandpass_hz'][1]:g} Hz, robust amplitude normalisation, NaN = gap
+One lead in **mV**, any sampling rate (resampled to {card["input"]["model_fs_hz"]:g} Hz), band-pass
+{card["input"]["bandpass_hz"][0]:g}-{card["input"]["bandpass_hz"][1]:g} Hz, robust amplitude normalisation, NaN = gap
 (masked). Minimum 1 s; a warning below 5 s; trained on 9-61 s AliveCor records (lead I-like).
 Both polarities are scored and averaged, so an inverted lead gives the same answer.
 
 ## Model
-{arch['type']}; {arch['params_per_member']:,} parameters per member, {arch['members']} members
-(one per fold), {arch['ensemble']}. Config: `{json.dumps(arch['config'])}`.
-Post-processing: per-class logit offsets ({bias}; {'used' if cv['class_bias_used'] else 'not used: no gain on held-out folds'})
+{arch["type"]}; {arch["params_per_member"]:,} parameters per member, {arch["members"]} members
+(one per fold), {arch["ensemble"]}. Config: `{json.dumps(arch["config"])}`.
+Post-processing: per-class logit offsets ({bias}; {"used" if cv["class_bias_used"] else "not used: no gain on held-out folds"})
 fitted on OOF logits to maximise the challenge score, then temperature scaling (NLL on all
-OOF logits): **T = {card['temperature']:.3f}**.
+OOF logits): **T = {card["temperature"]:.3f}**.
 
 ## Data
 PhysioNet/CinC Challenge 2017 training set as provided here: 7,528 records (N 4481, A 669,
 O 2132, ~ 246), labels `REFERENCE-v3.csv`.
 
 ## Recipe
-Stratified {len(tr['folds'])}-fold CV (seed {cfg['seed']}). Per fold, 10% of the training folds
+Stratified {len(tr["folds"])}-fold CV (seed {cfg["seed"]}). Per fold, 10% of the training folds
 (stratified) is an inner validation split that picks the best epoch (challenge score), so the
-held-out fold is never used for any choice. {cfg['epochs']} epochs max (early stop after
-{cfg['patience']} without improvement), batch {cfg['batch_size']}, random crops of
-{cfg['crop_s'][0]:g}-{cfg['crop_s'][1]:g} s (one length per batch, length-bucketed), random polarity
+held-out fold is never used for any choice. {cfg["epochs"]} epochs max (early stop after
+{cfg["patience"]} without improvement), batch {cfg["batch_size"]}, random crops of
+{cfg["crop_s"][0]:g}-{cfg["crop_s"][1]:g} s (one length per batch, length-bucketed), random polarity
 inversion, amplitude scaling 0.8-1.25, Gaussian noise; class-weighted cross-entropy
-(weights (n/count)^{cfg['class_weight_power']}), label smoothing {cfg['label_smoothing']}; AdamW
-(lr {cfg['lr']}, wd {cfg['weight_decay']}), one-cycle schedule. CPU only, 1 torch thread.
+(weights (n/count)^{cfg["class_weight_power"]}), label smoothing {cfg["label_smoothing"]}; AdamW
+(lr {cfg["lr"]}, wd {cfg["weight_decay"]}), one-cycle schedule. CPU only, 1 torch thread.
 
 | fold | train / inner-val / test | best epoch | inner-val score | OOF score | minutes |
 |---|---|---|---|---|---|
 {folds}
 
-Training wall time: **{tr['wall_s_total'] / 60:.0f} min** in total ({tr['hardware']}; the CPU was
+Training wall time: **{tr["wall_s_total"] / 60:.0f} min** in total ({tr["hardware"]}; the CPU was
 shared with other jobs, so this is an upper bound).
 
 ## Cross-validated results (out-of-fold, single fold models)
-Challenge score (mean F1 of N, A, O), argmax of the raw OOF logits: **{raw['challenge_score']:.4f}**
-(accuracy {raw['accuracy']:.4f}; per fold: {', '.join(f'{v:.3f}' for v in cv['per_fold_challenge_score'])}).
+Challenge score (mean F1 of N, A, O), argmax of the raw OOF logits: **{raw["challenge_score"]:.4f}**
+(accuracy {raw["accuracy"]:.4f}; per fold: {", ".join(f"{v:.3f}" for v in cv["per_fold_challenge_score"])}).
 With the shipped post-processing, its parameters fitted on the other four folds for each fold
-(cross-fitted, so still out-of-sample): **{ship['challenge_score']:.4f}** (accuracy {ship['accuracy']:.4f}).
+(cross-fitted, so still out-of-sample): **{ship["challenge_score"]:.4f}** (accuracy {ship["accuracy"]:.4f}).
 
-| F1 | {' | '.join(CLASSES)} |
+| F1 | {" | ".join(CLASSES)} |
 |---|---|---|---|---|
 | raw OOF | {f1} |
 | + post-processing (cross-fitted) | {f1_ship} |
 
 Confusion matrix, raw OOF (rows = reference):
 
-{_cm_md(raw['confusion'])}
+{_cm_md(raw["confusion"])}
 
 Confusion matrix with the shipped post-processing (cross-fitted):
 
-{_cm_md(ship['confusion'])}
+{_cm_md(ship["confusion"])}
 
-Expected calibration error (10 bins, top label): {raw['ece']:.4f} before temperature scaling,
-{cross['ece']:.4f} after (temperature fitted on the other four folds' OOF logits, so this is
-an honest estimate); {ship['ece']:.4f} with the shipped post-processing (cross-fitted). The shipped ensemble averages member logits; its calibration was not
+Expected calibration error (10 bins, top label): {raw["ece"]:.4f} before temperature scaling,
+{cross["ece"]:.4f} after (temperature fitted on the other four folds' OOF logits, so this is
+an honest estimate); {ship["ece"]:.4f} with the shipped post-processing (cross-fitted). The shipped ensemble averages member logits; its calibration was not
 measured separately (no data left that all members have not seen).
 
-The shipped model is the ensemble of the {arch['members']} fold models: the numbers above describe a
+The shipped model is the ensemble of the {arch["members"]} fold models: the numbers above describe a
 single member on unseen data; averaging members is usually as good or better but is not
 separately validated here.
 
@@ -235,7 +275,7 @@ Speed, PTB-XL cross-device and image-derived results: `rhythm_benchmarks.md`
 - Signals digitised from paper may be shorter (2.5-10 s) than the 9-61 s training records.
 
 ## Licence and citation
-{card['licence']}
+{card["licence"]}
 """
 
 

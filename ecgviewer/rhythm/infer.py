@@ -66,7 +66,9 @@ def load_model(path: str | Path | None = None) -> RhythmModel:
     path = Path(path) if path else default_model_path()
     card_path = path.with_suffix(".json")
     if not path.is_file():
-        raise ModelError(f"rhythm model weights not found: {path} (reinstall, or train with `ecgviewer train`)")
+        raise ModelError(
+            f"rhythm model weights not found: {path} (reinstall, or train with `ecgviewer train`)"
+        )
     if not card_path.is_file():
         raise ModelError(f"rhythm model card not found: {card_path} (needed to verify the weights)")
     key = (str(path.resolve()), path.stat().st_mtime)
@@ -99,27 +101,46 @@ def load_model(path: str | Path | None = None) -> RhythmModel:
         except Exception as exc:  # torch raises many types for a bad file
             raise ModelError(f"rhythm model weights {path} cannot be loaded: {exc}") from exc
         bias = tuple(float(v) for v in blob.get("class_bias", [0.0] * len(CLASSES)))
-        model = RhythmModel(nets=tuple(nets), temperature=float(blob["temperature"]),
-                            fs_hz=float(blob["fs_hz"]), sha256=digest, card=card, class_bias=bias)
+        model = RhythmModel(
+            nets=tuple(nets),
+            temperature=float(blob["temperature"]),
+            fs_hz=float(blob["fs_hz"]),
+            sha256=digest,
+            card=card,
+            class_bias=bias,
+        )
         _cache[key] = model
         return model
 
 
-def save_model(path: str | Path, states: list[dict], config: ModelConfig, temperature: float,
-               fs_hz: float, class_bias: tuple[float, ...] | None = None) -> str:
+def save_model(
+    path: str | Path,
+    states: list[dict],
+    config: ModelConfig,
+    temperature: float,
+    fs_hz: float,
+    class_bias: tuple[float, ...] | None = None,
+) -> str:
     """Write the ensemble file; returns its sha256 (for the model card)."""
-    blob = {"format": MODEL_FORMAT, "config": config.to_dict(), "fs_hz": float(fs_hz),
-            "temperature": float(temperature),
-            "class_bias": [float(v) for v in (class_bias if class_bias is not None else [0.0] * len(CLASSES))],
-            "states": [{k: v.detach().clone().contiguous() for k, v in s.items()} for s in states]}
+    blob = {
+        "format": MODEL_FORMAT,
+        "config": config.to_dict(),
+        "fs_hz": float(fs_hz),
+        "temperature": float(temperature),
+        "class_bias": [
+            float(v) for v in (class_bias if class_bias is not None else [0.0] * len(CLASSES))
+        ],
+        "states": [{k: v.detach().clone().contiguous() for k, v in s.items()} for s in states],
+    }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(blob, path)
     return sha256_file(path)
 
 
-def ensemble_logits(model: RhythmModel, x: np.ndarray, valid: np.ndarray,
-                    spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def ensemble_logits(
+    model: RhythmModel, x: np.ndarray, valid: np.ndarray, spans: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
     """(whole-record logits (4,), window logits (n_windows, 4)); both polarities, all members."""
     xt = torch.from_numpy(np.stack([x, -x])[:, None, :].astype(np.float32))
     mt = torch.from_numpy(np.stack([valid, valid])[:, None, :].astype(np.float32))
@@ -166,7 +187,9 @@ def classify(signal_mv: np.ndarray, fs_hz: float, model: RhythmModel | None = No
         raise SignalFormatError(f"sampling rate must be positive, got {fs_hz}")
     duration_s = x.size / fs_hz
     if duration_s < MIN_DURATION_S:
-        raise SignalFormatError(f"signal too short to classify: {duration_s:.2f} s (< {MIN_DURATION_S:g} s)")
+        raise SignalFormatError(
+            f"signal too short to classify: {duration_s:.2f} s (< {MIN_DURATION_S:g} s)"
+        )
     model = model or load_model()
     torch.set_num_threads(1)
     y, valid = preprocess(x, fs_hz, model.fs_hz)
@@ -182,13 +205,19 @@ def classify(signal_mv: np.ndarray, fs_hz: float, model: RhythmModel | None = No
     hr, irr = rate_and_irregularity(peaks, model.fs_hz)
     warnings = []
     if duration_s < SHORT_WARN_S:
-        warnings.append(f"short record ({duration_s:.1f} s < {SHORT_WARN_S:g} s): rhythm label is unreliable")
+        warnings.append(
+            f"short record ({duration_s:.1f} s < {SHORT_WARN_S:g} s): rhythm label is unreliable"
+        )
     if gap_fraction > 0.1:
         warnings.append(f"{gap_fraction:.0%} of the samples are missing")
     if flat:
         warnings.append("the signal is flat")
-    cannot = bool(flat or gap_fraction > MAX_GAP_FRACTION or label == "~"
-                  or probs[CLASSES.index("~")] >= NOISE_CANNOT_ASSESS)
+    cannot = bool(
+        flat
+        or gap_fraction > MAX_GAP_FRACTION
+        or label == "~"
+        or probs[CLASSES.index("~")] >= NOISE_CANNOT_ASSESS
+    )
     if cannot and not flat:
         warnings.append("signal quality too poor to assess the rhythm")
     return RhythmResult(
@@ -201,5 +230,9 @@ def classify(signal_mv: np.ndarray, fs_hz: float, model: RhythmModel | None = No
         cannot_assess=cannot,
         duration_s=duration_s,
         warnings=tuple(warnings),
-        extra={"model_sha256": model.sha256, "n_beats": int(peaks.size), "gap_fraction": gap_fraction},
+        extra={
+            "model_sha256": model.sha256,
+            "n_beats": int(peaks.size),
+            "gap_fraction": gap_fraction,
+        },
     )

@@ -45,12 +45,14 @@ def reliability_table(probs: np.ndarray, y_true: np.ndarray, n_bins: int = 10) -
     for i in range(n_bins):
         sel = (conf > edges[i]) & (conf <= edges[i + 1]) if i else (conf <= edges[1])
         n = int(sel.sum())
-        rows.append({
-            "bin": f"{edges[i]:.1f}-{edges[i + 1]:.1f}",
-            "count": n,
-            "confidence": float(conf[sel].mean()) if n else None,
-            "accuracy": float(correct[sel].mean()) if n else None,
-        })
+        rows.append(
+            {
+                "bin": f"{edges[i]:.1f}-{edges[i + 1]:.1f}",
+                "count": n,
+                "confidence": float(conf[sel].mean()) if n else None,
+                "accuracy": float(correct[sel].mean()) if n else None,
+            }
+        )
     return rows
 
 
@@ -71,7 +73,7 @@ def summarize(y_true: np.ndarray, probs: np.ndarray) -> dict:
     cm = confusion(y_true, pred)
     f1 = f1_per_class(cm)
     return {
-        "n": int(len(y_true)),
+        "n": len(y_true),
         "challenge_score": float(np.mean(f1[:3])),
         "f1": {c: float(v) for c, v in zip(CLASSES, f1)},
         "accuracy": float((pred == y_true).mean()),
@@ -83,8 +85,10 @@ def summarize(y_true: np.ndarray, probs: np.ndarray) -> dict:
 def format_summary(s: dict) -> str:
     """Human-readable table of :func:`summarize`'s output."""
     lines = [
-        f"records: {s['n']}   challenge score (mean F1 N,A,O): {s['challenge_score']:.4f}   "
-        f"accuracy: {s['accuracy']:.4f}   ECE: {s['ece']:.4f}",
+        (
+            f"records: {s['n']}   challenge score (mean F1 N,A,O): {s['challenge_score']:.4f}   "
+            f"accuracy: {s['accuracy']:.4f}   ECE: {s['ece']:.4f}"
+        ),
         "F1: " + "  ".join(f"{c}={v:.4f}" for c, v in s["f1"].items()),
         "confusion (rows = reference, cols = predicted):",
         "       " + "".join(f"{c:>7}" for c in CLASSES),

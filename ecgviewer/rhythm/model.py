@@ -30,7 +30,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         d = dict(d)
         for k in ("channels", "strides"):
             if k in d:
@@ -72,8 +72,14 @@ class RhythmCNN(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.stem = nn.Conv1d(1, c.stem_channels, c.stem_kernel, stride=c.stem_stride,
-                              padding=c.stem_kernel // 2, bias=False)
+        self.stem = nn.Conv1d(
+            1,
+            c.stem_channels,
+            c.stem_kernel,
+            stride=c.stem_stride,
+            padding=c.stem_kernel // 2,
+            bias=False,
+        )
         self.stem_bn = nn.BatchNorm1d(c.stem_channels)
         blocks = []
         c_in = c.stem_channels
@@ -82,7 +88,10 @@ class RhythmCNN(nn.Module):
             c_in = ch
         self.blocks = nn.ModuleList(blocks)
         self.head = nn.Sequential(
-            nn.Linear(2 * c_in, c.hidden), nn.ReLU(), nn.Dropout(c.dropout), nn.Linear(c.hidden, c.n_classes)
+            nn.Linear(2 * c_in, c.hidden),
+            nn.ReLU(),
+            nn.Dropout(c.dropout),
+            nn.Linear(c.hidden, c.n_classes),
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

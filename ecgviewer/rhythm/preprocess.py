@@ -38,14 +38,16 @@ def fill_gaps(signal_mv: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarr
     # re-admit short runs
     edges = np.diff(np.concatenate([[0], bad.astype(np.int8), [0]]))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    max_run = int(round(MAX_GAP_BRIDGE_S * fs_hz))
+    max_run = round(MAX_GAP_BRIDGE_S * fs_hz)
     for a, b in zip(starts, stops):
         if b - a <= max_run:
             valid[a:b] = True
     return filled, valid
 
 
-def bandpass(signal: np.ndarray, fs_hz: float, band_hz: tuple[float, float] = BAND_HZ) -> np.ndarray:
+def bandpass(
+    signal: np.ndarray, fs_hz: float, band_hz: tuple[float, float] = BAND_HZ
+) -> np.ndarray:
     """Zero-phase Butterworth band-pass (high-pass only when fs is too low for the top edge)."""
     lo, hi = band_hz
     nyq = fs_hz / 2.0

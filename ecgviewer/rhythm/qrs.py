@@ -28,7 +28,9 @@ def detect_qrs(signal: np.ndarray, fs_hz: float, valid: np.ndarray | None = None
     peaks, _ = find_peaks(e, height=0.25 * ref, distance=int(MIN_RR_S * fs_hz))
     # the R peak is the largest |signal| sample near each energy peak
     half = max(1, int(0.06 * fs_hz))
-    out = [max(0, p - half) + int(np.argmax(np.abs(x[max(0, p - half) : p + half + 1]))) for p in peaks]
+    out = [
+        max(0, p - half) + int(np.argmax(np.abs(x[max(0, p - half) : p + half + 1]))) for p in peaks
+    ]
     return np.unique(np.array(out, np.int64))
 
 

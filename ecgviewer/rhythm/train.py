@@ -12,7 +12,7 @@ import argparse
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
 
     @classmethod
-    def from_json(cls, path: str | Path, **over) -> "TrainConfig":
+    def from_json(cls, path: str | Path, **over) -> TrainConfig:
         d = json.loads(Path(path).read_text()) if path else {}
         d.update({k: v for k, v in over.items() if v is not None})
         if "model" in d and isinstance(d["model"], dict):
@@ -62,8 +62,13 @@ class TrainConfig:
 # ----------------------------------------------------------------------------- batches
 
 
-def make_batch(ds: RhythmDataset, idx: np.ndarray, length: int | None, rng: np.random.Generator | None,
-               augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def make_batch(
+    ds: RhythmDataset,
+    idx: np.ndarray,
+    length: int | None,
+    rng: np.random.Generator | None,
+    augment: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack records (random crop of ``length`` samples, or whole when None) with masks."""
     lens = ds.lengths()[idx]
     L = int(lens.max()) if length is None else int(min(length, lens.max()))
@@ -86,7 +91,9 @@ def make_batch(ds: RhythmDataset, idx: np.ndarray, length: int | None, rng: np.r
     return torch.from_numpy(x), torch.from_numpy(m)
 
 
-def predict_logits(model: nn.Module, ds: RhythmDataset, idx: np.ndarray, batch_size: int = 32) -> np.ndarray:
+def predict_logits(
+    model: nn.Module, ds: RhythmDataset, idx: np.ndarray, batch_size: int = 32
+) -> np.ndarray:
     """Whole-record logits averaged over both polarities (test-time augmentation)."""
     model.eval()
     dev = next(model.parameters()).device
@@ -105,19 +112,22 @@ def predict_logits(model: nn.Module, ds: RhythmDataset, idx: np.ndarray, batch_s
 # ----------------------------------------------------------------------------- training
 
 
-def _inner_split(labels: np.ndarray, train_idx: np.ndarray, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _inner_split(
+    labels: np.ndarray, train_idx: np.ndarray, frac: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     val = []
     for c in np.unique(labels[train_idx]):
         ids = train_idx[labels[train_idx] == c].copy()
         rng.shuffle(ids)
-        val.extend(ids[: max(1, int(round(frac * ids.size)))])
+        val.extend(ids[: max(1, round(frac * ids.size))])
     val = np.array(sorted(val), np.int64)
     return np.setdiff1d(train_idx, val), val
 
 
-def train_fold(cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int,
-               device: str = "cpu") -> dict:
+def train_fold(
+    cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int, device: str = "cpu"
+) -> dict:
     """Train on folds != k, early-stop on the inner split, save weights and OOF logits of fold k."""
     out = Path(cfg.out_dir)
     torch.manual_seed(cfg.seed + k)
@@ -128,15 +138,18 @@ def train_fold(cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int,
     counts = np.bincount(ds.labels[tr], minlength=cfg.model.n_classes).astype(float)
     w = (counts.sum() / np.maximum(counts, 1)) ** cfg.class_weight_power
     w = w / (w * counts).sum() * counts.sum()
-    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32, device=device),
-                                  label_smoothing=cfg.label_smoothing)
+    loss_fn = nn.CrossEntropyLoss(
+        weight=torch.tensor(w, dtype=torch.float32, device=device),
+        label_smoothing=cfg.label_smoothing,
+    )
     model = RhythmCNN(cfg.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_batches = int(np.ceil(tr.size / cfg.batch_size))
     if cfg.max_batches:
         n_batches = min(n_batches, cfg.max_batches)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * n_batches,
-                                                pct_start=0.2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.epochs * n_batches, pct_start=0.2
+    )
     lens = ds.lengths()
     best, best_state, best_epoch, stale = -1.0, None, -1, 0
     t_fold = time.time()
@@ -146,7 +159,12 @@ def train_fold(cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int,
         # length bucketing: shuffle, then sort by length within chunks of 16 batches
         perm = rng.permutation(tr)
         chunk = 16 * cfg.batch_size
-        perm = np.concatenate([c[np.argsort(lens[c], kind="stable")] for c in np.array_split(perm, max(1, perm.size // chunk))])
+        perm = np.concatenate(
+            [
+                c[np.argsort(lens[c], kind="stable")]
+                for c in np.array_split(perm, max(1, perm.size // chunk))
+            ]
+        )
         batches = [perm[a : a + cfg.batch_size] for a in range(0, perm.size, cfg.batch_size)]
         rng.shuffle(batches)
         total, seen = 0.0, 0
@@ -164,8 +182,15 @@ def train_fold(cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int,
         t_train = time.time() - t0
         zv = predict_logits(model, ds, va)
         score = challenge_score(ds.labels[va], zv.argmax(1))
-        log.info("fold %d epoch %d loss %.4f inner-val score %.4f (train %.0f s, val %.0f s)",
-                 k, epoch, total / max(seen, 1), score, t_train, time.time() - t0 - t_train)
+        log.info(
+            "fold %d epoch %d loss %.4f inner-val score %.4f (train %.0f s, val %.0f s)",
+            k,
+            epoch,
+            total / max(seen, 1),
+            score,
+            t_train,
+            time.time() - t0 - t_train,
+        )
         if score > best:
             best, best_epoch, stale = score, epoch, 0
             best_state = {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
@@ -180,10 +205,25 @@ def train_fold(cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int,
     wall = time.time() - t_fold
     torch.save(best_state, out / f"fold{k}.pt")
     np.savez(out / f"oof_fold{k}.npz", idx=te, logits=z, labels=ds.labels[te])
-    info = {"fold": k, "best_epoch": best_epoch, "inner_val_score": best, "oof_score": oof,
-            "wall_s": wall, "n_train": int(tr.size), "n_inner_val": int(va.size), "n_test": int(te.size)}
+    info = {
+        "fold": k,
+        "best_epoch": best_epoch,
+        "inner_val_score": best,
+        "oof_score": oof,
+        "wall_s": wall,
+        "n_train": int(tr.size),
+        "n_inner_val": int(va.size),
+        "n_test": int(te.size),
+    }
     (out / f"fold{k}.json").write_text(json.dumps(info, indent=1))
-    log.info("fold %d done: best epoch %d, inner-val %.4f, OOF %.4f, %.1f min", k, best_epoch, best, oof, wall / 60)
+    log.info(
+        "fold %d done: best epoch %d, inner-val %.4f, OOF %.4f, %.1f min",
+        k,
+        best_epoch,
+        best,
+        oof,
+        wall / 60,
+    )
     return info
 
 
@@ -239,9 +279,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-batches", type=int)
     p.add_argument("--cache", default=None)
     a = p.parse_args(argv)
-    cfg = TrainConfig.from_json(a.config, data_dir=a.data, out_dir=a.out, epochs=a.epochs,
-                                folds=tuple(a.folds) if a.folds else None, max_batches=a.max_batches,
-                                cache_dir=a.cache)
+    cfg = TrainConfig.from_json(
+        a.config,
+        data_dir=a.data,
+        out_dir=a.out,
+        epochs=a.epochs,
+        folds=tuple(a.folds) if a.folds else None,
+        max_batches=a.max_batches,
+        cache_dir=a.cache,
+    )
     train_cv(cfg)
     return 0
 

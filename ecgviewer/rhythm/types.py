@@ -33,8 +33,12 @@ class RhythmResult:
             "label": self.label,
             "label_name": CLASS_NAMES[self.label],
             "probabilities": {k: round(float(v), 4) for k, v in self.probabilities.items()},
-            "heart_rate_bpm": None if self.heart_rate_bpm is None else round(self.heart_rate_bpm, 1),
-            "rr_irregularity": None if self.rr_irregularity is None else round(self.rr_irregularity, 4),
+            "heart_rate_bpm": None
+            if self.heart_rate_bpm is None
+            else round(self.heart_rate_bpm, 1),
+            "rr_irregularity": None
+            if self.rr_irregularity is None
+            else round(self.rr_irregularity, 4),
             "cannot_assess": self.cannot_assess,
             "duration_s": round(self.duration_s, 3),
             "warnings": list(self.warnings),
