@@ -91,6 +91,7 @@ class BatchItemResult:
     quality: float | None = None
     seconds: float = 0.0
     outputs: tuple[str, ...] = ()
+    detail: str = ""  # one human line about the result (e.g. the leads found)
     input: str = ""
     page: int = 0
     pages: int = 1

@@ -75,6 +75,14 @@ class TestBatchCommand:
                 assert (out / (stem + ext)).stat().st_size > 0
         assert not list(out.glob("broken*")) and not list(out.glob(".*.tmp"))
 
+    def test_prints_the_leads_of_each_page(self, batch_run):
+        lines = batch_run["stdout"].splitlines()
+        scan = next(ln for ln in lines if "ecg00015.png" in ln)
+        assert "12 leads (I II III aVR aVL aVF V1 V2 V3 V4 V5 V6)" in scan
+        strip = next(ln for ln in lines if STRIP.name in ln)
+        assert "1 lead (ECG)" in strip and "rhythm lead ECG 30.0 s" in strip
+        assert not any("broken.png" in ln for ln in lines)  # failures go to stderr
+
     def test_summary_json(self, batch_run):
         summary = json.loads((batch_run["out"] / f"{SCAN.stem}.json").read_text())
         assert summary["outputs"] == [f"{SCAN.stem}.hea", f"{SCAN.stem}.dat", f"{SCAN.stem}.png"]

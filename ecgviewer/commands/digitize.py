@@ -93,10 +93,37 @@ def digitize_file(item: BatchItem, job: DigitizeJob) -> BatchItemResult:
         layout=dig.layout.name,
         quality=float(dig.quality),
         outputs=tuple(str(p) for p in paths),
+        detail=describe_leads(dig),
     )
 
 
+def describe_leads(dig) -> str:
+    """One line naming the leads found and the rhythm lead, e.g. for the console."""
+    from ecgviewer.digitize.types import STANDARD_LEADS
+
+    order = {name: i for i, name in enumerate(STANDARD_LEADS)}
+    names = sorted(dict.fromkeys(ld.name for ld in dig.leads), key=lambda n: order.get(n, 99))
+    text = f"{len(names)} lead{'s' if len(names) != 1 else ''} ({' '.join(names)})"
+    rhythm = dig.rhythm_lead
+    if rhythm is not None:
+        text += f", rhythm lead {rhythm.name} {rhythm.duration_s:.1f} s at {rhythm.fs_hz:g} Hz"
+    return text
+
+
 # --------------------------------------------------------------------------- CLI
+
+
+def _ok_line(r: BatchItemResult, name) -> str:
+    line = f"{name}: {r.layout}, {r.detail}, quality {r.quality:.2f}"
+    return line + (f" ({r.reason})" if r.reason else "")
+
+
+def _echo_ok(r: BatchItemResult) -> None:
+    """Batch mode: one line per digitised page, printed above the progress bar."""
+    if r.status == "ok":
+        from tqdm import tqdm
+
+        tqdm.write(_ok_line(r, r.input))
 
 
 def _crop(text: str) -> CropBox:
@@ -311,6 +338,7 @@ def run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         expected_outputs=output_paths,
         echo_failures=not single,
+        on_result=None if single else _echo_ok,
     )
     if single:  # one file: say what happened in one line, like any other command
         r = summary.results[0]
@@ -319,10 +347,7 @@ def run(args: argparse.Namespace) -> int:
         elif r.status == "skipped":
             print(f"{items[0].summary_path}: already complete (use --overwrite to redo)")
         else:
-            print(
-                f"{items[0].out_base}: {r.layout}, quality {r.quality:.2f}"
-                + (f" ({r.reason})" if r.reason else "")
-            )
+            print(_ok_line(r, items[0].out_base))
     else:
         print(summary.text(NAME))
     return summary.exit_code
