@@ -28,7 +28,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import correlate
 
 from ecgviewer.io.signals import Record
 from ecgviewer.render.layout import canonical_lead_name
@@ -184,6 +183,8 @@ def _best_shift(ref: np.ndarray, est: np.ndarray, max_shift: int) -> int:
     n = ref.size
     # correlate(x, y)[k + n - 1] = sum_j x[j + k] * y[j]  -> est moved later by k
     def corr(x, y):
+        from scipy.signal import correlate  # lazy: keeps the CLI's start-up light
+
         full = correlate(x, y, mode="full", method="fft")
         return full[n - 1 - max_shift : n + max_shift]
 
