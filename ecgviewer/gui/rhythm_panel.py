@@ -4,7 +4,14 @@ and the research-use notice (always visible)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QLabel,
+    QProgressBar,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ecgviewer import RESEARCH_NOTICE
 from ecgviewer.digitize.types import Digitization
@@ -95,6 +102,10 @@ class RhythmPanel(QWidget):
         self.flags.setWordWrap(True)
         self.flags.setStyleSheet("color:#8a4b00;")
         self.notice = notice_label()
+        for text in (self.label, self.status, self.flags, self.notice):
+            # long wrapped texts must not widen the dock: they take the width they are given
+            text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            text.setMinimumWidth(120)
         box = QVBoxLayout(self)
         box.setContentsMargins(6, 6, 6, 6)
         box.addWidget(self.label)
