@@ -4,8 +4,10 @@ Per-column means fail on real pages (text, neighbouring rows, grid remnants, ste
 strokes), so each lead is traced as a shortest path over the vertical ink runs of its columns
 (dynamic programming): following ink that touches the previous column is free, vertical jumps
 cost per trace thickness, skipped columns cost a constant each, and runs far from the row's
-baseline cost a little (keeps the path off neighbouring rows). Within a column with a long run
-(a QRS stroke) the path visits both ends, so peaks keep their full height.
+baseline cost a little (keeps the path off neighbouring rows). Along the chosen runs the line's
+centre is then read to a fraction of a pixel from the grey darkness map: column by column where
+the line is flat, row by row where it is steep (see :func:`_stroke_points`), so peaks keep their
+full height and a thick line does not widen them.
 """
 
 from __future__ import annotations
@@ -160,11 +162,14 @@ def trace_path(
     if line.any():  # a separator or grid line crossing the trace: bridge it, mark it untraced
         traced[cols[line]] = False
         cols, c_top, c_bot = cols[~line], c_top[~line], c_bot[~line]
-    centres = None
-    if darkness is not None and cols.size:
-        centres = _weighted_centres(darkness[y0:y1, x0:x1], cols, c_top, c_bot) + y0
-    xs, ys = _column_points(cols + x0, c_top + y0, c_bot + y0, thick, centres)
-    return TracePath(xs, ys, traced, x0, thick, float(multi.mean()) if multi.size else 0.0)
+    if darkness is not None:
+        dark = np.asarray(darkness[y0:y1, x0:x1], np.float32)
+    else:
+        dark = band.astype(np.float32)
+    xs, ys = _stroke_points(band, dark, cols, c_top, c_bot, thick)
+    return TracePath(
+        xs + x0, ys + y0, traced, x0, thick, float(multi.mean()) if multi.size else 0.0
+    )
 
 
 def _vertical_line_columns(top: np.ndarray, bot: np.ndarray, band_h: int) -> np.ndarray:
@@ -277,52 +282,166 @@ def _weighted_centres(
     return np.where(w > 1e-6, wy / np.maximum(w, 1e-12), geometric)
 
 
-def _column_points(
+def _ink_level(dark: np.ndarray, cols: np.ndarray, top: np.ndarray, bot: np.ndarray) -> float:
+    """Darkness of fully inked pixels: a high percentile of the darkness at the middle of the
+    path's runs (at least 0.2, so a faint trace still gives sensible coverages)."""
+    if cols.size == 0:
+        return 1.0
+    mid = dark[((top + bot) // 2).astype(int), cols]
+    return float(max(0.2, np.percentile(mid, 90)))
+
+
+def _line_width(
+    dark: np.ndarray, cols: np.ndarray, top: np.ndarray, bot: np.ndarray, ink: float, thick: float
+) -> float:
+    """Width of the printed line (px): the median ink mass (darkness / ink level, summed over
+    the run and one pixel either side) of the path's short, i.e. near-horizontal, runs. Unlike
+    binary run lengths it does not grow or shrink with the threshold."""
+    flat = (bot - top + 1) <= thick
+    if flat.sum() < 8:
+        return thick
+    c, t, b = cols[flat], top[flat], bot[flat]
+    h = dark.shape[0]
+    cd = np.vstack([np.zeros((1, dark.shape[1]), np.float64), np.cumsum(dark, axis=0)])
+    lo = np.clip(t - 1, 0, h)
+    hi = np.clip(b + 2, 0, h)
+    mass = (cd[hi, c] - cd[lo, c]) / ink
+    return float(np.clip(np.median(mass), 0.5, 2.0 * thick))
+
+
+def _stroke_points(
+    band: np.ndarray,
+    dark: np.ndarray,
     cols: np.ndarray,
     top: np.ndarray,
     bot: np.ndarray,
     thick: float,
-    centres: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One point per column: the run's centre (a steep stroke passes through the column's
-    middle), except where the run reaches beyond the runs of both neighbouring columns (a peak
-    or trough inside the column): then that end, so QRS tips keep their height. A run that is
-    a peak and a trough at once gives both ends, in the order of least travel."""
-    half = 0.5 * thick
-    n = len(cols)
-    xs: list[float] = []
-    ys: list[float] = []
-    top_l, bot_l = top.tolist(), bot.tolist()
-    centre_l = centres.tolist() if centres is not None else None
-    prev = 0.5 * (top_l[0] + bot_l[0]) if n else 0.0
-    for k in range(n):
-        x = float(cols[k])
-        t, b = top_l[k], bot_l[k]
-        centre = centre_l[k] if centre_l is not None else 0.5 * (t + b)
-        if b - t + 1 <= 2 * thick:
-            xs.append(x)
-            ys.append(centre)
-            prev = centre
-            continue
-        tp, bp = (top_l[k - 1], bot_l[k - 1]) if k > 0 else (t, b)
-        tn, bn = (top_l[k + 1], bot_l[k + 1]) if k + 1 < n else (t, b)
-        peak = t <= min(tp, tn) and t < max(tp, tn)
-        trough = b >= max(bp, bn) and b > min(bp, bn)
-        a_y, b_y = t + half, max(b - half, t + half)
-        if peak and trough:
-            nxt = 0.5 * (tn + bn)
-            up_first = abs(prev - a_y) + abs(b_y - nxt)
-            down_first = abs(prev - b_y) + abs(a_y - nxt)
-            e1, e2 = (a_y, b_y) if up_first <= down_first else (b_y, a_y)
-            xs.extend((x - 0.25, x + 0.25))
-            ys.extend((e1, e2))
-            prev = e2
-            continue
-        y = a_y if peak else b_y if trough else centre
-        xs.append(x)
-        ys.append(y)
-        prev = y
-    return np.asarray(xs), np.asarray(ys)
+    """Points (band coordinates) of the line's centre along the path, sorted by x.
+
+    A near-horizontal run gives one point, its darkness-weighted centre (sub-pixel, independent
+    of the threshold). A steep run (a QRS stroke, where one value per column is far too coarse:
+    a stroke crosses tens of rows per column) is read row by row: each row's ink segment gives
+    the stroke's centre column to a fraction of a pixel; a row is used by the column its centre
+    falls in. Rows within half a line width of a run's end whose centre falls in the column are
+    the round cap of a peak or trough: they give one point, the tip, half a line width inside
+    the ink's edge. So thick lines neither widen peaks nor clip them.
+    """
+    n = cols.size
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    ink = _ink_level(dark, cols, top, bot)
+    width = _line_width(dark, cols, top, bot, ink, thick)
+    centres = _weighted_centres(dark, cols, top, bot)
+    steep = (bot - top + 1) > 2.0 * thick
+    xs: list[np.ndarray] = [cols[~steep].astype(np.float64)]
+    ys: list[np.ndarray] = [centres[~steep]]
+    reach = int(np.ceil(2.0 * width)) + 2  # widest row segment of a steep stroke, each side
+    for k in np.flatnonzero(steep):
+        c, t, b = int(cols[k]), int(top[k]), int(bot[k])
+        pts = _steep_column_points(band, dark, c, t, b, reach, width, ink)
+        if pts is None:
+            xs.append(np.asarray([float(c)]))
+            ys.append(np.asarray([centres[k]]))
+        else:
+            xs.append(pts[0])
+            ys.append(pts[1])
+    x = np.concatenate(xs)
+    y = np.concatenate(ys)
+    order = np.argsort(x, kind="stable")
+    return x[order], y[order]
+
+
+def _steep_column_points(
+    band: np.ndarray,
+    dark: np.ndarray,
+    c: int,
+    t: int,
+    b: int,
+    reach: int,
+    width: float,
+    ink: float,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The row-wise centre points of the steep run ``[t, b]`` of column ``c`` (see
+    :func:`_stroke_points`); None when no row of the run is centred in this column.
+
+    A row's ink segment one line wide is one stroke (its centre); two lines wide or more, the
+    up- and downstroke of a narrow spike merged by the line width (each stroke half a line
+    width inside the segment's ends); in between it is ambiguous and skipped."""
+    h, w = band.shape
+    half = 0.5 * width
+    xa, xb = max(0, c - reach - 1), min(w, c + reach + 2)
+    win = band[t : b + 1, xa:xb]
+    dwin = dark[t : b + 1, xa:xb].astype(np.float64)
+    cov = np.clip(dwin / ink, 0.0, 1.0)
+    n_rows, n_win = win.shape
+    ci = c - xa
+    alive = win[:, ci].copy()
+    lo = np.full(n_rows, ci)
+    hi = np.full(n_rows, ci)
+    run_l = alive.copy()
+    for d in range(1, reach + 1):
+        if ci - d < 0:
+            run_l[:] = False
+            break
+        run_l &= win[:, ci - d]
+        lo -= run_l
+    run_r = alive.copy()
+    for d in range(1, reach + 1):
+        if ci + d >= n_win:
+            run_r[:] = False
+            break
+        run_r &= win[:, ci + d]
+        hi += run_r
+    ok = alive & ~run_l & ~run_r  # a segment still going at `reach` is a horizontal part
+    r_idx = np.arange(n_rows)
+    cov_at = lambda cols: np.where(
+        (cols >= 0) & (cols < n_win), cov[r_idx, np.clip(cols, 0, n_win - 1)], 0.0
+    )
+    l_edge = lo - 0.5 + (1.0 - cov_at(lo)) - cov_at(lo - 1) - ci
+    r_edge = hi + 0.5 - (1.0 - cov_at(hi)) + cov_at(hi + 1) - ci
+    seg_w = r_edge - l_edge
+    single = ok & (seg_w <= 1.35 * width)
+    double = ok & (seg_w > 1.8 * width)
+    rows = np.arange(t, b + 1, dtype=np.float64)
+    px_l: list[np.ndarray] = []
+    py_l: list[np.ndarray] = []
+    # one stroke: darkness-weighted centre of the segment and its partly covered neighbours
+    xcol = np.arange(n_win)[None, :] - ci
+    inside = (xcol >= (lo - 1 - ci)[:, None]) & (xcol <= (hi + 1 - ci)[:, None])
+    wgt = np.where(inside, dwin, 0.0)
+    mass = wgt.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xc = (wgt * xcol).sum(axis=1) / mass
+    cands_x = [
+        np.where(single & (mass > 1e-6), xc, np.nan),
+        np.where(double, l_edge + half, np.nan),
+        np.where(double, r_edge - half, np.nan),
+    ]
+    dcov = np.clip(dark[:, c] / ink, 0.0, 1.0)
+    top_edge = t - 0.5 + (1.0 - dcov[t]) - (dcov[t - 1] if t > 0 else 0.0)
+    bot_edge = b + 0.5 - (1.0 - dcov[b]) + (dcov[b + 1] if b + 1 < h else 0.0)
+    cap_t = rows - top_edge < half
+    cap_b = bot_edge - rows < half
+    tip_t: list[float] = []
+    tip_b: list[float] = []
+    for x in cands_x:
+        mine = np.isfinite(x) & (x >= -0.5) & (x < 0.5)
+        body = mine & ~cap_t & ~cap_b
+        px_l.append(c + x[body])
+        py_l.append(rows[body])
+        tip_t.extend(x[mine & cap_t].tolist())
+        tip_b.extend(x[mine & cap_b & ~cap_t].tolist())
+    if tip_t:
+        px_l.append(np.asarray([c + float(np.mean(tip_t))]))
+        py_l.append(np.asarray([min(top_edge + half, float(b))]))
+    if tip_b:
+        px_l.append(np.asarray([c + float(np.mean(tip_b))]))
+        py_l.append(np.asarray([max(bot_edge - half, float(t))]))
+    px = np.concatenate(px_l)
+    if px.size == 0:
+        return None
+    return px, np.concatenate(py_l)
 
 
 def path_to_lead(
