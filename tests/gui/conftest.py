@@ -14,6 +14,18 @@ pytest.importorskip("pytestqt")
 
 
 @pytest.fixture(autouse=True)
+def stack_dump_if_stuck():
+    """A GUI test that hangs prints every thread's stack after 120 s (then carries on), so a
+    deadlock can be diagnosed instead of only timing out."""
+    import faulthandler
+    import sys
+
+    faulthandler.dump_traceback_later(120, repeat=False, file=sys.__stderr__)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture(autouse=True)
 def no_leaked_threads(qapp):
     """Fail a test that leaves a TaskRunner thread running (then stop it, so the session
     survives to report the failure)."""
