@@ -24,7 +24,7 @@ import numpy as np
 
 
 def cv_table(models: Path) -> None:
-    from ecgviewer.rhythm.calibrate import crossfit_temperature_probs
+    from ecgviewer.rhythm.calibrate import crossfit_postprocess, crossfit_temperature_probs
     from ecgviewer.rhythm.finalize import read_oof
     from ecgviewer.rhythm.metrics import format_summary, softmax, summarize
 
@@ -40,6 +40,12 @@ def cv_table(models: Path) -> None:
             for k in np.unique(f)
         )
     )
+    if card.get("cv", {}).get("class_bias_used"):
+        print(
+            "-- with the shipped post-processing (class offsets + temperature), each fold's "
+            "parameters fitted on the other folds:"
+        )
+        print(format_summary(summarize(y, crossfit_postprocess(z, y, f))))
     cross = summarize(y, crossfit_temperature_probs(z, y, f))
     print(
         f"ECE before temperature: {summarize(y, softmax(z))['ece']:.4f}; after (temperature fitted on "
