@@ -30,6 +30,7 @@ _MIN_REL_ROW_WIDTH = 0.6  # rows narrower than this fraction of the widest are t
 _MIN_SEGMENT_SPREAD = 0.4
 _MIN_COLUMN_VARIATION = 0.6
 _AMBIGUOUS_BEAT_SYNC = 0.2
+_MIN_QUARTER_OVER_HALF = -0.25  # 6 rows: quarter marks on top minus half marks below
 _MIN_BEAT_SYNC = 0.47  # fraction of beats lining up across rows: rows recorded simultaneously
 
 
@@ -459,12 +460,12 @@ def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibrat
         return "3x4+2"
     if n == 6:
         # 6x2: every row changes lead at half time; 3x4+3: the top rows change at the
-        # quarters and the bottom three are unbroken rhythm strips of one lead each
+        # quarters and the bottom three are unbroken rhythm strips of one lead each. Either
+        # kind of evidence can be noisy (a QRS gap at the half of a rhythm strip, a flat
+        # stretch at a quarter), so they are weighed against each other
         quarter_top = breaks(rows[:3], (0.25, 0.75))
         half_bottom = breaks(rows[3:], (0.5,))
-        if quarter_top >= 0.3 and half_bottom < 0.3:
-            return "3x4+3"
-        return "6x2" if half_bottom >= 0.3 and quarter_top < 0.3 else "3x4+3"
+        return "3x4+3" if quarter_top - half_bottom > _MIN_QUARTER_OVER_HALF else "6x2"
     return "single"
 
 
