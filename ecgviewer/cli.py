@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     commands = {c for a in parser._subparsers._group_actions for c in a.choices}  # noqa: SLF001
-    if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
-        argv = ["gui", *argv]  # `ecgviewer` and `ecgviewer scan.png` open the app
+    if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["gui", *argv]  # `ecgviewer`, `ecgviewer scan.png`, `ecgviewer --screenshot x`
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)

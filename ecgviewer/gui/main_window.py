@@ -40,11 +40,11 @@ from ecgviewer.gui.undo import TraceEditCommand
 from ecgviewer.gui.waveform_view import WaveformView
 from ecgviewer.gui.workers import TaskRunner
 from ecgviewer.paths import user_data_dir
+from ecgviewer.session import SIDECAR_SUFFIX
 
 IMAGE_FILTER = (
     "ECG images and PDFs (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.pdf);;All files (*)"
 )
-SESSION_SUFFIX = ".ecgviewer.json"  # as ecgviewer.session.sidecar_path names them
 MAX_RECENT = 10
 RHYTHM_RERUN_DELAY_MS = 800
 PREF_FIELDS = (
@@ -685,7 +685,7 @@ class MainWindow(QMainWindow):
         suggested = sidecar_path(self.doc.image.path) if self.doc.image is not None else None
         start = str(suggested) if suggested is not None else str(Path.home())
         path, _ = QFileDialog.getSaveFileName(
-            self, "Save session", start, f"ECG Viewer session (*{SESSION_SUFFIX} *.json)"
+            self, "Save session", start, f"ECG Viewer session (*{SIDECAR_SUFFIX} *.json)"
         )
         if path:
             self.save_session(path)
@@ -710,7 +710,7 @@ class MainWindow(QMainWindow):
             self,
             "Open session",
             str(start),
-            f"ECG Viewer session (*{SESSION_SUFFIX} *.json);;All files (*)",
+            f"ECG Viewer session (*{SIDECAR_SUFFIX} *.json);;All files (*)",
         )
         if path:
             self.open_session(path)
