@@ -31,6 +31,7 @@ _MIN_SEGMENT_SPREAD = 0.4
 _MIN_COLUMN_VARIATION = 0.6
 _AMBIGUOUS_BEAT_SYNC = 0.2
 _MIN_QUARTER_OVER_HALF = -0.25  # 6 rows: quarter marks on top minus half marks below
+_EVENT_BAND = 0.5  # beats are looked for up to this fraction of the way to a neighbour row
 _MIN_BEAT_SYNC = 0.47  # fraction of beats lining up across rows: rows recorded simultaneously
 
 
@@ -383,10 +384,20 @@ def _segment_spread(binary: np.ndarray, rows: list[TraceRow]) -> float:
     return float(np.std(np.log(np.asarray(heights, float) + 1.0))) if heights else 0.0
 
 
-def _row_events(binary: np.ndarray, row: TraceRow, x0: int, x1: int, px_per_s: float) -> np.ndarray:
+def _row_events(
+    binary: np.ndarray, row: TraceRow, x0: int, x1: int, px_per_s: float, inner: bool = False
+) -> np.ndarray:
     """Columns (relative to ``x0``) of the QRS-like events of a row: places where the ink spans
-    much more height than usual (at least half the row's 99th percentile)."""
-    band = binary[row.y0 : row.y1, x0:x1]
+    much more height than usual (at least half the row's 99th percentile). With ``inner`` only
+    the band's inner part (half-way to the neighbouring rows) counts: the tall R waves of a
+    neighbouring row reach into the full band and put that row's beats on this one."""
+    if inner:
+        frac = _EVENT_BAND / 0.85  # the band reaches 85 % of the way to each neighbour
+        ya = max(0, round(row.baseline_y - frac * (row.baseline_y - row.y0)))
+        yb = round(row.baseline_y + frac * (row.y1 - row.baseline_y))
+    else:
+        ya, yb = row.y0, row.y1
+    band = binary[ya:yb, x0:x1]
     if band.size == 0:
         return np.zeros(0)
     any_ink = band.any(axis=0)
@@ -404,7 +415,9 @@ def _row_events(binary: np.ndarray, row: TraceRow, x0: int, x1: int, px_per_s: f
     return np.asarray(ndimage.center_of_mass(tall, labels, range(1, n + 1)))[:, 0]
 
 
-def _beat_sync(binary: np.ndarray, rows: list[TraceRow], px_per_s: float) -> float:
+def _beat_sync(
+    binary: np.ndarray, rows: list[TraceRow], px_per_s: float, inner: bool = False
+) -> float:
     """How often the QRS events of adjacent rows fall at the same column (within 80 ms).
 
     The rows of a 12-lead page are recorded at the same time, so their beats line up; the rows
@@ -413,7 +426,7 @@ def _beat_sync(binary: np.ndarray, rows: list[TraceRow], px_per_s: float) -> flo
     if len(rows) < 2:
         return 0.0
     x0, x1 = (int(v) for v in _span(rows))
-    events = [_row_events(binary, r, x0, x1, px_per_s) for r in rows]
+    events = [_row_events(binary, r, x0, x1, px_per_s, inner) for r in rows]
     tol = 0.08 * px_per_s
     fracs = []
     for a, b in itertools.pairwise(events):
@@ -441,6 +454,8 @@ def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibrat
     # rhythms line up by chance) the row count decides: 4 rows (3x4+1) are far more often a
     # 12-lead page, 3 rows a 30 s strip.
     sync = _beat_sync(binary, rows, calibration.px_per_s)
+    if n == 3:  # a 30 s strip: its tall R waves can reach the neighbours' bands in step
+        sync = min(sync, _beat_sync(binary, rows, calibration.px_per_s, inner=True))
     unsure = sync >= _AMBIGUOUS_BEAT_SYNC and n == 4
     if sync < _MIN_BEAT_SYNC and not unsure and breaks(rows[:3], quarters) < 0.5:
         return "single"
