@@ -124,3 +124,36 @@ class TestPathToLead:
         draw_curve(img, ys)
         path = trace_path(img, 0, w, 0, 120, baseline_y=60, scale_px=50)
         assert path_baseline(path) == pytest.approx(70.5, abs=1.0)
+
+
+class TestThickLines:
+    """Anti-aliased thick lines (as printed and scanned): the centre line, not the ink's edge."""
+
+    @staticmethod
+    def _page(xs: np.ndarray, ys: np.ndarray, width_px: float, shape=(160, 200)):
+        from ecgviewer.render.draw import polyline_mask
+
+        dark = polyline_mask(shape, [np.column_stack([xs, ys])], width_px, 4)
+        return dark, dark > 0.15
+
+    def test_narrow_spike_keeps_its_height_and_width(self):
+        # a 3 px line: a 100 px R wave over 6 columns, on a flat baseline
+        xs = np.array([0.0, 80.0, 83.3, 86.1, 89.4, 200.0])
+        ys = np.array([130.0, 130.0, 30.0, 135.0, 130.0, 130.0])
+        dark, binary = self._page(xs, ys, 3.0)
+        path = trace_path(binary, 0, 200, 0, 160, 130, 60, bridge_px=2, darkness=dark)
+        k = int(np.argmin(path.y_px))
+        assert path.y_px[k] == pytest.approx(30.0, abs=1.0)
+        assert path.x_px[k] == pytest.approx(83.3, abs=0.5)
+        # along the strokes the traced line stays on the true one (sub-pixel)
+        grid = np.arange(78.0, 92.0, 0.1)
+        err = np.interp(grid, path.x_px, path.y_px) - np.interp(grid, xs, ys)
+        # (30 px per column: 0.1 px along x is 3 px in y; one point per column gave 12 px)
+        assert np.sqrt(np.mean(err**2)) < 6.0
+
+    def test_flat_line_centre_is_sub_pixel(self):
+        xs = np.array([0.0, 200.0])
+        ys = np.array([70.3, 70.3])
+        dark, binary = self._page(xs, ys, 2.4)
+        path = trace_path(binary, 0, 200, 0, 160, 70, 60, darkness=dark)
+        assert np.median(path.y_px) == pytest.approx(70.3, abs=0.15)

@@ -25,6 +25,9 @@ _W_RESTART = 6.0  # jump to any earlier column (no continuity), beyond the look-
 _W_BASE = 0.25  # a run at distance `scale` from the baseline costs this much per column
 _MAX_NODE_COST = 0.8  # < _W_GAP: following ink anywhere in the band beats skipping it
 _LOOKBACK = 3  # earlier non-empty columns a run may connect to directly
+# A steep stroke's row segment wider than this many line widths holds two strokes (the up-
+# and downstroke of a spike merged by the line width, or a stroke slanted enough to look wide)
+_SPLIT_WIDTHS = 1.0
 
 
 @dataclass(frozen=True)
@@ -336,6 +339,7 @@ def _stroke_points(
     steep = (bot - top + 1) > 2.0 * thick
     xs: list[np.ndarray] = [cols[~steep].astype(np.float64)]
     ys: list[np.ndarray] = [centres[~steep]]
+    keys: list[np.ndarray] = [np.zeros(int((~steep).sum()))]
     reach = int(np.ceil(2.0 * width)) + 2  # widest row segment of a steep stroke, each side
     for k in np.flatnonzero(steep):
         c, t, b = int(cols[k]), int(top[k]), int(bot[k])
@@ -343,12 +347,14 @@ def _stroke_points(
         if pts is None:
             xs.append(np.asarray([float(c)]))
             ys.append(np.asarray([centres[k]]))
+            keys.append(np.zeros(1))
         else:
             xs.append(pts[0])
             ys.append(pts[1])
+            keys.append(pts[2])
     x = np.concatenate(xs)
     y = np.concatenate(ys)
-    order = np.argsort(x, kind="stable")
+    order = np.lexsort((np.concatenate(keys), x))
     return x[order], y[order]
 
 
@@ -361,13 +367,14 @@ def _steep_column_points(
     reach: int,
     width: float,
     ink: float,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """The row-wise centre points of the steep run ``[t, b]`` of column ``c`` (see
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The row-wise centre points (x, y, tie-break key for sorting) of the steep run ``[t, b]`` of column ``c`` (see
     :func:`_stroke_points`); None when no row of the run is centred in this column.
 
-    A row's ink segment one line wide is one stroke (its centre); two lines wide or more, the
-    up- and downstroke of a narrow spike merged by the line width (each stroke half a line
-    width inside the segment's ends); in between it is ambiguous and skipped."""
+    A row's ink segment at most one line wide is one stroke (its darkness-weighted centre);
+    a wider one gives a point half a line width inside each of its ends: the up- and
+    downstroke of a narrow spike merged by the line width, or (where both coincide) one
+    slanted stroke."""
     h, w = band.shape
     half = 0.5 * width
     xa, xb = max(0, c - reach - 1), min(w, c + reach + 2)
@@ -395,14 +402,12 @@ def _steep_column_points(
         hi += run_r
     ok = alive & ~run_l & ~run_r  # a segment still going at `reach` is a horizontal part
     r_idx = np.arange(n_rows)
-    cov_at = lambda cols: np.where(
-        (cols >= 0) & (cols < n_win), cov[r_idx, np.clip(cols, 0, n_win - 1)], 0.0
-    )
-    l_edge = lo - 0.5 + (1.0 - cov_at(lo)) - cov_at(lo - 1) - ci
-    r_edge = hi + 0.5 - (1.0 - cov_at(hi)) + cov_at(hi + 1) - ci
+    cov_pad = np.pad(cov, ((0, 0), (1, 1)))  # coverage 0 beyond the window
+    l_edge = lo - 0.5 + (1.0 - cov[r_idx, lo]) - cov_pad[r_idx, lo] - ci
+    r_edge = hi + 0.5 - (1.0 - cov[r_idx, hi]) + cov_pad[r_idx, hi + 2] - ci
     seg_w = r_edge - l_edge
-    single = ok & (seg_w <= 1.35 * width)
-    double = ok & (seg_w > 1.8 * width)
+    single = ok & (seg_w <= _SPLIT_WIDTHS * width)
+    double = ok & ~single
     rows = np.arange(t, b + 1, dtype=np.float64)
     px_l: list[np.ndarray] = []
     py_l: list[np.ndarray] = []
@@ -425,23 +430,30 @@ def _steep_column_points(
     cap_b = bot_edge - rows < half
     tip_t: list[float] = []
     tip_b: list[float] = []
+    pk_l: list[np.ndarray] = []
     for x in cands_x:
         mine = np.isfinite(x) & (x >= -0.5) & (x < 0.5)
         body = mine & ~cap_t & ~cap_b
-        px_l.append(c + x[body])
-        py_l.append(rows[body])
+        bx, by = x[body], rows[body]
+        px_l.append(c + bx)
+        py_l.append(by)
+        # rows at the same column go in the stroke's direction (up or down) when sorted
+        slope = float(np.sum((bx - bx.mean()) * (by - by.mean()))) if bx.size > 1 else 0.0
+        pk_l.append(by * np.sign(slope))
         tip_t.extend(x[mine & cap_t].tolist())
         tip_b.extend(x[mine & cap_b & ~cap_t].tolist())
     if tip_t:
         px_l.append(np.asarray([c + float(np.mean(tip_t))]))
         py_l.append(np.asarray([min(top_edge + half, float(b))]))
+        pk_l.append(np.zeros(1))
     if tip_b:
         px_l.append(np.asarray([c + float(np.mean(tip_b))]))
         py_l.append(np.asarray([max(bot_edge - half, float(t))]))
+        pk_l.append(np.zeros(1))
     px = np.concatenate(px_l)
     if px.size == 0:
         return None
-    return px, np.concatenate(py_l)
+    return px, np.concatenate(py_l), np.concatenate(pk_l)
 
 
 def path_to_lead(
