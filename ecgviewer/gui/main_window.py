@@ -140,6 +140,10 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.settings_panel)
+        # never narrower than the panel itself: a restored window state must not clip the fields
+        bar_px = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(self.settings_panel.minimumSizeHint().width() + bar_px + 4)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.settings_dock = QDockWidget("Settings", self)
         self.settings_dock.setObjectName("settingsDock")
         self.settings_dock.setWidget(scroll)
