@@ -226,6 +226,59 @@ def plan_items(
     return items
 
 
+# --------------------------------------------------------------------------- command line
+
+
+def add_batch_arguments(parser) -> None:
+    """The batch options every file-processing command shares (workers, resume, report, ...)."""
+    import argparse
+
+    def positive(text: str) -> float:
+        value = float(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError("must be positive")
+        return value
+
+    g = parser.add_argument_group("batch")
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes (default: 1 = in this process)",
+    )
+    g.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="skip inputs whose outputs are complete (default: on)",
+    )
+    g.add_argument(
+        "--overwrite", action="store_true", help="redo every input, replacing existing outputs"
+    )
+    g.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="per-file report (input, status, reason, layout, quality, seconds)",
+    )
+    g.add_argument(
+        "--timeout",
+        type=positive,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help=f"give up on one file after S seconds (default: {DEFAULT_TIMEOUT_S:g})",
+    )
+    g.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on a Dask cluster, e.g. tcp://host:8786 (needs dask[distributed])",
+    )
+    g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
 # --------------------------------------------------------------------------- completeness
 
 

@@ -244,7 +244,7 @@ class TestWeightsFile:
             shutil.copy(cinc_dir / f"A00001{ext}", tmp_path / f"A00001{ext}")
         shutil.copy(cinc_dir / "A00002.mat", tmp_path / "A00002.mat")
         (tmp_path / "notes.txt").write_text("ignored")
-        assert [p.name for p in expand_inputs([str(tmp_path)])] == ["A00001.hea", "A00002.mat"]
+        assert [p.name for p, _ in expand_inputs([str(tmp_path)])] == ["A00001.hea", "A00002.mat"]
 
 
 # ----------------------------------------------------------------------------- shipped model

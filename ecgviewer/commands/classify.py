@@ -4,24 +4,40 @@ Inputs: images/PDFs (digitised first, then the rhythm lead is classified), WFDB 
 (``.hea``), CinC ``.mat`` files and CSV signals; folders and globs expand to every supported
 file. One line per input (``--json``: one JSON object per line). A bad input gives an error
 line and the batch goes on; the exit code is 1 when any input failed.
+
+Batches use the same runner as ``digitize`` (:mod:`ecgviewer.batch`): ``--workers N``
+processes or a Dask ``--scheduler``, a per-file ``--report``, and with ``-o OUTDIR`` one
+``<stem>.rhythm.json`` per input, so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ecgviewer import RESEARCH_NOTICE
+from ecgviewer.batch import (
+    BatchItem,
+    BatchItemResult,
+    add_batch_arguments,
+    collect_inputs,
+    plan_items,
+    run_batch,
+)
 from ecgviewer.errors import EcgViewerError, SignalFormatError
+from ecgviewer.io.images import IMAGE_EXTENSIONS
+from ecgviewer.io.signals import atomic_write_bytes
 
 NAME = "classify"
 HELP = "Classify the heart rhythm (N, A, O, ~) of ECG images or signal files."
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pdf")
 SIGNAL_EXTENSIONS = (".hea", ".mat", ".csv")
 PREFERRED_LEADS = ("II", "I", "ECG")
 
@@ -40,17 +56,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", default=None, help="model weights (default: the bundled models/rhythm_cnn.pt)"
     )
+    p.add_argument(
+        "-o",
+        "--outdir",
+        type=Path,
+        default=None,
+        help="also write OUTDIR/<stem>.rhythm.json per input (makes batches resumable)",
+    )
+    add_batch_arguments(p)
 
 
-def expand_inputs(args: list[str]) -> list[Path]:
-    """Files, folders and globs -> supported files; a .mat beside its .hea counts once."""
-    from ecgviewer.batch import collect_inputs
-
-    files = [f for f, _ in collect_inputs(args, IMAGE_EXTENSIONS + SIGNAL_EXTENSIONS)]
-    have = {f.resolve() for f in files}
+def expand_inputs(args: list[str], exclude=()) -> list[tuple[Path, Path | None]]:
+    """Files, folders and globs -> (file, folder argument) pairs of supported files; a .mat
+    beside its .hea counts once."""
+    found = collect_inputs(args, IMAGE_EXTENSIONS + SIGNAL_EXTENSIONS, exclude=exclude)
+    have = {f.resolve() for f, _ in found}
     return [
-        f
-        for f in files
+        (f, root)
+        for f, root in found
         if not (f.suffix.lower() == ".mat" and f.with_suffix(".hea").resolve() in have)
     ]
 
@@ -98,29 +121,96 @@ def format_line(path: Path, d: dict) -> str:
     return f"{path}: {d['label']} {d['label_name']} p={p:.2f}{hr} [{d['lead']}, {d['duration_s']:.1f} s]{flag}{warn}"
 
 
+@dataclass(frozen=True)
+class ClassifyJob:
+    """What every batch item needs (picklable: it travels to worker processes)."""
+
+    lead: str | None
+    fs_hz: float | None
+    model_path: str | None
+    write_json: bool
+
+
+_MODELS: dict = {}  # per process: the model is loaded once, not once per file
+
+
+def classify_file(item: BatchItem, job: ClassifyJob) -> BatchItemResult:
+    """The batch task: read (or digitise) one input, classify its rhythm lead."""
+    from ecgviewer.rhythm import classify, load_model
+
+    if job.model_path not in _MODELS:
+        _MODELS[job.model_path] = load_model(job.model_path)
+    x, fs, lead = load_lead(item.path, job.lead, job.fs_hz)
+    d = {"input": str(item.path), "lead": lead, **classify(x, fs, _MODELS[job.model_path]).to_json()}
+    if job.write_json:  # written last and alone: its presence means "done" for --resume
+        atomic_write_bytes(item.summary_path, json.dumps({**d, "outputs": []}).encode())
+    return BatchItemResult(
+        "ok",
+        reason="; ".join(d["warnings"]),
+        layout=lead,
+        quality=d["probabilities"][d["label"]],
+        detail=json.dumps(d),
+    )
+
+
+def _result_dict(r: BatchItemResult, item_json: Path | None) -> dict:
+    if r.status == "ok":
+        return json.loads(r.detail)
+    if r.status == "skipped" and item_json is not None:  # resumed: show the stored result
+        stored = json.loads(item_json.read_text(encoding="utf-8"))
+        stored.pop("outputs", None)
+        return stored
+    return {"input": r.input, "error": r.reason or r.status}
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ecgviewer.rhythm import classify, load_model
+    from ecgviewer.rhythm import load_model
 
-    files = expand_inputs(args.inputs)
+    if args.workers < 1:
+        raise EcgViewerError("--workers must be at least 1")
+    exclude = [args.outdir] if args.outdir else []
+    files = expand_inputs(args.inputs, exclude=exclude)
     if not files:
         raise SignalFormatError("no supported input files found")
-    model = load_model(args.model)  # a missing/corrupt model stops the whole batch, once
-    failed = 0
+    load_model(args.model)  # a missing/corrupt model stops the whole batch, once
     if not args.json:
         print(RESEARCH_NOTICE, file=sys.stderr)
-    for path in tqdm(files, desc="classify", unit="file", file=sys.stderr, disable=len(files) < 2):
-        try:
-            x, fs, lead = load_lead(path, args.lead, args.fs)
-            d = {"input": str(path), "lead": lead, **classify(x, fs, model).to_json()}
-        except (EcgViewerError, OSError, ValueError) as exc:
-            failed += 1
-            d = {"input": str(path), "error": str(exc)}
+    outdir = args.outdir or Path(tempfile.gettempdir())  # names only, unless -o is given
+    items = [
+        dataclasses.replace(it, out_base=it.out_base.with_name(it.out_base.name + ".rhythm"))
+        for it in plan_items(files, outdir)
+    ]
+    if args.outdir:
+        args.outdir.mkdir(parents=True, exist_ok=True)
+    json_of = {str(it.path): it.summary_path for it in items} if args.outdir else {}
+    job = ClassifyJob(args.lead, args.fs, args.model, write_json=args.outdir is not None)
+
+    def show(r: BatchItemResult) -> None:
+        d = _result_dict(r, json_of.get(r.input))
         if args.json:
-            tqdm.write(json.dumps(d), file=sys.stdout)
+            line = json.dumps(d)
         elif "error" in d:
-            tqdm.write(f"{path}: error: {d['error']}", file=sys.stdout)
+            line = f"{r.input}: error: {d['error']}"
         else:
-            tqdm.write(format_line(path, d), file=sys.stdout)
-    return 1 if failed else 0
+            line = format_line(Path(r.input), d)
+        tqdm.write(line, file=sys.stdout)
+
+    summary = run_batch(
+        items,
+        classify_file,
+        job,
+        workers=args.workers,
+        resume=bool(args.outdir) and args.resume and not args.overwrite,
+        overwrite=args.overwrite or not args.outdir,
+        report_path=args.report,
+        scheduler=args.scheduler,
+        progress=args.progress and len(items) > 1,
+        timeout_s=args.timeout,
+        on_result=show,
+        echo_failures=False,  # `show` prints failures in the output format asked for
+    )
+    if len(items) > 1 and not args.json:
+        print(summary.text(NAME), file=sys.stderr)
+    return summary.exit_code
