@@ -21,14 +21,6 @@ from ecgviewer.errors import EcgViewerError, NoTraceFoundError
 from ecgviewer.io.images import count_pages, load_image
 
 HANG_GUARD_S = 20.0
-# JPEG colour noise: digitize's grid detector "finds" a grid (the 8×8 JPEG blocks?) and, in
-# some revisions of the (changing) pipeline, returns one lead with no warning. Reported to the
-# digitisation engineers; non-strict so the test passes once it warns or raises.
-KNOWN_SILENT = {
-    "smooth_noise.jpg": pytest.mark.xfail(
-        reason="digitize may find a grid in JPEG noise and not warn", strict=False
-    )
-}
 _CORPUS_DIR = Path(tempfile.mkdtemp(prefix="ecgviewer-badfiles-"))
 atexit.register(shutil.rmtree, _CORPUS_DIR, ignore_errors=True)
 CORPUS = make_corpus(_CORPUS_DIR)  # made at collection so the ids read as file names
@@ -101,7 +93,7 @@ class TestNoEcgPages:
     @pytest.mark.parametrize(
         "f",
         [
-            pytest.param(f, marks=KNOWN_SILENT.get(f.name, ()), id=f.name)
+            pytest.param(f, id=f.name)
             for f in CORPUS
             if f.page_kind is not None
         ],
