@@ -270,26 +270,12 @@ def _setup_logging(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Cross-validated training of the rhythm CNN")
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", default="work_tmp/rhythm_cv")
-    p.add_argument("--config", default=None, help="JSON with TrainConfig fields")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--folds", type=int, nargs="*")
-    p.add_argument("--max-batches", type=int)
-    p.add_argument("--cache", default=None)
-    a = p.parse_args(argv)
-    cfg = TrainConfig.from_json(
-        a.config,
-        data_dir=a.data,
-        out_dir=a.out,
-        epochs=a.epochs,
-        folds=tuple(a.folds) if a.folds else None,
-        max_batches=a.max_batches,
-        cache_dir=a.cache,
-    )
-    train_cv(cfg)
-    return 0
+    """``python -m ecgviewer.rhythm.train``: the same options as ``ecgviewer train``."""
+    from ecgviewer.commands import train as command
+
+    p = argparse.ArgumentParser(description=command.HELP)
+    command.add_arguments(p)
+    return command.run(p.parse_args(argv))
 
 
 if __name__ == "__main__":
