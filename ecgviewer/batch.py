@@ -229,15 +229,19 @@ def plan_items(
 # --------------------------------------------------------------------------- command line
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    import argparse
+
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
 def add_batch_arguments(parser) -> None:
     """The batch options every file-processing command shares (workers, resume, report, ...)."""
     import argparse
-
-    def positive(text: str) -> float:
-        value = float(text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError("must be positive")
-        return value
 
     g = parser.add_argument_group("batch")
     g.add_argument(
@@ -265,7 +269,7 @@ def add_batch_arguments(parser) -> None:
     )
     g.add_argument(
         "--timeout",
-        type=positive,
+        type=positive_float,
         default=DEFAULT_TIMEOUT_S,
         metavar="S",
         help=f"give up on one file after S seconds (default: {DEFAULT_TIMEOUT_S:g})",

@@ -19,6 +19,7 @@ from ecgviewer.batch import (
     add_batch_arguments,
     collect_inputs,
     plan_items,
+    positive_float,
     run_batch,
 )
 from ecgviewer.digitize.types import CropBox, DigitizeSettings
@@ -148,13 +149,6 @@ def _page(text: str) -> int | None:
     return page - 1
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "inputs",
@@ -184,7 +178,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--pdf-dpi",
-        type=_positive,
+        type=positive_float,
         default=200.0,
         metavar="D",
         help="resolution PDFs are rendered at (default: 200)",
@@ -233,7 +227,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--fs",
-        type=_positive,
+        type=positive_float,
         default=500.0,
         metavar="HZ",
         help="output sampling rate (default: 500)",
