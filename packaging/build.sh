@@ -2,7 +2,7 @@
 # Build the ECG Viewer app with PyInstaller (build.spec) and report its size against the budget.
 #   packaging/build.sh                       one folder:  dist/ecgviewer/ecgviewer
 #   ECGVIEWER_ONEFILE=1 packaging/build.sh   one file:    dist/ecgviewer-onefile
-#   packaging/build.sh --clean               extra arguments go to PyInstaller
+#   packaging/build.sh --log-level INFO      extra arguments go to PyInstaller
 # Exit status: PyInstaller's on failure, 3 when the app is over the size budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,8 @@ platform=$(python -c 'import sys, platform; print(f"{sys.platform}-{platform.mac
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 
 t0=$(date +%s)
-nice -n "$NICE" python -m PyInstaller --noconfirm --log-level WARN \
+# --clean: PyInstaller's module cache was seen to ship a stale ecgviewer module after an edit
+nice -n "$NICE" python -m PyInstaller --noconfirm --clean --log-level WARN \
     --distpath dist --workpath build/pyinstaller "$@" build.spec
 t1=$(date +%s)
 echo "build: $((t1 - t0)) s (PyInstaller, nice -n $NICE)"
