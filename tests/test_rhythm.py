@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from ecgviewer.errors import ModelError, SignalFormatError
 from ecgviewer.paths import models_dir
