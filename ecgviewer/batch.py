@@ -420,6 +420,11 @@ def _dask_run_item(
     return run_item(task, item, options, timeout_s)
 
 
+def item_result(item: BatchItem, status: Status, reason: str, **fields) -> BatchItemResult:
+    """A result the runner itself decides for ``item`` (skipped, timed out, worker died)."""
+    return BatchItemResult(status, reason, input=str(item.path), page=item.page, **fields)
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:500]
 
@@ -511,20 +516,15 @@ def run_batch(
             expected = expected_outputs(item, options) if expected_outputs else ()
             complete = summary_is_complete(item, expected)
             if resume and complete:
-                record(
-                    BatchItemResult(
-                        "skipped", "already complete", input=str(item.path), page=item.page
-                    )
-                )
+                record(item_result(item, "skipped", "already complete"))
                 continue
             if complete and not overwrite:
                 # a finished result is replaced only on request; a partial one is ours to redo
                 record(
-                    BatchItemResult(
+                    item_result(
+                        item,
                         "error",
                         f"outputs exist at {item.out_base} (use --overwrite or --resume)",
-                        input=str(item.path),
-                        page=item.page,
                     )
                 )
                 continue
@@ -647,22 +647,20 @@ def _run_pool(
                         attempts[key] = attempts.get(key, 0) + alone  # only a lone item is guilty
                         if attempts[key] >= _MAX_ATTEMPTS:
                             record(
-                                BatchItemResult(
+                                item_result(
+                                    item,
                                     "error",
                                     "worker process died (crash or out of memory)",
-                                    input=str(item.path),
-                                    page=item.page,
                                 )
                             )
                         else:
                             retry.append(item)
                     except Exception as exc:  # pickling errors and the like
                         record(
-                            BatchItemResult(
+                            item_result(
+                                item,
                                 "error",
                                 _one_line(f"{type(exc).__name__}: {exc}"),
-                                input=str(item.path),
-                                page=item.page,
                             )
                         )
                 while True:
@@ -684,11 +682,10 @@ def _run_pool(
                     item, token, t_sub = inflight.pop(fut)
                     took = now - started.pop(token, t_sub)
                     record(
-                        BatchItemResult(
+                        item_result(
+                            item,
                             "timeout",
                             f"no answer after {took:.0f} s; worker killed",
-                            input=str(item.path),
-                            page=item.page,
                             seconds=round(took, 3),
                         )
                     )
@@ -759,22 +756,20 @@ def _run_dask(
                     record(fut.result())
                 except Exception as exc:  # worker died, unpicklable result, ...
                     record(
-                        BatchItemResult(
+                        item_result(
+                            item,
                             "error",
                             _one_line(f"{type(exc).__name__}: {exc}"),
-                            input=str(item.path),
-                            page=item.page,
                         )
                     )
             for fut in [f for f, (_i, t) in inflight.items() if hard_s and now - t > hard_s]:
                 item, t = inflight.pop(fut)
                 fut.cancel()
                 record(
-                    BatchItemResult(
+                    item_result(
+                        item,
                         "timeout",
                         f"no answer after {now - t:.0f} s",
-                        input=str(item.path),
-                        page=item.page,
                         seconds=round(now - t, 3),
                     )
                 )
