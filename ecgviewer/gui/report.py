@@ -92,22 +92,29 @@ class _Canvas:
         keep = t * mm_per_s <= w
         xs = (x + t[keep] * mm_per_s) * self.k
         ys = (y_mid - sig[keep] * mm_per_mv) * self.k
-        path = QPainterPath()
-        pen_down = False
-        for xv, yv in zip(xs, ys):
-            if not np.isfinite(yv):
-                pen_down = False
-                continue
-            if pen_down:
-                path.lineTo(xv, yv)
-            else:
-                path.moveTo(xv, yv)
-                pen_down = True
+        path = _polyline(xs, ys)
         self.p.save()
         self.p.setClipRect(self.rect(x, y_mid - h / 2, w, h))
         self.p.setPen(self.pen(rgb, 0.22))
         self.p.drawPath(path)
         self.p.restore()
+
+
+def _polyline(xs: np.ndarray, ys: np.ndarray, joins: np.ndarray | None = None) -> QPainterPath:
+    """A path through the points, broken at non-finite points and after point i when
+    ``joins[i]`` is False (default: every finite point joins the next)."""
+    path = QPainterPath()
+    down = False
+    for i, (xv, yv) in enumerate(zip(xs, ys)):
+        if not (np.isfinite(xv) and np.isfinite(yv)):
+            down = False
+            continue
+        if down:
+            path.lineTo(xv, yv)
+        else:
+            path.moveTo(xv, yv)
+        down = True if joins is None else bool(joins[i])
+    return path
 
 
 def _image_with_traces(doc: Document) -> QImage:
@@ -126,19 +133,7 @@ def _image_with_traces(doc: Document) -> QImage:
         pen.setWidthF(max(1.5, w / 1200))
         painter.setPen(pen)
         x, y = np.asarray(lead.trace_x_px, float), np.asarray(lead.trace_y_px, float)
-        cont = overlay_breaks(x, y)
-        path = QPainterPath()
-        down = False
-        for xv, yv, c in zip(x, y, cont):
-            if not (np.isfinite(xv) and np.isfinite(yv)):
-                down = False
-                continue
-            if down:
-                path.lineTo(xv, yv)
-            else:
-                path.moveTo(xv, yv)
-            down = bool(c)
-        painter.drawPath(path)
+        painter.drawPath(_polyline(x, y, joins=overlay_breaks(x, y)))
     pen = QPen(QColor(255, 140, 0))
     pen.setWidthF(max(2.0, w / 800))
     painter.setPen(pen)
