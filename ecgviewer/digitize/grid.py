@@ -250,6 +250,10 @@ def measure_grid(image_rgb: np.ndarray, darkness: np.ndarray | None = None) -> G
         px = py = _refine(ac, float(p1[int(np.argmax(alone))]))
         conf_x = conf_y = _scalar(_comb, ac, 5 * px, (0.5,))
         notes.append(f"pitch from the {axis} axis only (square grid assumed)")
+        if _scalar(_comb, ac, px, _FINE_OFFSETS) < 0.03:
+            # one axis and no 1 mm lines on it: evenly spaced trace rows of a grid-less page
+            # repeat along y just like 5 mm lines; that is not enough to call it a grid
+            conf_x = conf_y = 0.0
     conf = max(0.0, min(conf_x, conf_y))
     if conf < _MIN_CONFIDENCE:
         note = f"no periodic grid (contrast x {conf_x:.2f}, y {conf_y:.2f})"

@@ -26,6 +26,7 @@ _MIN_LONG_COVER = 0.6
 _MIN_TALL_EVENTS = 3
 _MAX_BAND_INK = 0.35  # a trace row's ±2.5 mm band is mostly paper
 _MAX_STRAIGHT_FILL = 0.9  # ink on one straight line over this fraction of the row: a rule
+_MIN_OFF_LINE = 0.03  # ... unless ink leaves that line (waves) in this fraction of columns
 _MIN_REL_ROW_WIDTH = 0.6  # rows narrower than this fraction of the widest are text blocks
 _MIN_SEGMENT_SPREAD = 0.4
 _MIN_COLUMN_VARIATION = 0.6
@@ -106,8 +107,16 @@ def _looks_like_trace(
     if band.size == 0 or band.mean() > _MAX_BAND_INK:
         return False
     k = max(1, round(0.15 * px_per_mm))
-    if binary[max(0, p - k) : p + k + 1, x0:x1].any(axis=0).mean() > _MAX_STRAIGHT_FILL:
-        return False  # a ruled or grid line, not a trace with waves
+    on_line = binary[max(0, p - k) : p + k + 1, x0:x1].any(axis=0)
+    if on_line.mean() > _MAX_STRAIGHT_FILL:
+        # a ruled or grid line, unless the line has waves: a flat low-gain trace with small
+        # QRS complexes is also mostly on one line, but has ink off it every beat
+        reach = max(k + 1, round(0.6 * px_per_mm))
+        whole = band.any(axis=0)
+        near = binary[max(0, p - reach) : p + reach + 1, x0:x1]
+        off_line = whole & (band.sum(axis=0) > near.sum(axis=0))
+        if off_line.mean() < _MIN_OFF_LINE:
+            return False
     tall = _tall_events(binary, p, x0, x1, px_per_mm)
     if tall >= _MIN_TALL_EVENTS:
         return True
@@ -177,10 +186,36 @@ def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
         raise NoTraceFoundError("no row of trace long enough to be an ECG")
     cands.sort()
     widest = max(c[2] - c[1] for c in cands)
-    cands = [c for c in cands if c[2] - c[1] >= _MIN_REL_ROW_WIDTH * widest]
+    wide = [c for c in cands if c[2] - c[1] >= _MIN_REL_ROW_WIDTH * widest]
+    wide += _partial_last_row(cands, wide, px_per_mm)
     return _with_bands(
-        [TraceRow(float(p), 0, 0, x0, x1) for p, x0, x1, _fill in cands], h, px_per_mm
+        [TraceRow(float(p), 0, 0, x0, x1) for p, x0, x1, _fill in wide], h, px_per_mm
     )
+
+
+def _partial_last_row(
+    cands: list[tuple[int, int, int, float]],
+    wide: list[tuple[int, int, int, float]],
+    px_per_mm: float,
+) -> list[tuple[int, int, int, float]]:
+    """The end of a long strip: a narrower trace row one row pitch below the last full row,
+    starting where the full rows start (a 13 s strip printed in 10 s rows ends in a 3 s row).
+    Narrow rows anywhere else are text blocks or labels."""
+    if not wide:
+        return []
+    ys = sorted(c[0] for c in wide)
+    # one full row gives no pitch: any distance (the renderer and printers spread two rows)
+    lo, hi = (0.6, 1.4) if len(ys) > 1 else (0.0, np.inf)
+    pitch = float(np.median(np.diff(ys))) if len(ys) > 1 else 1.0
+    start = float(np.median([c[1] for c in wide]))
+    below = [
+        c
+        for c in cands
+        if c not in wide
+        and lo * pitch <= c[0] - ys[-1] <= hi * pitch
+        and abs(c[1] - start) <= 3.0 * px_per_mm
+    ]
+    return below[:1]
 
 
 def _with_bands(rows: list[TraceRow], h: int, px_per_mm: float) -> list[TraceRow]:
@@ -230,10 +265,15 @@ def _rows_from_pulses(
             continue
         foot = float(ya + pulse.y_bottom)
         end = xa + pulse.x1
-        added.append(TraceRow(foot, 0, 0, end + 1, x1, end, foot))
+        # the row ends where its ink ends (the last row of a long strip may be partial)
+        reach = int(0.3 * pitch)
+        present = binary[max(0, int(foot) - reach) : int(foot) + reach + 1, end + 1 : x1].any(0)
+        px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
+        _, stop, _ = _row_extent(present, int(6 * px_per_mm), int(3 * px_per_mm))
+        if stop > 0:
+            added.append(TraceRow(foot, 0, 0, end + 1, end + 1 + stop, end, foot))
     if not added:
         return rows
-    px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
     return _with_bands(rows + added, h, px_per_mm)
 
 
