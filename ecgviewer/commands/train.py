@@ -32,6 +32,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="cache folder for preprocessed data (default ~/.cache/ecgviewer)",
     )
     p.add_argument(
+        "--paper-frac",
+        type=float,
+        default=None,
+        help="probability a training record is drawn printed-and-digitised (builds that set "
+        "once: about a CPU hour for CinC 2017); held-out folds are then scored on both",
+    )
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="RUN_DIR",
+        help="fine-tune: start every fold from RUN_DIR/fold<k>.pt (and keep its folds)",
+    )
+    p.add_argument(
         "--package",
         default=None,
         metavar="MODELS_DIR",
@@ -50,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         folds=tuple(args.folds) if args.folds else None,
         max_batches=args.max_batches,
         cache_dir=args.cache,
+        paper_frac=args.paper_frac,
+        init_from=args.init_from,
     )
     train_cv(cfg)
     if args.package:

@@ -82,6 +82,10 @@ def _tall_events(binary: np.ndarray, p: int, x0: int, x1: int, px_per_mm: float)
     sub = binary[max(0, p - reach) : p + reach + 1, x0:x1]
     if sub.size == 0:
         return 0
+    # a QRS drawn thin at a low resolution or a fast paper speed is a slanted stroke that no
+    # single column holds for long: widen strokes by 0.8 mm first (letters do not grow taller)
+    k = max(1, round(0.8 * px_per_mm))
+    sub = ndimage.binary_dilation(sub, structure=np.ones((1, k), bool))
     sub = close_vertical_gaps(sub, max(1, round(1.0 * px_per_mm)))
     top, bot, ptr = column_runs(sub)
     if top.size == 0:

@@ -251,9 +251,14 @@ def _single_lead(traced, boxes, calibration, fs, offset_xy) -> Lead:
     within 2 %: printed strips show whole half seconds), so a pixel more or less per row does
     not accumulate into a drift along the record.
     """
+    # rows of a strip start at the same column on paper: a row whose trace is found a little
+    # later (faint or flat start) keeps that common origin instead of shifting its beats
+    common_x0 = float(np.median([b.x0 for b in boxes]))
+    tolerance_px = 1.0 * calibration.px_per_s
+    origins = [common_x0 if 0 < b.x0 - common_x0 <= tolerance_px else float(b.x0) for b in boxes]
     parts = [
-        path_to_lead(p, "ECG", b.baseline_y, calibration, fs, float(b.x0), offset_xy=offset_xy)
-        for p, b in zip(traced, boxes)
+        path_to_lead(p, "ECG", b.baseline_y, calibration, fs, o, offset_xy=offset_xy)
+        for p, b, o in zip(traced, boxes, origins)
     ]
     if len(parts) == 1:
         return parts[0]
@@ -265,8 +270,8 @@ def _single_lead(traced, boxes, calibration, fs, offset_xy) -> Lead:
     nice = round(row_s * 2.0) / 2.0
     if nice > 0 and abs(row_s - nice) <= 0.02 * nice:
         row_s = nice
-    starts = [round(k * row_s * fs) for k in range(len(parts))]
-    n_total = starts[-1] + parts[-1].signal_mv.size
+    starts = [round((k * row_s + p.start_s) * fs) for k, p in enumerate(parts)]
+    n_total = max(i0 + p.signal_mv.size for i0, p in zip(starts, parts))
     signal = np.full(n_total, np.nan)
     valid = np.zeros(n_total, bool)
     for i0, part in zip(starts, parts):

@@ -44,6 +44,28 @@ class RhythmDataset:
         return np.diff(self.offsets)
 
 
+def first_records(ds: RhythmDataset, n: int) -> RhythmDataset:
+    """The first ``n`` records of ``ds`` (smoke tests)."""
+    end = int(ds.offsets[n])
+    return RhythmDataset(
+        ds.names[:n], ds.labels[:n], ds.samples[:end], ds.valid[:end], ds.offsets[: n + 1], ds.fs_hz
+    )
+
+
+def concat_datasets(a: RhythmDataset, b: RhythmDataset) -> RhythmDataset:
+    """Records of ``a`` then those of ``b`` (same rate): record ``len(a) + i`` is ``b``'s ``i``."""
+    if a.fs_hz != b.fs_hz:
+        raise ValueError(f"cannot join datasets at {a.fs_hz} Hz and {b.fs_hz} Hz")
+    return RhythmDataset(
+        names=a.names + b.names,
+        labels=np.concatenate([a.labels, b.labels]),
+        samples=np.concatenate([a.samples, b.samples]),
+        valid=np.concatenate([a.valid, b.valid]),
+        offsets=np.concatenate([a.offsets, a.offsets[-1] + b.offsets[1:]]),
+        fs_hz=a.fs_hz,
+    )
+
+
 def read_reference(data_dir: Path) -> list[tuple[str, str]]:
     """(name, label) rows of REFERENCE-v3.csv (or any REFERENCE*.csv) in ``data_dir``."""
     data_dir = Path(data_dir)

@@ -53,28 +53,64 @@ def read_oof(path: str | Path) -> dict:
 def finalize(run_dir: str | Path, models_out: str | Path, data_dir: str | Path) -> dict:
     run, out = Path(run_dir), Path(models_out)
     cfg = json.loads((run / "config.json").read_text())
-    names = [n for n, _ in read_reference(Path(data_dir))]
     fold_of = json.loads((run / "folds.json").read_text())
+    # the records the run used (all of them, or the first few of a smoke test)
+    names = [n for n, _ in read_reference(Path(data_dir)) if n in fold_of["folds"]]
     k = fold_of["k"]
     logits = np.zeros((len(names), len(CLASSES)))
     labels = np.zeros(len(names), np.int64)
     folds = np.array([fold_of["folds"][n] for n in names])
-    states, infos = [], []
+    logits_paper = np.zeros_like(logits)
+    paper_ok = np.zeros(len(names), bool)
+    states, infos, has_paper = [], [], True
     for f in range(k):
         z = np.load(run / f"oof_fold{f}.npz")
         logits[z["idx"]] = z["logits"]
         labels[z["idx"]] = z["labels"]
+        if "logits_paper" in z:
+            logits_paper[z["idx"]] = z["logits_paper"]
+            paper_ok[z["idx"]] = z["paper_ok"]
+        else:
+            has_paper = False
         states.append(torch.load(run / f"fold{f}.pt", weights_only=True))
         infos.append(json.loads((run / f"fold{f}.json").read_text()))
+    # post-processing is fitted on every OOF prediction the model must serve: the raw records,
+    # plus their paper round trips when the run scored those
+    n = len(names)
+    fit_z, fit_y, fit_f = logits, labels, folds
+    if has_paper:
+        fit_z = np.concatenate([logits, logits_paper[paper_ok]])
+        fit_y = np.concatenate([labels, labels[paper_ok]])
+        fit_f = np.concatenate([folds, folds[paper_ok]])
     raw = summarize(labels, softmax(logits))
-    crossfit = summarize(labels, crossfit_temperature_probs(logits, labels, folds))
-    with_bias = summarize(labels, crossfit_postprocess(logits, labels, folds, use_bias=True))
-    # keep the offsets only when they help on held-out folds
-    use_bias = with_bias["challenge_score"] > crossfit["challenge_score"] + 0.003
-    bias = fit_class_bias(logits, labels) if use_bias else np.zeros(len(CLASSES))
+    cross_all = crossfit_temperature_probs(fit_z, fit_y, fit_f)
+    bias_all = crossfit_postprocess(fit_z, fit_y, fit_f, use_bias=True)
+    crossfit = summarize(labels, cross_all[:n])
+    with_bias = summarize(labels, bias_all[:n])
+    # keep the offsets only when they help on held-out folds (all inputs together)
+    use_bias = (
+        summarize(fit_y, bias_all)["challenge_score"]
+        > summarize(fit_y, cross_all)["challenge_score"] + 0.003
+    )
+    bias = fit_class_bias(fit_z, fit_y) if use_bias else np.zeros(len(CLASSES))
     shipped = with_bias if use_bias else crossfit
-    t = fit_temperature(logits + bias, labels)
+    t = fit_temperature(fit_z + bias, fit_y)
     cal = summarize(labels, softmax(logits + bias, t))
+    paper_cv = None
+    if has_paper:
+        shipped_paper = (bias_all if use_bias else cross_all)[n:]
+        paper_cv = {
+            "protocol": "the same held-out records printed on ECG paper (random single-lead "
+            "style and distortions, ecgviewer.render) and digitised (ecgviewer.digitize); a "
+            "record the digitiser could not read counts as predicted '~'",
+            "not_digitised": int((~paper_ok).sum()),
+            "oof_uncalibrated": summarize(
+                labels, _unreadable_as_noise(softmax(logits_paper[paper_ok]), paper_ok)
+            ),
+            "oof_shipped_postprocessing_crossfit": summarize(
+                labels, _unreadable_as_noise(shipped_paper, paper_ok)
+            ),
+        }
     per_fold = [
         summarize(labels[folds == f], softmax(logits[folds == f]))["challenge_score"]
         for f in range(k)
@@ -109,6 +145,7 @@ def finalize(run_dir: str | Path, models_out: str | Path, data_dir: str | Path) 
         },
         "temperature": t,
         "class_bias": [float(v) for v in bias],
+        "cv_paper": paper_cv,
         "cv": {
             "protocol": f"stratified {k}-fold, seed {fold_of['seed']}; per fold, a 10% inner split of the "
             "training folds picks the epoch; scores are out-of-fold single-model predictions",
@@ -123,6 +160,7 @@ def finalize(run_dir: str | Path, models_out: str | Path, data_dir: str | Path) 
         },
         "training": {
             "config": cfg,
+            "base_config": _base_config(cfg),
             "folds": infos,
             "wall_s_total": float(sum(i["wall_s"] for i in infos)),
             "hardware": "2-core shared x86_64 CPU, 1 torch thread, nice 5",
@@ -137,11 +175,39 @@ def finalize(run_dir: str | Path, models_out: str | Path, data_dir: str | Path) 
         f"{n},{CLASSES[y]},{f}," + ",".join(f"{v:.4f}" for v in z)
         for n, y, f, z in zip(names, labels, folds, logits)
     ]
-    # mtime=0: the same run gives the same bytes
-    (out / "rhythm_cnn_oof.csv.gz").write_bytes(
-        gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
-    )
+    _write_gz(out / "rhythm_cnn_oof.csv.gz", lines)
+    paper_table = out / "rhythm_cnn_oof_paper.csv.gz"
+    if has_paper:
+        lines = ["name,label,fold,digitised,logit_N,logit_A,logit_O,logit_noise"]
+        lines += [
+            f"{n},{CLASSES[y]},{f},{int(ok)}," + ",".join(f"{v:.4f}" for v in z)
+            for n, y, f, ok, z in zip(names, labels, folds, paper_ok, logits_paper)
+        ]
+        _write_gz(paper_table, lines)
+    elif paper_table.exists():
+        paper_table.unlink()  # from an earlier model: it would not describe this one
     return card
+
+
+def _base_config(cfg: dict) -> dict | None:
+    """The recipe of the run a fine-tuning run started from (None when it did not)."""
+    base = cfg.get("init_from")
+    path = Path(base) / "config.json" if base else None
+    return json.loads(path.read_text()) if path and path.is_file() else None
+
+
+def _write_gz(path: Path, lines: list[str]) -> None:
+    """A gzipped text table; mtime=0 so the same run gives the same bytes."""
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
+
+
+def _unreadable_as_noise(probs_ok: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Probabilities for every record: those given for the readable ones, certainty of '~'
+    (too noisy to read) for the records the digitiser could not read."""
+    out = np.zeros((ok.size, len(CLASSES)))
+    out[:, CLASSES.index("~")] = 1.0
+    out[ok] = probs_ok
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         "OOF, shipped post-processing (cross-fitted):\n"
         + format_summary(card["cv"]["oof_shipped_postprocessing_crossfit"])
     )
+    if card.get("cv_paper"):
+        print(
+            "OOF on image-derived signals, shipped post-processing (cross-fitted):\n"
+            + format_summary(card["cv_paper"]["oof_shipped_postprocessing_crossfit"])
+        )
     print(
         f"temperature {card['temperature']:.3f}; ECE after (cross-fitted): "
         f"{card['cv']['oof_calibrated_crossfit']['ece']:.4f}; sha256 {card['sha256']}"
@@ -169,6 +240,51 @@ def _cm_md(cm: list[list[int]]) -> str:
     lines = ["| ref \\ pred | " + " | ".join(CLASSES) + " |", "|---" * (len(CLASSES) + 1) + "|"]
     lines += [f"| {c} | " + " | ".join(str(v) for v in row) + " |" for c, row in zip(CLASSES, cm)]
     return "\n".join(lines)
+
+
+def _finetune_note(cfg: dict) -> str:
+    """One sentence on fine-tuning and paper round trips, when the recipe used them."""
+    note = ""
+    if cfg.get("init_from"):
+        note += (
+            f" Fine-tuned: every fold starts from the same fold's weights of the run "
+            f"`{cfg['init_from']}` (whose recipe is in `rhythm_cnn.json`, training.base_config)."
+        )
+    if cfg.get("paper_frac"):
+        note += (
+            f" Each training record is drawn as its paper round trip (printed by"
+            f" `ecgviewer.render`, digitised by `ecgviewer.digitize`) with probability"
+            f" {cfg['paper_frac']:g}; the epoch is picked on the mean of the raw and paper"
+            " inner-validation scores."
+        )
+    return note
+
+
+def _paper_section(card: dict) -> str:
+    """Markdown for the image-derived (paper round trip) CV results, if the run scored them."""
+    paper = card.get("cv_paper")
+    if not paper:
+        return ""
+    raw = card["cv"]["oof_uncalibrated"]
+    unc, ship = paper["oof_uncalibrated"], paper["oof_shipped_postprocessing_crossfit"]
+    raw_ship = card["cv"]["oof_shipped_postprocessing_crossfit"]
+    row = lambda s: " | ".join(f"{s['f1'][c]:.3f}" for c in CLASSES)  # noqa: E731
+    return f"""
+## Cross-validated results on image-derived signals (same folds, same records)
+Protocol: {paper["protocol"]}. Not digitised: {paper["not_digitised"]} of {unc["n"]}.
+
+| input | F1 {" | F1 ".join(CLASSES)} | challenge score | accuracy | ECE |
+|---|---|---|---|---|---|---|---|
+| raw, raw OOF logits | {row(raw)} | **{raw["challenge_score"]:.4f}** | {raw["accuracy"]:.4f} | {raw["ece"]:.4f} |
+| paper, raw OOF logits | {row(unc)} | **{unc["challenge_score"]:.4f}** | {unc["accuracy"]:.4f} | {unc["ece"]:.4f} |
+| raw, shipped post-processing (cross-fitted) | {row(raw_ship)} | **{raw_ship["challenge_score"]:.4f}** | {raw_ship["accuracy"]:.4f} | {raw_ship["ece"]:.4f} |
+| paper, shipped post-processing (cross-fitted) | {row(ship)} | **{ship["challenge_score"]:.4f}** | {ship["accuracy"]:.4f} | {ship["ece"]:.4f} |
+
+Drop raw → paper (shipped post-processing): {raw_ship["challenge_score"] - ship["challenge_score"]:+.4f}.
+Confusion matrix, paper, shipped post-processing (cross-fitted):
+
+{_cm_md(ship["confusion"])}
+"""
 
 
 def model_card_markdown(card: dict) -> str:
@@ -227,7 +343,7 @@ held-out fold is never used for any choice. {cfg["epochs"]} epochs max (early st
 {cfg["crop_s"][0]:g}-{cfg["crop_s"][1]:g} s (one length per batch, length-bucketed), random polarity
 inversion, amplitude scaling 0.8-1.25, Gaussian noise; class-weighted cross-entropy
 (weights (n/count)^{cfg["class_weight_power"]}), label smoothing {cfg["label_smoothing"]}; AdamW
-(lr {cfg["lr"]}, wd {cfg["weight_decay"]}), one-cycle schedule. CPU only, 1 torch thread.
+(lr {cfg["lr"]}, wd {cfg["weight_decay"]}), one-cycle schedule. CPU only, 1 torch thread.{_finetune_note(cfg)}
 
 | fold | train / inner-val / test | best epoch | inner-val score | OOF score | minutes |
 |---|---|---|---|---|---|
@@ -264,6 +380,7 @@ The shipped model is the ensemble of the {arch["members"]} fold models: the numb
 single member on unseen data; averaging members is usually as good or better but is not
 separately validated here.
 
+{_paper_section(card)}
 Speed, PTB-XL cross-device and image-derived results: `rhythm_benchmarks.md`
 (`benchmarks/bench_rhythm.py`, `benchmarks/bench_rhythm_images.py`).
 

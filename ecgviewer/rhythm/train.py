@@ -4,6 +4,11 @@ Per fold: a stratified inner validation split (10 % of the training folds) picks
 epoch, so the held-out fold's out-of-fold (OOF) logits are never used for any choice. Each
 fold writes ``fold{k}.pt`` and ``oof_fold{k}.npz``; a finished fold is skipped on restart.
 ``finalize`` joins the OOF logits, fits the temperature and writes the shipped model + card.
+
+With ``paper_frac > 0`` every training record is drawn, with that probability, as its paper
+round trip (printed and digitised, :mod:`ecgviewer.rhythm.image_data`) instead of the raw
+samples, and each held-out fold is scored on both, record for record. ``init_from`` starts each
+fold from the weights of an earlier run's same fold: fine-tuning, as the study did.
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecgviewer.rhythm.data import RhythmDataset, load_cinc, load_folds, save_folds, stratified_folds
+from ecgviewer.rhythm.data import (
+    RhythmDataset,
+    concat_datasets,
+    first_records,
+    load_cinc,
+    load_folds,
+    save_folds,
+    stratified_folds,
+)
 from ecgviewer.rhythm.metrics import challenge_score
 from ecgviewer.rhythm.model import ModelConfig, RhythmCNN
 
@@ -45,6 +58,11 @@ class TrainConfig:
     patience: int = 8
     threads: int = 1
     max_batches: int = 0  # >0: smoke test, stop each epoch after this many batches
+    paper_frac: float = 0.0  # probability a training record is drawn as its paper round trip
+    paper_seed: int = 2017  # seed of the paper round-trip set (styles, distortions)
+    paper_workers: int = 2  # processes building that set the first time
+    paper_limit: int | None = None  # smoke test: only the first records (and only those trained)
+    init_from: str | None = None  # run folder with fold{k}.pt to fine-tune from
     model: ModelConfig = field(default_factory=ModelConfig)
 
     @classmethod
@@ -126,10 +144,20 @@ def _inner_split(
 
 
 def train_fold(
-    cfg: TrainConfig, ds: RhythmDataset, fold: np.ndarray, k: int, device: str = "cpu"
+    cfg: TrainConfig,
+    ds: RhythmDataset,
+    fold: np.ndarray,
+    k: int,
+    device: str = "cpu",
+    paper_ok: np.ndarray | None = None,
 ) -> dict:
-    """Train on folds != k, early-stop on the inner split, save weights and OOF logits of fold k."""
+    """Train on folds != k, early-stop on the inner split, save weights and OOF logits of fold k.
+
+    ``ds`` holds the raw records, followed (when ``paper_ok`` is given: one flag per raw
+    record, False where the digitiser failed) by their paper round trips in the same order.
+    """
     out = Path(cfg.out_dir)
+    n_raw = len(fold)
     torch.manual_seed(cfg.seed + k)
     rng = np.random.default_rng(cfg.seed + 100 * k)
     tr_all = np.flatnonzero(fold != k)
@@ -143,6 +171,9 @@ def train_fold(
         label_smoothing=cfg.label_smoothing,
     )
     model = RhythmCNN(cfg.model).to(device)
+    if cfg.init_from:
+        model.load_state_dict(torch.load(Path(cfg.init_from) / f"fold{k}.pt", weights_only=True))
+        log.info("fold %d starts from %s", k, Path(cfg.init_from) / f"fold{k}.pt")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_batches = int(np.ceil(tr.size / cfg.batch_size))
     if cfg.max_batches:
@@ -170,6 +201,8 @@ def train_fold(
         total, seen = 0.0, 0
         for bi, b in enumerate(batches[:n_batches]):
             crop = int(rng.uniform(*cfg.crop_s) * ds.fs_hz)
+            if paper_ok is not None:
+                b = np.where(paper_ok[b] & (rng.random(b.size) < cfg.paper_frac), b + n_raw, b)
             x, m = (t.to(device) for t in make_batch(ds, b, crop, rng, True))
             y = torch.from_numpy(ds.labels[b]).to(device)
             loss = loss_fn(model(x, m), y)
@@ -182,6 +215,10 @@ def train_fold(
         t_train = time.time() - t0
         zv = predict_logits(model, ds, va)
         score = challenge_score(ds.labels[va], zv.argmax(1))
+        if paper_ok is not None:  # the model must serve both inputs: mean of the two scores
+            vp = va[paper_ok[va]]
+            zp = predict_logits(model, ds, vp + n_raw)
+            score = 0.5 * (score + challenge_score(ds.labels[vp], zp.argmax(1)))
         log.info(
             "fold %d epoch %d loss %.4f inner-val score %.4f (train %.0f s, val %.0f s)",
             k,
@@ -204,12 +241,18 @@ def train_fold(
     oof = challenge_score(ds.labels[te], z.argmax(1))
     wall = time.time() - t_fold
     torch.save(best_state, out / f"fold{k}.pt")
-    np.savez(out / f"oof_fold{k}.npz", idx=te, logits=z, labels=ds.labels[te])
+    extra = {}
+    if paper_ok is not None:
+        zp = predict_logits(model, ds, te + n_raw)
+        extra = {"logits_paper": zp, "paper_ok": paper_ok[te]}
+        oof_paper = challenge_score(ds.labels[te], np.where(paper_ok[te], zp.argmax(1), 3))
+    np.savez(out / f"oof_fold{k}.npz", idx=te, logits=z, labels=ds.labels[te], **extra)
     info = {
         "fold": k,
         "best_epoch": best_epoch,
         "inner_val_score": best,
         "oof_score": oof,
+        **({"oof_score_paper": oof_paper} if paper_ok is not None else {}),
         "wall_s": wall,
         "n_train": int(tr.size),
         "n_inner_val": int(va.size),
@@ -241,19 +284,37 @@ def train_cv(cfg: TrainConfig) -> list[dict]:
     t0 = time.time()
     ds = load_cinc(cfg.data_dir, cfg.cache_dir)
     log.info("loaded %d records in %.1f s", len(ds), time.time() - t0)
+    paper_ok = None
+    if cfg.paper_frac > 0:
+        from ecgviewer.rhythm.image_data import load_image_derived
+
+        paper = load_image_derived(
+            cfg.data_dir, cfg.cache_dir, cfg.paper_seed, cfg.paper_workers, limit=cfg.paper_limit
+        )
+        n = len(paper.dataset)
+        if n < len(ds):  # smoke test on the first records only
+            ds = first_records(ds, n)
+        paper_ok = ~paper.failed
+        ds = concat_datasets(ds, paper.dataset)
+        log.info("paper round trips: %d records, %d not digitised", n, int(paper.failed.sum()))
     folds_path = out / "folds.json"
+    names = ds.names[: len(ds) if paper_ok is None else len(paper_ok)]
+    labels = ds.labels[: len(names)]
     if folds_path.exists():
-        fold = load_folds(folds_path, ds.names)
+        fold = load_folds(folds_path, names)
+    elif cfg.init_from:  # fine-tuning keeps the folds of the run it starts from
+        fold = load_folds(Path(cfg.init_from) / "folds.json", names)
+        save_folds(folds_path, names, fold, cfg.seed)
     else:
-        fold = stratified_folds(ds.labels, cfg.k_folds, cfg.seed)
-        save_folds(folds_path, ds.names, fold, cfg.seed)
+        fold = stratified_folds(labels, cfg.k_folds, cfg.seed)
+        save_folds(folds_path, names, fold, cfg.seed)
     infos = []
     for k in cfg.folds:
         if (out / f"fold{k}.json").exists():
             infos.append(json.loads((out / f"fold{k}.json").read_text()))
             log.info("fold %d already done, skipped", k)
             continue
-        infos.append(train_fold(cfg, ds, fold, k, dev))
+        infos.append(train_fold(cfg, ds, fold, k, dev, paper_ok))
     return infos
 
 
