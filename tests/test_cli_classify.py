@@ -72,3 +72,23 @@ def test_workers_resume_and_report(inputs, tmp_path):
     # resumed items print the stored result, identical to the first run's
     for name in (STRIP.name, TRUTH.name):
         assert by_name(rows2)[name] == by_name(rows1)[name]
+
+
+def test_paper_settings_reach_the_digitiser(tmp_path):
+    """A strip printed at 50 mm/s is read at its true length only when told the speed."""
+    import numpy as np
+    from PIL import Image
+
+    from ecgviewer.io.signals import read_signal
+    from ecgviewer.render import RenderStyle, render_ecg
+
+    rec = read_signal(TRUTH)
+    page = render_ecg(rec, RenderStyle(layout="single", paper_speed_mm_s=50.0, row_seconds=5.0))
+    Image.fromarray(page.image_rgb).save(tmp_path / "fast.png")
+    _, told, _ = classify_cli(tmp_path / "fast.png", "--speed", "50", "--layout", "single")
+    _, untold, _ = classify_cli(tmp_path / "fast.png", "--layout", "single")
+    assert told[0]["duration_s"] == pytest.approx(rec.duration_s, rel=0.03)
+    assert untold[0]["duration_s"] == pytest.approx(2 * rec.duration_s, rel=0.03)
+    assert np.isfinite(told[0]["heart_rate_bpm"])
+    code, rows, _ = classify_cli(tmp_path / "fast.png", "--threshold", "2")
+    assert code != 0 or "error" in rows[0]

@@ -31,6 +31,8 @@ from ecgviewer.batch import (
     plan_items,
     run_batch,
 )
+from ecgviewer.commands.digitize import add_paper_arguments, paper_settings
+from ecgviewer.digitize.types import DigitizeSettings
 from ecgviewer.errors import EcgViewerError, SignalFormatError
 from ecgviewer.io.images import IMAGE_EXTENSIONS
 from ecgviewer.io.signals import atomic_write_bytes
@@ -63,6 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="also write OUTDIR/<stem>.rhythm.json per input (makes batches resumable)",
     )
+    add_paper_arguments(p).description = "images only: how to read the paper"
     add_batch_arguments(p)
 
 
@@ -78,14 +81,17 @@ def expand_inputs(args: list[str], exclude=()) -> list[tuple[Path, Path | None]]
     ]
 
 
-def load_lead(path: Path, lead: str | None, fs_hz: float | None) -> tuple[np.ndarray, float, str]:
-    """(samples in mV with NaN gaps, fs, lead name) of one input file."""
+def load_lead(
+    path: Path, lead: str | None, fs_hz: float | None, settings: DigitizeSettings | None = None
+) -> tuple[np.ndarray, float, str]:
+    """(samples in mV with NaN gaps, fs, lead name) of one input file; images are digitised
+    with ``settings`` (default: detect everything)."""
     if not path.exists():
         raise SignalFormatError(f"{path}: no such file")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         from ecgviewer.digitize import digitize
 
-        dig = digitize(path)
+        dig = digitize(path, settings)
         chosen = dig.rhythm_lead
         if lead:
             try:
@@ -129,6 +135,7 @@ class ClassifyJob:
     fs_hz: float | None
     model_path: str | None
     write_json: bool
+    settings: DigitizeSettings | None = None
 
 
 _MODELS: dict = {}  # per process: the model is loaded once, not once per file
@@ -140,7 +147,7 @@ def classify_file(item: BatchItem, job: ClassifyJob) -> BatchItemResult:
 
     if job.model_path not in _MODELS:
         _MODELS[job.model_path] = load_model(job.model_path)
-    x, fs, lead = load_lead(item.path, job.lead, job.fs_hz)
+    x, fs, lead = load_lead(item.path, job.lead, job.fs_hz, job.settings)
     d = {"input": str(item.path), "lead": lead, **classify(x, fs, _MODELS[job.model_path]).to_json()}
     if job.write_json:  # written last and alone: its presence means "done" for --resume
         atomic_write_bytes(item.summary_path, json.dumps({**d, "outputs": []}).encode())
@@ -185,7 +192,13 @@ def run(args: argparse.Namespace) -> int:
     if args.outdir:
         args.outdir.mkdir(parents=True, exist_ok=True)
     json_of = {str(it.path): it.summary_path for it in items} if args.outdir else {}
-    job = ClassifyJob(args.lead, args.fs, args.model, write_json=args.outdir is not None)
+    job = ClassifyJob(
+        args.lead,
+        args.fs,
+        args.model,
+        write_json=args.outdir is not None,
+        settings=paper_settings(args),
+    )
 
     def show(r: BatchItemResult) -> None:
         d = _result_dict(r, json_of.get(r.input))

@@ -149,6 +149,57 @@ def _page(text: str) -> int | None:
     return page - 1
 
 
+def add_paper_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """What the user tells the digitiser about the paper (shared by ``digitize`` and
+    ``classify``): speed, gain, layout, binarisation. Returns the group to extend."""
+    g = parser.add_argument_group("calibration and layout")
+    g.add_argument(
+        "--speed",
+        type=float,
+        choices=(25.0, 50.0),
+        default=25.0,
+        metavar="{25,50}",
+        help="paper speed in mm/s (default: 25)",
+    )
+    g.add_argument(
+        "--gain",
+        type=float,
+        choices=(5.0, 10.0, 20.0),
+        default=10.0,
+        metavar="{5,10,20}",
+        help="gain in mm/mV (default: 10)",
+    )
+    g.add_argument(
+        "--layout", choices=LAYOUTS, default="auto", help="page layout (default: detect)"
+    )
+    g.add_argument("--method", choices=METHODS, default="auto", help="binarisation method")
+    g.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="binarisation threshold 0..1 (implies --method manual)",
+    )
+    return g
+
+
+def paper_settings(args: argparse.Namespace, **more) -> DigitizeSettings:
+    """DigitizeSettings from :func:`add_paper_arguments`' options (and ``more`` fields)."""
+    method = "manual" if args.threshold is not None else args.method
+    if method == "manual" and args.threshold is None:
+        raise EcgViewerError("--method manual needs --threshold T (0..1)")
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise EcgViewerError(f"--threshold must be between 0 and 1, got {args.threshold:g}")
+    return DigitizeSettings(
+        binarize_method=method,
+        threshold=args.threshold,
+        paper_speed_mm_s=args.speed,
+        gain_mm_mv=args.gain,
+        layout=args.layout,
+        **more,
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "inputs",
@@ -197,34 +248,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="x0,y0,x1,y1",
         help="only digitise this pixel box of the (rotated) page",
     )
-    g = parser.add_argument_group("calibration and layout")
-    g.add_argument(
-        "--speed",
-        type=float,
-        choices=(25.0, 50.0),
-        default=25.0,
-        metavar="{25,50}",
-        help="paper speed in mm/s (default: 25)",
-    )
-    g.add_argument(
-        "--gain",
-        type=float,
-        choices=(5.0, 10.0, 20.0),
-        default=10.0,
-        metavar="{5,10,20}",
-        help="gain in mm/mV (default: 10)",
-    )
-    g.add_argument(
-        "--layout", choices=LAYOUTS, default="auto", help="page layout (default: detect)"
-    )
-    g.add_argument("--method", choices=METHODS, default="auto", help="binarisation method")
-    g.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        metavar="T",
-        help="binarisation threshold 0..1 (implies --method manual)",
-    )
+    g = add_paper_arguments(parser)
     g.add_argument(
         "--fs",
         type=positive_float,
@@ -236,20 +260,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def job_from_args(args: argparse.Namespace) -> DigitizeJob:
-    method = "manual" if args.threshold is not None else args.method
-    if method == "manual" and args.threshold is None:
-        raise EcgViewerError("--method manual needs --threshold T (0..1)")
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise EcgViewerError(f"--threshold must be between 0 and 1, got {args.threshold:g}")
-    settings = DigitizeSettings(
-        crop=args.crop,
-        rotation_deg=args.rotation,
-        binarize_method=method,
-        threshold=args.threshold,
-        paper_speed_mm_s=args.speed,
-        gain_mm_mv=args.gain,
-        layout=args.layout,
-        output_fs_hz=args.fs,
+    settings = paper_settings(
+        args, crop=args.crop, rotation_deg=args.rotation, output_fs_hz=args.fs
     )
     return DigitizeJob(
         settings=settings, format=args.format, overlay=args.overlay, pdf_dpi=args.pdf_dpi
