@@ -25,6 +25,21 @@ from pathlib import Path
 import numpy as np
 
 
+def compare(y, p_raw, p_img, raw_title: str, img_title: str) -> None:
+    """Both summaries and the challenge-score drop from raw to image, same records."""
+    from ecgviewer.rhythm.metrics import format_summary, summarize
+
+    s_raw, s_img = summarize(y, p_raw), summarize(y, p_img)
+    agree = float(np.mean(p_raw.argmax(1) == p_img.argmax(1)))
+    print(f"== {raw_title}\n" + format_summary(s_raw))
+    print(f"== {img_title}\n" + format_summary(s_img))
+    print(
+        f"challenge score raw {s_raw['challenge_score']:.4f}, image "
+        f"{s_img['challenge_score']:.4f}, drop "
+        f"{s_raw['challenge_score'] - s_img['challenge_score']:+.4f}; label agreement {agree:.3f}"
+    )
+
+
 def run_all(data: Path, workers: int) -> int:
     """Raw vs paper for every record, out of fold, shipped post-processing."""
     import torch
@@ -33,7 +48,7 @@ def run_all(data: Path, workers: int) -> int:
     from ecgviewer.rhythm import CLASSES, load_model
     from ecgviewer.rhythm.data import load_cinc, load_folds
     from ecgviewer.rhythm.image_data import load_image_derived
-    from ecgviewer.rhythm.metrics import format_summary, softmax, summarize
+    from ecgviewer.rhythm.metrics import softmax
     from ecgviewer.rhythm.train import predict_logits
 
     torch.set_num_threads(1)
@@ -54,11 +69,9 @@ def run_all(data: Path, workers: int) -> int:
     p_raw = softmax(z_raw + bias, model.temperature)
     p_paper = softmax(z_paper + bias, model.temperature)
     p_paper[~ok] = np.eye(len(CLASSES))[CLASSES.index("~")]  # unreadable: "too noisy"
-    s_raw, s_paper = summarize(y, p_raw), summarize(y, p_paper)
     durations = raw.lengths() / raw.fs_hz
     whole = paper.printed_s >= durations - 0.05
     ratio = paper.digitised_s[ok] / np.maximum(paper.printed_s[ok], 1e-9)
-    agree = float(np.mean(p_raw.argmax(1) == p_paper.argmax(1)))
     print(
         f"{len(y)} records, model sha256 {model.sha256[:12]}…, each scored by the fold member "
         f"that never saw it; shipped class offsets and temperature {model.temperature:.3f}"
@@ -68,13 +81,7 @@ def run_all(data: Path, workers: int) -> int:
         f"the page {whole.mean():.3f}; digitised length within 2 % of the printed length "
         f"{np.mean(np.abs(ratio - 1) <= 0.02):.3f}"
     )
-    print("== raw signal\n" + format_summary(s_raw))
-    print("== printed and digitised\n" + format_summary(s_paper))
-    print(
-        f"challenge score raw {s_raw['challenge_score']:.4f}, paper "
-        f"{s_paper['challenge_score']:.4f}, drop "
-        f"{s_raw['challenge_score'] - s_paper['challenge_score']:+.4f}; label agreement {agree:.3f}"
-    )
+    compare(y, p_raw, p_paper, "raw signal", "printed and digitised")
     print(f"wall time {time.time() - t0:.0f} s")
     return 0
 
@@ -87,7 +94,6 @@ def main() -> int:
     from ecgviewer.render import RenderStyle, random_style, render_ecg, resolve_distortions
     from ecgviewer.rhythm import CLASSES, classify, load_model
     from ecgviewer.rhythm.finalize import read_oof
-    from ecgviewer.rhythm.metrics import format_summary, summarize
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=None)
@@ -147,19 +153,17 @@ def main() -> int:
         p_img.append([img.probabilities[c] for c in CLASSES])
         if n_done % 20 == 19:
             print(f"  {n_done + 1}/{len(pick)} records, {time.time() - t0:.0f} s", flush=True)
-    y = np.array(y)
-    s_raw, s_img = summarize(y, np.array(p_raw)), summarize(y, np.array(p_img))
-    agree = float(np.mean(np.argmax(p_raw, 1) == np.argmax(p_img, 1)))
     print(
         f"\n{len(pick)} records ({a.per_class} per class, seed {a.seed}), preset {a.preset!r}, "
         f"{a.dpi:g} dpi, digitiser layout {a.layout!r}; digitisation failed on {len(failed)}, "
         f"rhythm lead shorter than 90% of the record on {len(short)}"
     )
-    print("== raw signal (OOF fold member)\n" + format_summary(s_raw))
-    print("== image -> digitised rhythm lead (same member, same records)\n" + format_summary(s_img))
-    print(
-        f"challenge score raw {s_raw['challenge_score']:.4f}, image {s_img['challenge_score']:.4f}, "
-        f"drop {s_raw['challenge_score'] - s_img['challenge_score']:+.4f}; label agreement {agree:.3f}"
+    compare(
+        np.array(y),
+        np.array(p_raw),
+        np.array(p_img),
+        "raw signal (OOF fold member)",
+        "image -> digitised rhythm lead (same member, same records)",
     )
     print("(class-balanced subset: scores are not comparable with the full CV table)")
     for f in failed[:10]:
