@@ -279,7 +279,9 @@ def train_cv(cfg: TrainConfig) -> list[dict]:
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     torch.use_deterministic_algorithms(True, warn_only=dev != "cpu")
     log.info("device %s, %d CPU thread(s)", dev, cfg.threads)
-    cfg_json = asdict(cfg)
+    # the run's recipe: the same for every invocation, whichever folds each one trains (folds
+    # can be trained by parallel processes into the same run folder)
+    cfg_json = {**asdict(cfg), "folds": list(range(cfg.k_folds))}
     (out / "config.json").write_text(json.dumps(cfg_json, indent=1))
     t0 = time.time()
     ds = load_cinc(cfg.data_dir, cfg.cache_dir)
