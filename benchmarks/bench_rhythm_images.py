@@ -48,7 +48,7 @@ def run_all(data: Path, workers: int) -> int:
     from ecgviewer.rhythm import CLASSES, load_model
     from ecgviewer.rhythm.data import load_cinc, load_folds
     from ecgviewer.rhythm.image_data import load_image_derived
-    from ecgviewer.rhythm.metrics import softmax
+    from ecgviewer.rhythm.metrics import softmax, summarize
     from ecgviewer.rhythm.train import predict_logits
 
     torch.set_num_threads(1)
@@ -82,6 +82,21 @@ def run_all(data: Path, workers: int) -> int:
         f"{np.mean(np.abs(ratio - 1) <= 0.02):.3f}"
     )
     compare(y, p_raw, p_paper, "raw signal", "printed and digitised")
+    # where the paper round trip loses: by how well the digitiser read the record's length
+    length_ok = np.zeros(len(y), bool)
+    length_ok[np.flatnonzero(ok)] = np.abs(ratio - 1) <= 0.02
+    for title, sel in (
+        ("length read within 2 %", length_ok),
+        ("length misread (rows lost or added)", ok & ~length_ok),
+        ("not digitised", ~ok),
+    ):
+        if sel.any():
+            s_r, s_p = summarize(y[sel], p_raw[sel]), summarize(y[sel], p_paper[sel])
+            print(
+                f"  {title:>36}: n {int(sel.sum()):>5}, challenge score raw "
+                f"{s_r['challenge_score']:.4f}, paper {s_p['challenge_score']:.4f}, accuracy raw "
+                f"{s_r['accuracy']:.3f}, paper {s_p['accuracy']:.3f}"
+            )
     print(f"wall time {time.time() - t0:.0f} s")
     return 0
 
