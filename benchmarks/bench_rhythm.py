@@ -28,12 +28,19 @@ import numpy as np
 
 def cv_table(models: Path) -> None:
     from ecgviewer.rhythm.calibrate import crossfit_postprocess, crossfit_temperature_probs
-    from ecgviewer.rhythm.finalize import read_oof
+    from ecgviewer.rhythm.finalize import (
+        read_oof,
+        read_oof_paper,
+        served_inputs,
+        unreadable_as_noise,
+    )
     from ecgviewer.rhythm.metrics import format_summary, softmax, summarize
 
     oof = read_oof(models / "rhythm_cnn_oof.csv.gz")
+    paper = read_oof_paper(models / "rhythm_cnn_oof_paper.csv.gz")
     card = json.loads((models / "rhythm_cnn.json").read_text())
     y, z, f = oof["labels"], oof["logits"], oof["folds"]
+    n = len(y)
     print("== 1. Cross-validation (out-of-fold, single fold models, both polarities averaged)")
     print(format_summary(summarize(y, softmax(z))))
     print(
@@ -43,17 +50,41 @@ def cv_table(models: Path) -> None:
             for k in np.unique(f)
         )
     )
-    if card.get("cv", {}).get("class_bias_used"):
-        print(
-            "-- with the shipped post-processing (class offsets + temperature), each fold's "
-            "parameters fitted on the other folds:"
-        )
-        print(format_summary(summarize(y, crossfit_postprocess(z, y, f))))
-    cross = summarize(y, crossfit_temperature_probs(z, y, f))
+    # the shipped post-processing is fitted on every input the model serves (raw, and paper
+    # round trips when the model was trained with them); each fold's parameters come from the
+    # other folds only
+    z_all, y_all, f_all = served_inputs(z, y, f, *((paper["logits"], paper["ok"]) if paper else ()))
+    use_bias = bool(card.get("cv", {}).get("class_bias_used"))
+    shipped = crossfit_postprocess(z_all, y_all, f_all, use_bias=use_bias)
+    print(
+        "-- with the shipped post-processing ("
+        + ("class offsets + " if use_bias else "")
+        + "temperature), each fold's parameters fitted on the other folds:"
+    )
+    print(format_summary(summarize(y, shipped[:n])))
+    cross = summarize(y, crossfit_temperature_probs(z_all, y_all, f_all)[:n])
     print(
         f"ECE before temperature: {summarize(y, softmax(z))['ece']:.4f}; after (temperature fitted on "
         f"the other folds): {cross['ece']:.4f}; shipped temperature {card['temperature']:.3f}"
     )
+    if paper:
+        ok = paper["ok"]
+        print(
+            "\n== 1b. The same records printed on paper and digitised (same folds, same fold "
+            f"models; {int((~ok).sum())} pages not digitised, scored as '~')"
+        )
+        print(
+            "raw OOF logits:\n"
+            + format_summary(summarize(y, unreadable_as_noise(softmax(paper["logits"][ok]), ok)))
+        )
+        s_paper = summarize(y, unreadable_as_noise(shipped[n:], ok))
+        print("shipped post-processing (cross-fitted):\n" + format_summary(s_paper))
+        s_raw = summarize(y, shipped[:n])
+        print(
+            f"challenge score raw {s_raw['challenge_score']:.4f}, paper "
+            f"{s_paper['challenge_score']:.4f}, drop "
+            f"{s_raw['challenge_score'] - s_paper['challenge_score']:+.4f} (shipped, cross-fitted)"
+        )
 
 
 def timing(cinc: Path | None, n: int) -> None:

@@ -38,6 +38,39 @@ LICENCE = (
 )
 
 
+def served_inputs(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    folds: np.ndarray,
+    logits_paper: np.ndarray | None = None,
+    paper_ok: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(logits, labels, folds) of every OOF input the model serves, post-processing is fitted
+    on: the raw records, then (when scored) the paper round trips that could be read."""
+    if logits_paper is None:
+        return logits, labels, folds
+    return (
+        np.concatenate([logits, logits_paper[paper_ok]]),
+        np.concatenate([labels, labels[paper_ok]]),
+        np.concatenate([folds, folds[paper_ok]]),
+    )
+
+
+def read_oof_paper(path: str | Path) -> dict | None:
+    """The paper-round-trip OOF table (None if absent): names, labels, folds, ok, logits."""
+    if not Path(path).exists():
+        return None
+    with gzip.open(path, "rt") as fh:
+        rows = [ln.rstrip("\n").split(",") for ln in fh][1:]
+    return {
+        "names": [r[0] for r in rows],
+        "labels": np.array([CLASSES.index(r[1]) for r in rows]),
+        "folds": np.array([int(r[2]) for r in rows]),
+        "ok": np.array([r[3] == "1" for r in rows]),
+        "logits": np.array([[float(v) for v in r[4:8]] for r in rows]),
+    }
+
+
 def read_oof(path: str | Path) -> dict:
     """The OOF table: names, labels (ids), folds, logits (n, 4)."""
     with gzip.open(path, "rt") as fh:
@@ -77,11 +110,9 @@ def finalize(run_dir: str | Path, models_out: str | Path, data_dir: str | Path) 
     # post-processing is fitted on every OOF prediction the model must serve: the raw records,
     # plus their paper round trips when the run scored those
     n = len(names)
-    fit_z, fit_y, fit_f = logits, labels, folds
-    if has_paper:
-        fit_z = np.concatenate([logits, logits_paper[paper_ok]])
-        fit_y = np.concatenate([labels, labels[paper_ok]])
-        fit_f = np.concatenate([folds, folds[paper_ok]])
+    fit_z, fit_y, fit_f = served_inputs(
+        logits, labels, folds, *((logits_paper, paper_ok) if has_paper else ())
+    )
     raw = summarize(labels, softmax(logits))
     cross_all = crossfit_temperature_probs(fit_z, fit_y, fit_f)
     bias_all = crossfit_postprocess(fit_z, fit_y, fit_f, use_bias=True)
@@ -105,10 +136,10 @@ def finalize(run_dir: str | Path, models_out: str | Path, data_dir: str | Path) 
             "record the digitiser could not read counts as predicted '~'",
             "not_digitised": int((~paper_ok).sum()),
             "oof_uncalibrated": summarize(
-                labels, _unreadable_as_noise(softmax(logits_paper[paper_ok]), paper_ok)
+                labels, unreadable_as_noise(softmax(logits_paper[paper_ok]), paper_ok)
             ),
             "oof_shipped_postprocessing_crossfit": summarize(
-                labels, _unreadable_as_noise(shipped_paper, paper_ok)
+                labels, unreadable_as_noise(shipped_paper, paper_ok)
             ),
         }
     per_fold = [
@@ -201,7 +232,7 @@ def _write_gz(path: Path, lines: list[str]) -> None:
     path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
 
 
-def _unreadable_as_noise(probs_ok: np.ndarray, ok: np.ndarray) -> np.ndarray:
+def unreadable_as_noise(probs_ok: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """Probabilities for every record: those given for the readable ones, certainty of '~'
     (too noisy to read) for the records the digitiser could not read."""
     out = np.zeros((ok.size, len(CLASSES)))
