@@ -138,17 +138,13 @@ class ClassifyJob:
     settings: DigitizeSettings | None = None
 
 
-_MODELS: dict = {}  # per process: the model is loaded once, not once per file
-
-
 def classify_file(item: BatchItem, job: ClassifyJob) -> BatchItemResult:
     """The batch task: read (or digitise) one input, classify its rhythm lead."""
     from ecgviewer.rhythm import classify, load_model
 
-    if job.model_path not in _MODELS:
-        _MODELS[job.model_path] = load_model(job.model_path)
+    model = load_model(job.model_path)  # cached per process by file (and its mtime)
     x, fs, lead = load_lead(item.path, job.lead, job.fs_hz, job.settings)
-    d = {"input": str(item.path), "lead": lead, **classify(x, fs, _MODELS[job.model_path]).to_json()}
+    d = {"input": str(item.path), "lead": lead, **classify(x, fs, model).to_json()}
     if job.write_json:  # written last and alone: its presence means "done" for --resume
         atomic_write_bytes(item.summary_path, json.dumps({**d, "outputs": []}).encode())
     return BatchItemResult(
