@@ -347,7 +347,10 @@ Research software, not a medical device. Classifies one ECG lead as **N** (norma
   against `rhythm_cnn.json` (machine-readable card, everything below and more).
 - `rhythm_cnn_oof.csv.gz`: out-of-fold logits of every training record, with its fold.
 - `rhythm_folds.json`: the fold of every record (stratified {len(tr["folds"])}-fold, seed {cfg["seed"]}).
-- `train_config.json`: the training recipe.
+- `train_config.json`: the training recipe (and `finetune_paper_config.json`, the fine-tuning
+  on paper round trips, when the card says the run started from another).
+- `rhythm_cnn_oof_paper.csv.gz` (when the run scored paper round trips): the same records'
+  out-of-fold logits from their printed-and-digitised version.
 
 ## Input
 One lead in **mV**, any sampling rate (resampled to {card["input"]["model_fs_hz"]:g} Hz), band-pass
