@@ -101,6 +101,97 @@ def run_all(data: Path, workers: int) -> int:
     return 0
 
 
+def _fresh_trip(args: tuple[str, str, int]) -> tuple[np.ndarray, float, float, bool]:
+    """Worker: print and read one record again with the digitiser as it is now."""
+    from ecgviewer.io.signals import read_cinc_mat
+    from ecgviewer.rhythm.image_data import print_and_read
+
+    data, name, seed = args
+    trip = print_and_read(read_cinc_mat(Path(data) / f"{name}.mat"), seed)
+    return trip.signal_mv, trip.fs_hz, trip.printed_s, trip.error is None
+
+
+def run_fresh(data: Path, grid: str, workers: int) -> int:
+    """Pages of one grid style again, digitised by the current code, against the cached set
+    (which records the digitiser of the commit it was built with): did a digitiser change
+    help? Same seeds, same pages, same fold members and post-processing."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    import torch
+
+    from ecgviewer.paths import models_dir
+    from ecgviewer.render import random_style
+    from ecgviewer.rhythm import CLASSES, load_model
+    from ecgviewer.rhythm.data import RhythmDataset, load_cinc, load_folds
+    from ecgviewer.rhythm.image_data import DPI_CHOICES, load_image_derived, record_seed
+    from ecgviewer.rhythm.metrics import softmax, summarize
+    from ecgviewer.rhythm.preprocess import preprocess
+    from ecgviewer.rhythm.train import predict_logits
+
+    torch.set_num_threads(1)
+    t0 = time.time()
+    raw = load_cinc(data)
+    cached = load_image_derived(data, workers=workers)
+    pick = []
+    for i in range(len(raw)):
+        rng = np.random.default_rng(record_seed(2017, i))
+        style, _ = random_style(rng, ("single",))
+        rng.choice(DPI_CHOICES)
+        if style.grid == grid:
+            pick.append(i)
+    pick = np.array(pick)
+    jobs = [(str(data), raw.names[i], record_seed(2017, i)) for i in pick]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        trips = list(pool.map(_fresh_trip, jobs, chunksize=16))
+    sigs, masks = [], []
+    for x, fs, _, ok in trips:
+        s, m = preprocess(x, fs) if ok else (np.zeros(1, np.float32), np.zeros(1, bool))
+        sigs.append(s)
+        masks.append(m)
+    fresh = RhythmDataset(
+        names=tuple(raw.names[i] for i in pick),
+        labels=raw.labels[pick],
+        samples=np.concatenate(sigs),
+        valid=np.concatenate(masks),
+        offsets=np.concatenate([[0], np.cumsum([s.size for s in sigs])]).astype(np.int64),
+        fs_hz=raw.fs_hz,
+    )
+    fresh_ok = np.array([t[3] for t in trips])
+    fresh_len = np.array([t[0].size / t[1] if t[3] else 0.0 for t in trips])
+    model = load_model()
+    fold = load_folds(models_dir() / "rhythm_folds.json", raw.names)[pick]
+    bias = np.asarray(model.class_bias)
+    noise = np.eye(len(CLASSES))[CLASSES.index("~")]
+
+    def probs(ds: RhythmDataset, idx: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        z = np.zeros((len(idx), len(CLASSES)))
+        for k, net in enumerate(model.nets):
+            sel = fold == k
+            z[sel] = predict_logits(net, ds, idx[sel])
+        p = softmax(z + bias, model.temperature)
+        p[~ok] = noise
+        return p
+
+    y = raw.labels[pick]
+    p_raw = probs(raw, pick, np.ones(len(pick), bool))
+    p_old = probs(cached.dataset, pick, ~cached.failed[pick])
+    p_new = probs(fresh, np.arange(len(pick)), fresh_ok)
+    printed = cached.printed_s[pick]
+    for title, ok, length, p in (
+        ("cached set", ~cached.failed[pick], cached.digitised_s[pick], p_old),
+        ("digitised now", fresh_ok, fresh_len, p_new),
+    ):
+        right = ok & (np.abs(length / np.maximum(printed, 1e-9) - 1) <= 0.02)
+        s = summarize(y, p)
+        print(
+            f"{title:>14}: n {len(y)}, not digitised {int((~ok).sum())}, length within 2 % "
+            f"{right.mean():.3f}, challenge score {s['challenge_score']:.4f} "
+            f"(raw {summarize(y, p_raw)['challenge_score']:.4f})"
+        )
+    print(f"grid style {grid!r}; wall time {time.time() - t0:.0f} s")
+    return 0
+
+
 def main() -> int:
     from ecgviewer.digitize import DigitizeSettings, digitize
     from ecgviewer.errors import EcgViewerError
@@ -121,8 +212,17 @@ def main() -> int:
     )
     p.add_argument("--all", action="store_true", help="every record (cached paper set)")
     p.add_argument("--workers", type=int, default=2, help="--all: processes building the set")
+    p.add_argument(
+        "--fresh-grid",
+        default=None,
+        metavar="STYLE",
+        help="with --all: re-digitise the pages of this grid style (e.g. none) with the current "
+        "code and compare with the cached set",
+    )
     a = p.parse_args()
     cinc = (Path(a.data) if a.data else data_dir()) / "cinc2017" / "training2017"
+    if a.all and a.fresh_grid:
+        return run_fresh(cinc, a.fresh_grid, a.workers)
     if a.all:
         return run_all(cinc, a.workers)
     model = load_model()

@@ -4,6 +4,8 @@ grid-free twin render) and from rotating real scans by known angles."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -222,6 +224,20 @@ class TestCalibrate:
         assert (cal.px_per_mm_x, cal.px_per_mm_y, cal.source) == (8.0, 8.1, "grid")
         assert cal.px_per_s == 400.0 and cal.px_per_mv == pytest.approx(162.0)
         assert cal.grid_found and not cal.pulse_found and warnings == []
+
+    def test_coarse_period_against_a_believable_dpi_is_not_a_grid(self):
+        """A grid-less 100 dpi page: evenly spaced beats give a 5 mm-like period of 76 px."""
+        beats = replace(self.grid, px_per_mm_x=15.3, px_per_mm_y=16.1, small_box_px=15.7)
+        coarse = replace(beats, fine_lines=False)
+        cal, warnings = calibrate(coarse, None, DigitizeSettings(), dpi=100)
+        assert cal.source == "dpi" and cal.px_per_mm_x == pytest.approx(100 / 25.4)
+        assert not cal.grid_found and any("coarse period" in w for w in warnings)
+        # with 1 mm lines it is a grid; with a camera's 72 dpi the resolution means nothing
+        assert calibrate(beats, None, DigitizeSettings(), dpi=100)[0].source == "grid"
+        assert calibrate(coarse, None, DigitizeSettings(), dpi=72)[0].source == "grid"
+        # a coarse period that agrees with the resolution is kept
+        agree = replace(coarse, px_per_mm_x=4.0, px_per_mm_y=4.0, small_box_px=4.0)
+        assert calibrate(agree, None, DigitizeSettings(), dpi=100)[0].source == "grid"
 
     def test_user_override_wins(self):
         cal, _ = calibrate(self.grid, None, DigitizeSettings(px_per_mm=5.0), dpi=300)

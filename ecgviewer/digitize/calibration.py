@@ -127,6 +127,19 @@ def find_calibration_pulse(
     return None
 
 
+_TRUSTED_MIN_DPI = 100.0  # 72/96 dpi are what cameras and screenshots write when they do not know
+_DPI_DISAGREEMENT = 0.25
+
+
+def _coarse_period_against_dpi(grid: GridMeasurement, dpi: float | None) -> bool:
+    """A "grid" seen only as a 5 mm period (no 1 mm lines) that disagrees with a believable
+    resolution: on a page without a grid, regular beats and evenly spaced rows repeat too."""
+    if grid.fine_lines or dpi is None or dpi < _TRUSTED_MIN_DPI:
+        return False
+    ratio = grid.small_box_px / (dpi / 25.4)
+    return abs(ratio - 1.0) > _DPI_DISAGREEMENT
+
+
 def calibrate(
     grid: GridMeasurement,
     pulse: PulseMeasurement | None,
@@ -136,16 +149,24 @@ def calibrate(
     """Decide px/mm (user override > grid > dpi > default), with warnings explaining fallbacks
     and any disagreement between the pulse height and the grid scale times the gain."""
     warnings: list[str] = []
+    rejected = grid.found and _coarse_period_against_dpi(grid, dpi or settings.dpi)
+    grid_ok = grid.found and grid.px_per_mm_x > 0 and grid.px_per_mm_y > 0 and not rejected
     speed = float(settings.paper_speed_mm_s)
     gain = float(settings.gain_mm_mv)
     if settings.px_per_mm is not None and settings.px_per_mm > 0:
         pxx = pxy = float(settings.px_per_mm)
         source = "user"
-    elif grid.found and grid.px_per_mm_x > 0 and grid.px_per_mm_y > 0:
+    elif grid_ok:
         pxx, pxy = float(grid.px_per_mm_x), float(grid.px_per_mm_y)
         source = "grid"
     else:
         use_dpi = dpi if dpi is not None and dpi > 0 else settings.dpi
+        if rejected:
+            warnings.append(
+                f"a coarse period of {5 * grid.small_box_px:.0f} px was found but no 1 mm lines, "
+                f"and it disagrees with the image's {use_dpi:g} dpi: it is more likely evenly "
+                "spaced beats or rows than a grid"
+            )
         if use_dpi is not None and use_dpi > 0:
             pxx = pxy = float(use_dpi) / 25.4
             source = "dpi"
@@ -174,7 +195,7 @@ def calibrate(
         paper_speed_mm_s=speed,
         gain_mm_mv=gain,
         source=source,
-        grid_found=bool(grid.found),
+        grid_found=bool(grid_ok),
         pulse_found=pulse is not None,
         pulse_height_mm=pulse_mm,
     )

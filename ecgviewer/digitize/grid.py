@@ -31,6 +31,7 @@ class GridMeasurement:
     confidence: float
     small_box_px: float
     notes: str = ""
+    fine_lines: bool = True  # the 1 mm lines were resolved (not only a 5 mm period)
 
 
 MIN_PX_PER_MM = 1.8  # 46 dpi: below this the 1 mm lines cannot be resolved anyway
@@ -236,7 +237,8 @@ def measure_grid(image_rgb: np.ndarray, darkness: np.ndarray | None = None) -> G
     j = _local_best(fit_y + prior_y, i, win)
     tx, ty = float(p1[i]), float(p1[j])
     notes = []
-    if _scalar(_comb, ac_x, tx, _FINE_OFFSETS) < 0.03:
+    fine_lines = _scalar(_comb, ac_x, tx, _FINE_OFFSETS) >= 0.03
+    if not fine_lines:
         notes.append("1 mm lines not resolved; scale from the 5 mm lines")
     px, py = _refine(ac_x, tx), _refine(ac_y, ty)
     conf_x = _scalar(_comb, ac_x, 5 * px, (0.5,))
@@ -258,4 +260,4 @@ def measure_grid(image_rgb: np.ndarray, darkness: np.ndarray | None = None) -> G
     if conf < _MIN_CONFIDENCE:
         note = f"no periodic grid (contrast x {conf_x:.2f}, y {conf_y:.2f})"
         return GridMeasurement(0.0, 0.0, False, conf, 0.0, note)
-    return GridMeasurement(px, py, True, conf, 0.5 * (px + py), "; ".join(notes))
+    return GridMeasurement(px, py, True, conf, 0.5 * (px + py), "; ".join(notes), fine_lines)

@@ -9,7 +9,9 @@ raw one, so folds, training and scores compare record for record. Records the di
 cannot read are kept (all-invalid, ``failed`` set) so nothing silently drops out of a score.
 
 Building takes about a CPU second per record; chunks are written as they finish (resumable)
-by a pool of worker processes, then joined into one ``.npz`` beside the raw cache.
+by a pool of worker processes, then joined into one ``.npz`` beside the raw cache. The cache
+keeps what the renderer and digitiser did when it was built: delete it (``*_paper_*`` in the
+cache folder) after changing either, or bump ``IMAGE_CACHE_VERSION`` in the same commit.
 """
 
 from __future__ import annotations
@@ -85,6 +87,11 @@ def print_and_read(record, seed: int, output_fs_hz: float = 250.0) -> PaperRound
     return PaperRoundTrip(x, lead.fs_hz, printed_s)
 
 
+def record_seed(seed: int, index: int) -> int:
+    """The seed of record ``index``'s page (style, distortions) in the set built with ``seed``."""
+    return seed * 100_003 + index
+
+
 def _chunk_path(chunk_dir: Path, k: int) -> Path:
     return chunk_dir / f"chunk{k:04d}.npz"
 
@@ -98,7 +105,7 @@ def _build_chunk(
     sigs, masks, failed, printed, digit_s, errors = [], [], [], [], [], []
     for j, name in enumerate(names):
         rec = read_cinc_mat(Path(data_dir) / f"{name}.mat")
-        trip = print_and_read(rec, seed=seed * 100_003 + first + j)
+        trip = print_and_read(rec, seed=record_seed(seed, first + j))
         if trip.error is None:
             x, m = preprocess(trip.signal_mv, trip.fs_hz, fs_hz)
             digit_s.append(trip.signal_mv.size / trip.fs_hz)
