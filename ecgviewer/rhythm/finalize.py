@@ -57,30 +57,26 @@ def served_inputs(
 
 
 def read_oof_paper(path: str | Path) -> dict | None:
-    """The paper-round-trip OOF table (None if absent): names, labels, folds, ok, logits."""
-    if not Path(path).exists():
-        return None
-    with gzip.open(path, "rt") as fh:
-        rows = [ln.rstrip("\n").split(",") for ln in fh][1:]
-    return {
-        "names": [r[0] for r in rows],
-        "labels": np.array([CLASSES.index(r[1]) for r in rows]),
-        "folds": np.array([int(r[2]) for r in rows]),
-        "ok": np.array([r[3] == "1" for r in rows]),
-        "logits": np.array([[float(v) for v in r[4:8]] for r in rows]),
-    }
+    """The paper-round-trip OOF table (None if absent): as :func:`read_oof`, plus ``ok``
+    (False where the page could not be digitised)."""
+    return read_oof(path) if Path(path).exists() else None
 
 
 def read_oof(path: str | Path) -> dict:
-    """The OOF table: names, labels (ids), folds, logits (n, 4)."""
+    """An OOF table: names, labels (ids), folds, logits (n, 4); and ``ok`` when the table has
+    a ``digitised`` column (the paper round-trip table)."""
     with gzip.open(path, "rt") as fh:
-        rows = [ln.rstrip("\n").split(",") for ln in fh][1:]
-    return {
+        header, *rows = [ln.rstrip("\n").split(",") for ln in fh]
+    first = 4 if "digitised" in header else 3
+    out = {
         "names": [r[0] for r in rows],
         "labels": np.array([CLASSES.index(r[1]) for r in rows]),
         "folds": np.array([int(r[2]) for r in rows]),
-        "logits": np.array([[float(v) for v in r[3:7]] for r in rows]),
+        "logits": np.array([[float(v) for v in r[first : first + 4]] for r in rows]),
     }
+    if first == 4:
+        out["ok"] = np.array([r[3] == "1" for r in rows])
+    return out
 
 
 def finalize(run_dir: str | Path, models_out: str | Path, data_dir: str | Path) -> dict:
