@@ -142,7 +142,8 @@ def plan_page(style: RenderStyle, duration_s: float, lead_names: tuple[str, ...]
 def _plan_single(style, duration_s, lead_names, page_w, page_h, gx0, gx1, gy0, gy1, plot_x0,
                  avail_s) -> PagePlan:
     speed = style.paper_speed_mm_s
-    row_s = min(style.row_seconds, avail_s)
+    # a row that must shrink to fit the page keeps whole half seconds, as ECG printers do
+    row_s = min(style.row_seconds, max(0.5, math.floor(avail_s * 2.0) / 2.0), avail_s)
     min_row_mm = max(15.0, 2.0 * style.gain_mm_mv)
     max_rows = max(1, int((gy1 - gy0) // min_row_mm))
     n_rows = max(1, min(max_rows, math.ceil(duration_s / row_s - 1e-9)))
