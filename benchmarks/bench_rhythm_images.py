@@ -40,16 +40,30 @@ def compare(y, p_raw, p_img, raw_title: str, img_title: str) -> None:
     )
 
 
+def member_probs(model, fold: np.ndarray, ds, idx: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Shipped-post-processing probabilities of records ``idx`` of ``ds``, each from the fold
+    member that never saw it (``fold`` per record of ``idx``); unreadable pages certain '~'."""
+    from ecgviewer.rhythm import CLASSES
+    from ecgviewer.rhythm.finalize import unreadable_as_noise
+    from ecgviewer.rhythm.metrics import softmax
+    from ecgviewer.rhythm.train import predict_logits
+
+    z = np.zeros((len(idx), len(CLASSES)))
+    for k, net in enumerate(model.nets):
+        sel = fold == k
+        z[sel] = predict_logits(net, ds, idx[sel])
+    return unreadable_as_noise(softmax(z + np.asarray(model.class_bias), model.temperature)[ok], ok)
+
+
 def run_all(data: Path, workers: int) -> int:
     """Raw vs paper for every record, out of fold, shipped post-processing."""
     import torch
 
     from ecgviewer.paths import models_dir
-    from ecgviewer.rhythm import CLASSES, load_model
+    from ecgviewer.rhythm import load_model
     from ecgviewer.rhythm.data import load_cinc, load_folds
     from ecgviewer.rhythm.image_data import load_image_derived
-    from ecgviewer.rhythm.metrics import softmax, summarize
-    from ecgviewer.rhythm.train import predict_logits
+    from ecgviewer.rhythm.metrics import summarize
 
     torch.set_num_threads(1)
     t0 = time.time()
@@ -57,18 +71,11 @@ def run_all(data: Path, workers: int) -> int:
     paper = load_image_derived(data, workers=workers)
     model = load_model()
     fold = load_folds(models_dir() / "rhythm_folds.json", raw.names)
-    bias = np.asarray(model.class_bias)
-    z_raw = np.zeros((len(raw), len(CLASSES)))
-    z_paper = np.zeros_like(z_raw)
-    for k, net in enumerate(model.nets):
-        idx = np.flatnonzero(fold == k)
-        z_raw[idx] = predict_logits(net, raw, idx)
-        z_paper[idx] = predict_logits(net, paper.dataset, idx)
     y = raw.labels
     ok = ~paper.failed
-    p_raw = softmax(z_raw + bias, model.temperature)
-    p_paper = softmax(z_paper + bias, model.temperature)
-    p_paper[~ok] = np.eye(len(CLASSES))[CLASSES.index("~")]  # unreadable: "too noisy"
+    every = np.arange(len(raw))
+    p_raw = member_probs(model, fold, raw, every, np.ones(len(raw), bool))
+    p_paper = member_probs(model, fold, paper.dataset, every, ok)  # unreadable: "too noisy"
     durations = raw.lengths() / raw.fs_hz
     whole = paper.printed_s >= durations - 0.05
     ratio = paper.digitised_s[ok] / np.maximum(paper.printed_s[ok], 1e-9)
@@ -101,14 +108,13 @@ def run_all(data: Path, workers: int) -> int:
     return 0
 
 
-def _fresh_trip(args: tuple[str, str, int]) -> tuple[np.ndarray, float, float, bool]:
+def _fresh_trip(args: tuple[str, str, int]):
     """Worker: print and read one record again with the digitiser as it is now."""
     from ecgviewer.io.signals import read_cinc_mat
     from ecgviewer.rhythm.image_data import print_and_read
 
     data, name, seed = args
-    trip = print_and_read(read_cinc_mat(Path(data) / f"{name}.mat"), seed)
-    return trip.signal_mv, trip.fs_hz, trip.printed_s, trip.error is None
+    return print_and_read(read_cinc_mat(Path(data) / f"{name}.mat"), seed)
 
 
 def run_fresh(data: Path, grid: str, workers: int) -> int:
@@ -120,62 +126,38 @@ def run_fresh(data: Path, grid: str, workers: int) -> int:
     import torch
 
     from ecgviewer.paths import models_dir
-    from ecgviewer.render import random_style
-    from ecgviewer.rhythm import CLASSES, load_model
+    from ecgviewer.rhythm import load_model
     from ecgviewer.rhythm.data import RhythmDataset, load_cinc, load_folds
-    from ecgviewer.rhythm.image_data import DPI_CHOICES, load_image_derived, record_seed
-    from ecgviewer.rhythm.metrics import softmax, summarize
-    from ecgviewer.rhythm.preprocess import preprocess
-    from ecgviewer.rhythm.train import predict_logits
+    from ecgviewer.rhythm.image_data import load_image_derived, page_style, record_seed
+    from ecgviewer.rhythm.metrics import summarize
 
     torch.set_num_threads(1)
     t0 = time.time()
     raw = load_cinc(data)
     cached = load_image_derived(data, workers=workers)
-    pick = []
-    for i in range(len(raw)):
-        rng = np.random.default_rng(record_seed(2017, i))
-        style, _ = random_style(rng, ("single",))
-        rng.choice(DPI_CHOICES)
-        if style.grid == grid:
-            pick.append(i)
-    pick = np.array(pick)
+    pick = np.array(
+        [i for i in range(len(raw)) if page_style(record_seed(2017, i))[0].grid == grid], int
+    )
     jobs = [(str(data), raw.names[i], record_seed(2017, i)) for i in pick]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         trips = list(pool.map(_fresh_trip, jobs, chunksize=16))
-    sigs, masks = [], []
-    for x, fs, _, ok in trips:
-        s, m = preprocess(x, fs) if ok else (np.zeros(1, np.float32), np.zeros(1, bool))
-        sigs.append(s)
-        masks.append(m)
-    fresh = RhythmDataset(
-        names=tuple(raw.names[i] for i in pick),
-        labels=raw.labels[pick],
-        samples=np.concatenate(sigs),
-        valid=np.concatenate(masks),
-        offsets=np.concatenate([[0], np.cumsum([s.size for s in sigs])]).astype(np.int64),
-        fs_hz=raw.fs_hz,
+    conditioned = [t.conditioned(raw.fs_hz) for t in trips]
+    fresh = RhythmDataset.from_signals(
+        tuple(raw.names[i] for i in pick),
+        raw.labels[pick],
+        [x for x, _ in conditioned],
+        [m for _, m in conditioned],
+        raw.fs_hz,
     )
-    fresh_ok = np.array([t[3] for t in trips])
-    fresh_len = np.array([t[0].size / t[1] if t[3] else 0.0 for t in trips])
+    fresh_ok = np.array([t.error is None for t in trips])
+    fresh_len = np.array([t.duration_s for t in trips])
     model = load_model()
     fold = load_folds(models_dir() / "rhythm_folds.json", raw.names)[pick]
-    bias = np.asarray(model.class_bias)
-    noise = np.eye(len(CLASSES))[CLASSES.index("~")]
-
-    def probs(ds: RhythmDataset, idx: np.ndarray, ok: np.ndarray) -> np.ndarray:
-        z = np.zeros((len(idx), len(CLASSES)))
-        for k, net in enumerate(model.nets):
-            sel = fold == k
-            z[sel] = predict_logits(net, ds, idx[sel])
-        p = softmax(z + bias, model.temperature)
-        p[~ok] = noise
-        return p
 
     y = raw.labels[pick]
-    p_raw = probs(raw, pick, np.ones(len(pick), bool))
-    p_old = probs(cached.dataset, pick, ~cached.failed[pick])
-    p_new = probs(fresh, np.arange(len(pick)), fresh_ok)
+    p_raw = member_probs(model, fold, raw, pick, np.ones(len(pick), bool))
+    p_old = member_probs(model, fold, cached.dataset, pick, ~cached.failed[pick])
+    p_new = member_probs(model, fold, fresh, np.arange(len(pick)), fresh_ok)
     printed = cached.printed_s[pick]
     for title, ok, length, p in (
         ("cached set", ~cached.failed[pick], cached.digitised_s[pick], p_old),

@@ -38,6 +38,7 @@ MIN_PX_PER_MM = 1.8  # 46 dpi: below this the 1 mm lines cannot be resolved anyw
 MAX_PX_PER_MM = 48.0  # 1200 dpi
 _MAX_LAG_PX = 320
 _MIN_CONFIDENCE = 0.06
+_MIN_FINE_CONTRAST = 0.03  # comb contrast of the 1 mm lines between the 5 mm ones
 _PAGE_WIDTH_MM = 260.0  # typical printed ECG width, for the 1 mm / 5 mm decision only
 _PAGE_HEIGHT_MM = 180.0
 _PRIOR_SIGMA_LOG = 0.45
@@ -213,6 +214,11 @@ def _scalar(fn, ac: np.ndarray, p: float, *args) -> float:
     return float(np.nan_to_num(fn(ac, np.array([p]), *args)[0], nan=0.0))
 
 
+def _resolves_1mm_lines(ac: np.ndarray, p: float) -> bool:
+    """Whether the autocorrelation shows the 1 mm lines of pitch ``p``, not only 5 mm ones."""
+    return _scalar(_comb, ac, p, _FINE_OFFSETS) >= _MIN_FINE_CONTRAST
+
+
 def measure_grid(image_rgb: np.ndarray, darkness: np.ndarray | None = None) -> GridMeasurement:
     """Detect the periodic ECG grid in x and y and return its 1 mm pitch in pixels.
 
@@ -237,7 +243,7 @@ def measure_grid(image_rgb: np.ndarray, darkness: np.ndarray | None = None) -> G
     j = _local_best(fit_y + prior_y, i, win)
     tx, ty = float(p1[i]), float(p1[j])
     notes = []
-    fine_lines = _scalar(_comb, ac_x, tx, _FINE_OFFSETS) >= 0.03
+    fine_lines = _resolves_1mm_lines(ac_x, tx)
     if not fine_lines:
         notes.append("1 mm lines not resolved; scale from the 5 mm lines")
     px, py = _refine(ac_x, tx), _refine(ac_y, ty)
@@ -252,7 +258,7 @@ def measure_grid(image_rgb: np.ndarray, darkness: np.ndarray | None = None) -> G
         px = py = _refine(ac, float(p1[int(np.argmax(alone))]))
         conf_x = conf_y = _scalar(_comb, ac, 5 * px, (0.5,))
         notes.append(f"pitch from the {axis} axis only (square grid assumed)")
-        if _scalar(_comb, ac, px, _FINE_OFFSETS) < 0.03:
+        if not _resolves_1mm_lines(ac, px):
             # one axis and no 1 mm lines on it: evenly spaced trace rows of a grid-less page
             # repeat along y just like 5 mm lines; that is not enough to call it a grid
             conf_x = conf_y = 0.0

@@ -254,6 +254,7 @@ def _rows_from_pulses(
     xa = max(0, int(min(r.pulse_x1 for r in pulsed) - 12 * pxx))
     xb = int(max(r.pulse_x1 for r in pulsed) + 2)
     x1 = int(np.median([r.x1 for r in rows]))
+    px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
     ys = sorted(r.baseline_y for r in rows)
     cands = [ys[0] - pitch * k for k in range(1, 4)] + [ys[-1] + pitch * k for k in range(1, 4)]
     cands += [a + pitch for a, b in itertools.pairwise(ys) if b - a > 1.6 * pitch]
@@ -272,7 +273,6 @@ def _rows_from_pulses(
         # the row ends where its ink ends (the last row of a long strip may be partial)
         reach = int(0.3 * pitch)
         present = binary[max(0, int(foot) - reach) : int(foot) + reach + 1, end + 1 : x1].any(0)
-        px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
         _, stop, _ = _row_extent(present, int(6 * px_per_mm), int(3 * px_per_mm))
         if stop > 0:
             added.append(TraceRow(foot, 0, 0, end + 1, end + 1 + stop, end, foot))

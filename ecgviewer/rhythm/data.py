@@ -43,6 +43,25 @@ class RhythmDataset:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    @classmethod
+    def from_signals(
+        cls,
+        names: tuple[str, ...],
+        labels: np.ndarray,
+        signals: list[np.ndarray],
+        masks: list[np.ndarray],
+        fs_hz: float,
+    ) -> RhythmDataset:
+        """One dataset from per-record (samples, valid mask) pairs, in order."""
+        return cls(
+            names=tuple(names),
+            labels=np.asarray(labels, np.int64),
+            samples=np.concatenate(signals),
+            valid=np.concatenate(masks),
+            offsets=np.concatenate([[0], np.cumsum([x.size for x in signals])]).astype(np.int64),
+            fs_hz=fs_hz,
+        )
+
 
 def first_records(ds: RhythmDataset, n: int) -> RhythmDataset:
     """The first ``n`` records of ``ds`` (smoke tests)."""
@@ -109,15 +128,7 @@ def load_cinc(
         masks.append(m)
         labels.append(CLASSES.index(lab))
         names.append(name)
-    offsets = np.concatenate([[0], np.cumsum([s.size for s in sigs])]).astype(np.int64)
-    ds = RhythmDataset(
-        names=tuple(names),
-        labels=np.array(labels, np.int64),
-        samples=np.concatenate(sigs),
-        valid=np.concatenate(masks),
-        offsets=offsets,
-        fs_hz=fs_hz,
-    )
+    ds = RhythmDataset.from_signals(tuple(names), np.array(labels), sigs, masks, fs_hz)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp.npz")
     np.savez(
@@ -126,7 +137,7 @@ def load_cinc(
         labels=ds.labels,
         samples=ds.samples,
         valid=ds.valid,
-        offsets=offsets,
+        offsets=ds.offsets,
         fs_hz=fs_hz,
     )
     os.replace(tmp, cache)

@@ -31,7 +31,7 @@ from ecgviewer.rhythm.types import CLASSES
 
 log = logging.getLogger("ecgviewer.rhythm.image_data")
 
-IMAGE_CACHE_VERSION = 1
+IMAGE_CACHE_VERSION = 2
 CHUNK = 64
 DPI_CHOICES = (100.0, 150.0, 200.0)  # 300 dpi costs 3-4x the time and reads no better
 
@@ -45,16 +45,34 @@ class PaperRoundTrip:
     printed_s: float  # record time on the page (a long record at high gain may not fit)
     error: str | None = None
 
+    @property
+    def duration_s(self) -> float:
+        """Seconds of the digitised lead (0 when the page could not be read)."""
+        return self.signal_mv.size / self.fs_hz if self.error is None else 0.0
+
+    def conditioned(self, fs_hz: float = MODEL_FS_HZ) -> tuple[np.ndarray, np.ndarray]:
+        """(samples, valid mask) as the network sees them; one invalid sample if unreadable."""
+        if self.error is not None:
+            return np.zeros(1, np.float32), np.zeros(1, bool)
+        return preprocess(self.signal_mv, self.fs_hz, fs_hz)
+
+
+def page_style(seed: int):
+    """The (style, distortions) a record's page is printed with: seeded, random single-lead."""
+    from ecgviewer.render import random_style
+
+    rng = np.random.default_rng(seed)
+    style, distortions = random_style(rng, ("single",))
+    return replace(style, dpi=float(rng.choice(DPI_CHOICES))), distortions
+
 
 def print_and_read(record, seed: int, output_fs_hz: float = 250.0) -> PaperRoundTrip:
     """Render ``record`` (first lead) in a random single-lead style and digitise it back."""
     from ecgviewer.digitize import DigitizeSettings, digitize
     from ecgviewer.errors import EcgViewerError
-    from ecgviewer.render import random_style, render_ecg
+    from ecgviewer.render import render_ecg
 
-    rng = np.random.default_rng(seed)
-    style, distortions = random_style(rng, ("single",))
-    style = replace(style, dpi=float(rng.choice(DPI_CHOICES)))
+    style, distortions = page_style(seed)
     page = None
     # a long record at 20 mm/mV or 50 mm/s may not fit the page: fall back to what fits
     for fallback in (
@@ -106,12 +124,8 @@ def _build_chunk(
     for j, name in enumerate(names):
         rec = read_cinc_mat(Path(data_dir) / f"{name}.mat")
         trip = print_and_read(rec, seed=record_seed(seed, first + j))
-        if trip.error is None:
-            x, m = preprocess(trip.signal_mv, trip.fs_hz, fs_hz)
-            digit_s.append(trip.signal_mv.size / trip.fs_hz)
-        else:
-            x, m = np.zeros(1, np.float32), np.zeros(1, bool)
-            digit_s.append(0.0)
+        x, m = trip.conditioned(fs_hz)
+        digit_s.append(trip.duration_s)
         sigs.append(x)
         masks.append(m)
         failed.append(trip.error is not None)
