@@ -70,9 +70,17 @@ def test_image_derived_set_is_cached_and_aligned(small_cinc, cache_dir, monkeypa
     np.testing.assert_array_equal(again.dataset.samples, first.dataset.samples)
 
 
+def test_keep_epoch_is_checked():
+    from ecgviewer.rhythm.train import TrainConfig
+
+    with pytest.raises(ValueError, match="keep_epoch"):
+        TrainConfig(keep_epoch="median")
+
+
 def test_fine_tune_on_paper_reports_raw_and_paper(small_cinc, cache_dir, tmp_path):
     """Train 2 folds raw, fine-tune them with paper round trips, package: the card and the OOF
-    table carry raw and paper scores for the same records."""
+    table carry raw and paper scores for the same records; ``keep_epoch="last"`` keeps the
+    annealed final epoch whatever the inner split says."""
     from ecgviewer.rhythm.finalize import finalize
     from ecgviewer.rhythm.train import TrainConfig, train_cv
 
@@ -93,10 +101,12 @@ def test_fine_tune_on_paper_reports_raw_and_paper(small_cinc, cache_dir, tmp_pat
         paper_frac=0.5,
         paper_workers=1,
         init_from=base.out_dir,
-        **common,
+        keep_epoch="last",
+        **{**common, "epochs": 2},
     )
     infos = train_cv(tuned)
     assert all("oof_score_paper" in i for i in infos)
+    assert [i["best_epoch"] for i in infos] == [1, 1]
     assert json.loads((tmp_path / "tuned" / "folds.json").read_text()) == json.loads(
         (tmp_path / "base" / "folds.json").read_text()
     )

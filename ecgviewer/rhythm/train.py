@@ -56,6 +56,8 @@ class TrainConfig:
     class_weight_power: float = 0.5  # weight = (n / count) ** power
     inner_val_frac: float = 0.1
     patience: int = 8
+    keep_epoch: str = "best"  # "best" inner-val epoch, or "last" (annealed; for fine-tuning,
+    # where a 10 % inner split cannot tell the epochs apart and picking among them adds noise)
     threads: int = 1
     max_batches: int = 0  # >0: smoke test, stop each epoch after this many batches
     paper_frac: float = 0.0  # probability a training record is drawn as its paper round trip
@@ -64,6 +66,10 @@ class TrainConfig:
     paper_limit: int | None = None  # smoke test: only the first records (and only those trained)
     init_from: str | None = None  # run folder with fold{k}.pt to fine-tune from
     model: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self) -> None:
+        if self.keep_epoch not in ("best", "last"):
+            raise ValueError(f"keep_epoch must be 'best' or 'last', got {self.keep_epoch!r}")
 
     @classmethod
     def from_json(cls, path: str | Path, **over) -> TrainConfig:
@@ -228,7 +234,7 @@ def train_fold(
             t_train,
             time.time() - t0 - t_train,
         )
-        if score > best:
+        if score > best or cfg.keep_epoch == "last":
             best, best_epoch, stale = score, epoch, 0
             best_state = {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
         else:
