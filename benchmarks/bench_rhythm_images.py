@@ -62,7 +62,7 @@ def run_all(data: Path, workers: int) -> int:
     from ecgviewer.paths import models_dir
     from ecgviewer.rhythm import load_model
     from ecgviewer.rhythm.data import load_cinc, load_folds
-    from ecgviewer.rhythm.image_data import load_image_derived
+    from ecgviewer.rhythm.image_data import length_read_right, load_image_derived
     from ecgviewer.rhythm.metrics import summarize
 
     torch.set_num_threads(1)
@@ -78,7 +78,7 @@ def run_all(data: Path, workers: int) -> int:
     p_paper = member_probs(model, fold, paper.dataset, every, ok)  # unreadable: "too noisy"
     durations = raw.lengths() / raw.fs_hz
     whole = paper.printed_s >= durations - 0.05
-    ratio = paper.digitised_s[ok] / np.maximum(paper.printed_s[ok], 1e-9)
+    length_ok = length_read_right(paper.digitised_s, paper.printed_s, ok)
     print(
         f"{len(y)} records, model sha256 {model.sha256[:12]}…, each scored by the fold member "
         f"that never saw it; shipped class offsets and temperature {model.temperature:.3f}"
@@ -86,12 +86,10 @@ def run_all(data: Path, workers: int) -> int:
     print(
         f"paper round trip: not digitised {int((~ok).sum())} (scored as '~'); whole record on "
         f"the page {whole.mean():.3f}; digitised length within 2 % of the printed length "
-        f"{np.mean(np.abs(ratio - 1) <= 0.02):.3f}"
+        f"{length_ok[ok].mean():.3f}"
     )
     compare(y, p_raw, p_paper, "raw signal", "printed and digitised")
     # where the paper round trip loses: by how well the digitiser read the record's length
-    length_ok = np.zeros(len(y), bool)
-    length_ok[np.flatnonzero(ok)] = np.abs(ratio - 1) <= 0.02
     for title, sel in (
         ("length read within 2 %", length_ok),
         ("length misread (rows lost or added)", ok & ~length_ok),
@@ -128,7 +126,12 @@ def run_fresh(data: Path, grid: str, workers: int) -> int:
     from ecgviewer.paths import models_dir
     from ecgviewer.rhythm import load_model
     from ecgviewer.rhythm.data import RhythmDataset, load_cinc, load_folds
-    from ecgviewer.rhythm.image_data import load_image_derived, page_style, record_seed
+    from ecgviewer.rhythm.image_data import (
+        length_read_right,
+        load_image_derived,
+        page_style,
+        record_seed,
+    )
     from ecgviewer.rhythm.metrics import summarize
 
     torch.set_num_threads(1)
@@ -163,7 +166,7 @@ def run_fresh(data: Path, grid: str, workers: int) -> int:
         ("cached set", ~cached.failed[pick], cached.digitised_s[pick], p_old),
         ("digitised now", fresh_ok, fresh_len, p_new),
     ):
-        right = ok & (np.abs(length / np.maximum(printed, 1e-9) - 1) <= 0.02)
+        right = length_read_right(length, printed, ok)
         s = summarize(y, p)
         print(
             f"{title:>14}: n {len(y)}, not digitised {int((~ok).sum())}, length within 2 % "

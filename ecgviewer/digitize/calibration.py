@@ -149,7 +149,8 @@ def calibrate(
     """Decide px/mm (user override > grid > dpi > default), with warnings explaining fallbacks
     and any disagreement between the pulse height and the grid scale times the gain."""
     warnings: list[str] = []
-    rejected = grid.found and _coarse_period_against_dpi(grid, dpi or settings.dpi)
+    use_dpi = dpi if dpi is not None and dpi > 0 else settings.dpi  # the file's, else the user's
+    rejected = grid.found and _coarse_period_against_dpi(grid, use_dpi)
     grid_ok = grid.found and grid.px_per_mm_x > 0 and grid.px_per_mm_y > 0 and not rejected
     speed = float(settings.paper_speed_mm_s)
     gain = float(settings.gain_mm_mv)
@@ -160,7 +161,6 @@ def calibrate(
         pxx, pxy = float(grid.px_per_mm_x), float(grid.px_per_mm_y)
         source = "grid"
     else:
-        use_dpi = dpi if dpi is not None and dpi > 0 else settings.dpi
         if rejected:
             warnings.append(
                 f"a coarse period of {5 * grid.small_box_px:.0f} px was found but no 1 mm lines, "
