@@ -38,7 +38,7 @@ from ecgviewer.gui.image_view import ImageView
 from ecgviewer.gui.rhythm_panel import RhythmPanel, notice_label
 from ecgviewer.gui.undo import TraceEditCommand
 from ecgviewer.gui.waveform_view import WaveformView
-from ecgviewer.gui.workers import TaskRunner
+from ecgviewer.gui.workers import TaskRunner, collect_garbage_in_gui_thread
 from ecgviewer.paths import user_data_dir
 from ecgviewer.session import SIDECAR_SUFFIX
 
@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings_path: str | Path | None = None, interactive: bool = True) -> None:
         super().__init__()
+        collect_garbage_in_gui_thread()  # before any worker thread starts
         self.interactive = interactive
         self.qsettings = QSettings(
             str(settings_path or default_settings_path()), QSettings.Format.IniFormat

@@ -24,6 +24,24 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 _LIVE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
 _JOB_IDS = itertools.count(1)
+_GUI_THREAD_GC: list = []  # the one collector, kept alive for the app's lifetime
+
+
+def collect_garbage_in_gui_thread() -> None:
+    """Run Python's cyclic garbage collector only in the GUI thread (idempotent).
+
+    Automatic collection runs in whichever thread happens to allocate; when that is a worker
+    and the garbage holds Qt objects, their destructors run there while the GUI thread deletes
+    others, and the two deadlock (seen in the GUI tests: ``~QObject`` in a digitisation worker
+    waiting for the GIL, ``~QMenu`` in the GUI thread waiting for Qt's lock). pyqtgraph's
+    ``GarbageCollector`` turns automatic collection off and collects on a GUI-thread timer.
+    """
+    if not _GUI_THREAD_GC:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        import ecgviewer.gui._pg  # noqa: F401  (pyqtgraph configured before first use)
+
+        _GUI_THREAD_GC.append(GarbageCollector(interval=1.0))
 
 
 class Cancelled(Exception):

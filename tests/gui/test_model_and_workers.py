@@ -203,6 +203,32 @@ class TestTaskRunner:
             runner.submit(job)
 
 
+class TestGarbageCollection:
+    def test_cycles_are_collected_in_the_gui_thread_only(self, window, qtbot):
+        """Automatic collection is off once a window exists; the GUI-thread timer collects
+        cycles (a collection inside a worker thread deadlocked the GUI tests)."""
+        import gc
+
+        threads = []
+
+        class Node:
+            def __del__(self):
+                threads.append(threading.current_thread())
+
+        def make_cycles():  # in a worker thread, as a digitisation job allocates
+            for _ in range(2000):
+                a, b = Node(), Node()
+                a.other, b.other = b, a
+
+        assert not gc.isenabled()
+        worker = threading.Thread(target=make_cycles)
+        worker.start()
+        worker.join()
+        assert threads == []  # nothing collected where the garbage was made
+        qtbot.waitUntil(lambda: len(threads) == 4000, timeout=5000)
+        assert set(threads) == {threading.main_thread()}
+
+
 class TestTimeline:
     def test_window_edges_cover_the_strip(self):
         from ecgviewer.gui.waveform_view import window_edges
