@@ -12,6 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from ecgviewer.io.signals import read_cinc_mat
 from ecgviewer.rhythm.data import read_reference
@@ -116,3 +117,54 @@ def test_fine_tune_on_paper_reports_raw_and_paper(small_cinc, cache_dir, tmp_pat
     assert card["training"]["base_config"]["epochs"] == 1
     assert "image-derived signals" in (tmp_path / "models" / "MODEL_CARD.md").read_text()
     assert (tmp_path / "models" / "rhythm_cnn_oof_paper.csv.gz").exists()
+
+    # a second fine-tune (another seed) of the same base, averaged with the first: a model soup
+    # is one network per fold, scored again on its held-out fold, packaged like any run
+    from ecgviewer.rhythm.soup import make_soup
+
+    other = TrainConfig(
+        out_dir=str(tmp_path / "tuned_b"),
+        paper_frac=0.5,
+        paper_workers=1,
+        init_from=base.out_dir,
+        seed=7,
+        **{**common, "epochs": 2},
+    )
+    train_cv(other)
+    assert json.loads((tmp_path / "tuned_b" / "folds.json").read_text()) == json.loads(
+        (tmp_path / "base" / "folds.json").read_text()
+    ), "a fine-tune with another seed keeps its base run's folds and their seed"
+    soup = tmp_path / "soup"
+    infos = make_soup([tuned.out_dir, other.out_dir], soup, small_cinc, str(cache_dir))
+    assert [i["fold"] for i in infos] == [0, 1]
+    for k in (0, 1):
+        a, b, s = (
+            torch.load(d / f"fold{k}.pt", weights_only=True)
+            for d in (tmp_path / "tuned", tmp_path / "tuned_b", soup)
+        )
+        torch.testing.assert_close(s["stem.weight"], (a["stem.weight"] + b["stem.weight"]) / 2)
+        held = np.load(soup / f"oof_fold{k}.npz")
+        assert held["logits"].shape == held["logits_paper"].shape == (2 * PER_CLASS, 4)
+    card = finalize(soup, tmp_path / "models_soup", small_cinc)
+    assert card["training"]["config"]["soup_of"] == [tuned.out_dir, other.out_dir]
+    assert card["cv_paper"]["oof_uncalibrated"]["n"] == 4 * PER_CLASS
+    assert "model soup" in (tmp_path / "models_soup" / "MODEL_CARD.md").read_text()
+
+
+def test_soup_refuses_what_cannot_be_averaged(tmp_path):
+    from ecgviewer.rhythm.model import ModelConfig, RhythmCNN
+    from ecgviewer.rhythm.soup import make_soup, mean_state
+
+    small, wide = RhythmCNN().state_dict(), RhythmCNN(ModelConfig(stem_channels=8)).state_dict()
+    with pytest.raises(ValueError, match="architectures"):
+        mean_state([small, wide])
+    twice = mean_state([small, small])
+    assert twice["stem_bn.num_batches_tracked"].dtype == torch.int64
+    torch.testing.assert_close(twice["stem.weight"], small["stem.weight"])
+    for name, init in (("a", "base1"), ("b", "base2")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(
+            json.dumps({"model": {}, "init_from": init, "k_folds": 2})
+        )
+    with pytest.raises(ValueError, match="init_from"):
+        make_soup([tmp_path / "a", tmp_path / "b"], tmp_path / "soup", tmp_path)

@@ -24,6 +24,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="JSON with TrainConfig fields (e.g. models/train_config.json)",
     )
     p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None, help="override the config's seed")
+    p.add_argument(
+        "--keep-epoch",
+        choices=("best", "last"),
+        default=None,
+        help="keep the best inner-validation epoch or the last one (override the config)",
+    )
     p.add_argument("--folds", type=int, nargs="*", default=None, help="train only these folds")
     p.add_argument("--max-batches", type=int, default=None, help="smoke test: batches per epoch")
     p.add_argument(
@@ -60,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data,
         out_dir=args.out,
         epochs=args.epochs,
+        seed=args.seed,
+        keep_epoch=args.keep_epoch,
         folds=tuple(args.folds) if args.folds else None,
         max_batches=args.max_batches,
         cache_dir=args.cache,

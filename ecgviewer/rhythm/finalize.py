@@ -269,6 +269,21 @@ def _cm_md(cm: list[list[int]]) -> str:
     return "\n".join(lines)
 
 
+def _fold_row(info: dict) -> str:
+    """One row of the card's per-fold table; a soup's fold shows its ingredients' scores."""
+    if "soup_of" in info:
+        scores = ", ".join(f"{v:.3f}" for v in info["ingredient_oof_scores"])
+        chosen = f"soup of {len(info['soup_of'])} (OOF {scores})"
+        sizes, inner = f"– / – / {info['n_test']}", "–"
+    else:
+        chosen, inner = str(info["best_epoch"]), f"{info['inner_val_score']:.3f}"
+        sizes = f"{info['n_train']} / {info['n_inner_val']} / {info['n_test']}"
+    return (
+        f"| {info['fold']} | {sizes} | {chosen} | {inner} | {info['oof_score']:.3f} | "
+        f"{info['wall_s'] / 60:.1f} |"
+    )
+
+
 def _finetune_note(cfg: dict) -> str:
     """One sentence on fine-tuning and paper round trips, when the recipe used them."""
     note = ""
@@ -283,6 +298,15 @@ def _finetune_note(cfg: dict) -> str:
             f" `ecgviewer.render`, digitised by `ecgviewer.digitize`) with probability"
             f" {cfg['paper_frac']:g}; the epoch is picked on the mean of the raw and paper"
             " inner-validation scores."
+        )
+    if cfg.get("soup_of"):
+        ingredients = "; ".join(
+            f"seed {c['seed']}, {c.get('keep_epoch', 'best')} epoch" for c in cfg["soup_configs"]
+        )
+        note += (
+            f" Each fold's network is a model soup: the mean weights of {len(cfg['soup_of'])}"
+            f" such fine-tunes of the same base fold ({ingredients};"
+            " `python -m ecgviewer.rhythm.soup`)."
         )
     return note
 
@@ -328,11 +352,7 @@ def model_card_markdown(card: dict) -> str:
     f1 = " | ".join(f"{raw['f1'][c]:.3f}" for c in CLASSES)
     f1_ship = " | ".join(f"{ship['f1'][c]:.3f}" for c in CLASSES)
     bias = ", ".join(f"{c}: {v:+.2f}" for c, v in zip(CLASSES, card["class_bias"]))
-    folds = "\n".join(
-        f"| {i['fold']} | {i['n_train']} / {i['n_inner_val']} / {i['n_test']} | {i['best_epoch']} | "
-        f"{i['inner_val_score']:.3f} | {i['oof_score']:.3f} | {i['wall_s'] / 60:.1f} |"
-        for i in tr["folds"]
-    )
+    folds = "\n".join(_fold_row(i) for i in tr["folds"])
     return f"""# Rhythm model card: `rhythm_cnn`
 
 Research software, not a medical device. Classifies one ECG lead as **N** (normal sinus rhythm),

@@ -310,9 +310,10 @@ def train_cv(cfg: TrainConfig) -> list[dict]:
     labels = ds.labels[: len(names)]
     if folds_path.exists():
         fold = load_folds(folds_path, names)
-    elif cfg.init_from:  # fine-tuning keeps the folds of the run it starts from
-        fold = load_folds(Path(cfg.init_from) / "folds.json", names)
-        save_folds(folds_path, names, fold, cfg.seed)
+    elif cfg.init_from:  # fine-tuning keeps the folds (and their seed) of the run it starts from
+        base_folds = Path(cfg.init_from) / "folds.json"
+        fold = load_folds(base_folds, names)
+        save_folds(folds_path, names, fold, json.loads(base_folds.read_text())["seed"])
     else:
         fold = stratified_folds(labels, cfg.k_folds, cfg.seed)
         save_folds(folds_path, names, fold, cfg.seed)
