@@ -41,3 +41,24 @@ def test_core_error_is_one_line(tmp_path, capsys):
     text = captured.out + captured.err
     assert code != 0
     assert "Traceback" not in text and "nothing.hea: no such file" in text
+
+
+def test_train_overrides_reach_the_recipe(monkeypatch, tmp_path):
+    """`ecgviewer train --seed/--keep-epoch` override the JSON recipe (a soup's ingredients are
+    the same recipe with other seeds); without them the recipe's values stand."""
+    import json
+
+    from ecgviewer.rhythm import train
+
+    seen = []
+    monkeypatch.setattr(train, "train_cv", lambda cfg: seen.append(cfg) or [])
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"seed": 2017, "epochs": 6, "keep_epoch": "best"}))
+    run = str(tmp_path / "run")
+    common = ["train", "--data", str(tmp_path), "--out", run, "--config", str(recipe)]
+    assert cli.main([*common, "--seed", "2019", "--keep-epoch", "last"]) == 0
+    assert cli.main(common) == 0
+    assert (seen[0].seed, seen[0].keep_epoch, seen[0].epochs) == (2019, "last", 6)
+    assert (seen[1].seed, seen[1].keep_epoch) == (2017, "best")
+    with pytest.raises(SystemExit):
+        cli.main([*common, "--keep-epoch", "median"])
