@@ -116,6 +116,7 @@ def test_fine_tune_on_paper_reports_raw_and_paper(small_cinc, cache_dir, tmp_pat
     assert paper["oof_uncalibrated"]["n"] == 4 * PER_CLASS
     assert card["training"]["base_config"]["epochs"] == 1
     assert "image-derived signals" in (tmp_path / "models" / "MODEL_CARD.md").read_text()
+    assert "the last epoch is kept" in (tmp_path / "models" / "MODEL_CARD.md").read_text()
     assert (tmp_path / "models" / "rhythm_cnn_oof_paper.csv.gz").exists()
 
     # a second fine-tune (another seed) of the same base, averaged with the first: a model soup

@@ -296,8 +296,12 @@ def _finetune_note(cfg: dict) -> str:
         note += (
             f" Each training record is drawn as its paper round trip (printed by"
             f" `ecgviewer.render`, digitised by `ecgviewer.digitize`) with probability"
-            f" {cfg['paper_frac']:g}; the epoch is picked on the mean of the raw and paper"
-            " inner-validation scores."
+            f" {cfg['paper_frac']:g}; "
+            + (
+                "the last epoch is kept."
+                if cfg.get("keep_epoch") == "last"
+                else "the epoch is picked on the mean of the raw and paper inner-validation scores."
+            )
         )
     if cfg.get("soup_of"):
         ingredients = "; ".join(

@@ -22,9 +22,8 @@ import numpy as np
 import torch
 
 from ecgviewer.rhythm.data import load_cinc
-from ecgviewer.rhythm.metrics import challenge_score
 from ecgviewer.rhythm.model import ModelConfig, RhythmCNN
-from ecgviewer.rhythm.train import predict_logits
+from ecgviewer.rhythm.train import write_held_out
 
 log = logging.getLogger("ecgviewer.rhythm.soup")
 
@@ -90,15 +89,14 @@ def make_soup(
         net.load_state_dict(state)
         held = np.load(runs[0] / f"oof_fold{k}.npz")
         idx, labels = held["idx"], held["labels"]
-        z = predict_logits(net, raw, idx)
-        extra, scores = {}, {"oof_score": challenge_score(labels, z.argmax(1))}
-        if paper is not None:
-            ok = held["paper_ok"]
-            zp = predict_logits(net, paper, idx)
-            extra = {"logits_paper": zp, "paper_ok": ok}
-            scores["oof_score_paper"] = challenge_score(labels, np.where(ok, zp.argmax(1), 3))
         torch.save(state, out / f"fold{k}.pt")
-        np.savez(out / f"oof_fold{k}.npz", idx=idx, logits=z, labels=labels, **extra)
+        scores = write_held_out(
+            out / f"oof_fold{k}.npz",
+            net,
+            labels,
+            (raw, idx),
+            (paper, idx, held["paper_ok"]) if paper is not None else None,
+        )
         ingredients = [json.loads((r / f"fold{k}.json").read_text()) for r in runs]
         info = {
             "fold": k,

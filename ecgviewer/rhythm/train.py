@@ -243,22 +243,15 @@ def train_fold(
                 log.info("fold %d early stop at epoch %d", k, epoch)
                 break
     model.load_state_dict(best_state)
-    z = predict_logits(model, ds, te)
-    oof = challenge_score(ds.labels[te], z.argmax(1))
     wall = time.time() - t_fold
     torch.save(best_state, out / f"fold{k}.pt")
-    extra = {}
-    if paper_ok is not None:
-        zp = predict_logits(model, ds, te + n_raw)
-        extra = {"logits_paper": zp, "paper_ok": paper_ok[te]}
-        oof_paper = challenge_score(ds.labels[te], np.where(paper_ok[te], zp.argmax(1), 3))
-    np.savez(out / f"oof_fold{k}.npz", idx=te, logits=z, labels=ds.labels[te], **extra)
+    paper = (ds, te + n_raw, paper_ok[te]) if paper_ok is not None else None
+    scores = write_held_out(out / f"oof_fold{k}.npz", model, ds.labels[te], (ds, te), paper)
     info = {
         "fold": k,
         "best_epoch": best_epoch,
         "inner_val_score": best,
-        "oof_score": oof,
-        **({"oof_score_paper": oof_paper} if paper_ok is not None else {}),
+        **scores,
         "wall_s": wall,
         "n_train": int(tr.size),
         "n_inner_val": int(va.size),
@@ -270,10 +263,34 @@ def train_fold(
         k,
         best_epoch,
         best,
-        oof,
+        scores["oof_score"],
         wall / 60,
     )
     return info
+
+
+def write_held_out(
+    path: Path,
+    model: nn.Module,
+    labels: np.ndarray,
+    raw: tuple[RhythmDataset, np.ndarray],
+    paper: tuple[RhythmDataset, np.ndarray, np.ndarray] | None = None,
+) -> dict:
+    """Score a fold's held-out records from their raw samples (``raw``: dataset, indices) and,
+    when ``paper`` is given (dataset, indices, readable flags), from their paper round trips,
+    an unreadable page counting as '~'; write the OOF table ``path`` (.npz) that ``finalize``
+    reads; return ``oof_score`` (and ``oof_score_paper``)."""
+    ds, idx = raw
+    z = predict_logits(model, ds, idx)
+    scores = {"oof_score": challenge_score(labels, z.argmax(1))}
+    extra = {}
+    if paper is not None:
+        paper_ds, paper_idx, ok = paper
+        zp = predict_logits(model, paper_ds, paper_idx)
+        extra = {"logits_paper": zp, "paper_ok": ok}
+        scores["oof_score_paper"] = challenge_score(labels, np.where(ok, zp.argmax(1), 3))
+    np.savez(path, idx=idx, logits=z, labels=labels, **extra)
+    return scores
 
 
 def train_cv(cfg: TrainConfig) -> list[dict]:
