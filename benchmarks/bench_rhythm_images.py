@@ -40,18 +40,26 @@ def compare(y, p_raw, p_img, raw_title: str, img_title: str) -> None:
     )
 
 
-def member_probs(model, fold: np.ndarray, ds, idx: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Shipped-post-processing probabilities of records ``idx`` of ``ds``, each from the fold
-    member that never saw it (``fold`` per record of ``idx``); unreadable pages certain '~'."""
+def member_logits(model, fold: np.ndarray, ds, idx: np.ndarray) -> np.ndarray:
+    """Logits of records ``idx`` of ``ds``, each from the fold member that never saw it
+    (``fold`` per record of ``idx``; both polarities, as training scores its held-out fold)."""
     from ecgviewer.rhythm import CLASSES
-    from ecgviewer.rhythm.finalize import unreadable_as_noise
-    from ecgviewer.rhythm.metrics import softmax
     from ecgviewer.rhythm.train import predict_logits
 
     z = np.zeros((len(idx), len(CLASSES)))
     for k, net in enumerate(model.nets):
         sel = fold == k
         z[sel] = predict_logits(net, ds, idx[sel])
+    return z
+
+
+def member_probs(model, fold: np.ndarray, ds, idx: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Shipped-post-processing probabilities of :func:`member_logits`; unreadable pages
+    certain '~'."""
+    from ecgviewer.rhythm.finalize import unreadable_as_noise
+    from ecgviewer.rhythm.metrics import softmax
+
+    z = member_logits(model, fold, ds, idx)
     return unreadable_as_noise(softmax(z + np.asarray(model.class_bias), model.temperature)[ok], ok)
 
 

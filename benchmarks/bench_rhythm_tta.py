@@ -8,7 +8,7 @@ samples (no data lost), scores each held-out record with its own fold member of 
 model (both polarities, as in training's OOF scoring), and prints the challenge score of each
 shift alone and of the mean logits over shifts, raw and from the cached paper round trips
 (``python -m ecgviewer.rhythm.image_data``; 38 unreadable pages count as '~'). Shift 0 must
-reproduce ``models/rhythm_cnn_oof*.csv.gz``; the script checks that first.
+reproduce ``models/rhythm_cnn_oof*.csv.gz``; the script checks that when 0 is among them.
 """
 
 from __future__ import annotations
@@ -29,22 +29,12 @@ def delayed(ds, shift: int):
     return RhythmDataset.from_signals(ds.names, ds.labels, sigs, masks, ds.fs_hz)
 
 
-def oof_logits(model, ds, fold: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Each readable record's logits from the fold member that never saw it."""
-    from ecgviewer.rhythm.train import predict_logits
-
-    z = np.zeros((len(ds), 4))
-    for k, net in enumerate(model.nets):
-        idx = np.flatnonzero((fold == k) & ok)
-        z[idx] = predict_logits(net, ds, idx)
-    return z
-
-
 def main() -> int:
     import torch
+    from bench_rhythm_images import member_logits  # this script's folder is on sys.path
 
     from ecgviewer.rhythm.data import load_cinc, load_folds
-    from ecgviewer.rhythm.finalize import read_oof
+    from ecgviewer.rhythm.finalize import read_oof, unreadable_as_noise
     from ecgviewer.rhythm.image_data import load_image_derived
     from ecgviewer.rhythm.infer import load_model
     from ecgviewer.rhythm.metrics import challenge_score
@@ -68,13 +58,14 @@ def main() -> int:
     print("| input | " + " | ".join(f"shift {s}" for s in shifts) + " | mean over shifts |")
     print("|---|" + "---|" * (len(shifts) + 1))
     for name, (ds, ok, table) in inputs.items():
-        z = {s: oof_logits(model, delayed(ds, s), fold, ok) for s in shifts}
+        every = np.arange(len(ds))
+        z = {s: member_logits(model, fold, delayed(ds, s), every) for s in shifts}
         if 0 in z:
             drift = np.abs(read_oof(table)["logits"][ok] - z[0][ok]).max()
             assert drift < 1e-3, f"shift 0 does not reproduce {table.name} (max diff {drift})"
 
         def score(logits: np.ndarray) -> float:
-            return challenge_score(ds.labels, np.where(ok, logits.argmax(1), 3))
+            return challenge_score(ds.labels, unreadable_as_noise(logits[ok], ok).argmax(1))
 
         cells = [f"{score(z[s]):.4f}" for s in shifts]
         cells.append(f"{score(np.mean([z[s] for s in shifts], axis=0)):.4f}")
