@@ -37,7 +37,7 @@ def main() -> int:
     from ecgviewer.rhythm.finalize import read_oof, unreadable_as_noise
     from ecgviewer.rhythm.image_data import load_image_derived
     from ecgviewer.rhythm.infer import load_model
-    from ecgviewer.rhythm.metrics import challenge_score
+    from ecgviewer.rhythm.metrics import challenge_score, softmax
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="../shared/data")
@@ -65,7 +65,8 @@ def main() -> int:
             assert drift < 1e-3, f"shift 0 does not reproduce {table.name} (max diff {drift})"
 
         def score(logits: np.ndarray) -> float:
-            return challenge_score(ds.labels, unreadable_as_noise(logits[ok], ok).argmax(1))
+            probs = unreadable_as_noise(softmax(logits[ok]), ok)
+            return challenge_score(ds.labels, probs.argmax(1))
 
         cells = [f"{score(z[s]):.4f}" for s in shifts]
         cells.append(f"{score(np.mean([z[s] for s in shifts], axis=0)):.4f}")
