@@ -304,6 +304,19 @@ class TestShippedModel:
         assert Path(models_dir() / "rhythm_cnn.pt").stat().st_size < 10_000_000
 
 
+def test_shipped_recipe_files_made_the_weights():
+    """``train_config.json`` / ``finetune_paper_config.json`` are what the README tells a
+    user to rerun: every field they set must be the one the shipped run used."""
+    card = json.loads((models_dir() / "rhythm_cnn.json").read_text())
+    for name, used in (
+        ("train_config.json", card["training"]["base_config"]),
+        ("finetune_paper_config.json", card["training"]["config"]),
+    ):
+        recipe = json.loads((models_dir() / name).read_text())
+        differ = {k: (v, used.get(k)) for k, v in recipe.items() if used.get(k) != v}
+        assert not differ, f"{name} differs from the shipped run: {differ}"
+
+
 def test_package_import_does_not_load_torch():
     import subprocess
     import sys

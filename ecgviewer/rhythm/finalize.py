@@ -190,7 +190,7 @@ def finalize(run_dir: str | Path, models_out: str | Path, data_dir: str | Path) 
             "base_config": _base_config(cfg),
             "folds": infos,
             "wall_s_total": float(sum(i["wall_s"] for i in infos)),
-            "hardware": "2-core shared x86_64 CPU, 1 torch thread, nice 5",
+            "hardware": "2-core shared x86_64 CPU, 1 torch thread",
         },
         "licence": LICENCE,
     }
