@@ -50,7 +50,7 @@ def _render_pages(data: Path, cache: Path, n_each: int) -> list[Path]:
 
 def build_folder(n: int, work: Path, data: Path | None, n_render: int) -> tuple[Path, dict]:
     """``work/pages`` with ``n`` symlinks cycling over the source pages."""
-    from ecgviewer.commands.digitize import IMAGE_EXTENSIONS
+    from ecgviewer.io.images import IMAGE_EXTENSIONS
     from ecgviewer.paths import resources_dir
 
     sources: list[Path] = []
@@ -76,13 +76,9 @@ def build_folder(n: int, work: Path, data: Path | None, n_render: int) -> tuple[
 def run_one(folder: Path, outdir: Path, workers: int, resume: bool, result_json: Path) -> None:
     """One configuration, in this (fresh) process; writes its figures to ``result_json``."""
     from ecgviewer.batch import collect_inputs, plan_items, run_batch
-    from ecgviewer.commands.digitize import (
-        IMAGE_EXTENSIONS,
-        DigitizeJob,
-        digitize_file,
-        output_paths,
-    )
+    from ecgviewer.commands.digitize import DigitizeJob, digitize_file, output_paths
     from ecgviewer.digitize.types import DigitizeSettings
+    from ecgviewer.io.images import IMAGE_EXTENSIONS
 
     items = plan_items(collect_inputs([folder], IMAGE_EXTENSIONS), outdir)
     s = run_batch(

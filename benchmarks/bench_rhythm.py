@@ -28,13 +28,13 @@ import numpy as np
 
 def cv_table(models: Path) -> None:
     from ecgviewer.rhythm.calibrate import crossfit_postprocess, crossfit_temperature_probs
-    from ecgviewer.rhythm.finalize import (
+    from ecgviewer.rhythm.metrics import format_summary, softmax, summarize
+    from ecgviewer.rhythm.training.finalize import (
         read_oof,
         read_oof_paper,
         served_inputs,
         unreadable_as_noise,
     )
-    from ecgviewer.rhythm.metrics import format_summary, softmax, summarize
 
     oof = read_oof(models / "rhythm_cnn_oof.csv.gz")
     paper = read_oof_paper(models / "rhythm_cnn_oof_paper.csv.gz")

@@ -4,9 +4,9 @@ Usage: python benchmarks/bench_rhythm_images.py [--per-class 25] [--preset clean
        python benchmarks/bench_rhythm_images.py --all [--workers 2]
 
 ``--all``: every one of the 7,528 records, printed in a random single-lead style and digitised
-(the cached set of :mod:`ecgviewer.rhythm.image_data`, built on first use: about a CPU hour),
-each scored raw and from paper by the shipped model's fold member that never saw it, with the
-shipped post-processing. The default mode prints a small class-balanced subset on the fly:
+(the cached set of :mod:`ecgviewer.rhythm.training.image_data`, built on first use: about a CPU
+hour), each scored raw and from paper by the shipped model's fold member that never saw it, with
+the shipped post-processing. The default mode prints a small class-balanced subset on the fly:
 
 A stratified subset of CinC 2017 training records (seeded, same folds as the shipped model's
 cross-validation) is printed on ECG paper (``ecgviewer.render.render_ecg``, single-lead
@@ -44,7 +44,7 @@ def member_logits(model, fold: np.ndarray, ds, idx: np.ndarray) -> np.ndarray:
     """Logits of records ``idx`` of ``ds``, each from the fold member that never saw it
     (``fold`` per record of ``idx``; both polarities, as training scores its held-out fold)."""
     from ecgviewer.rhythm import CLASSES
-    from ecgviewer.rhythm.train import predict_logits
+    from ecgviewer.rhythm.training.train import predict_logits
 
     z = np.zeros((len(idx), len(CLASSES)))
     for k, net in enumerate(model.nets):
@@ -56,8 +56,8 @@ def member_logits(model, fold: np.ndarray, ds, idx: np.ndarray) -> np.ndarray:
 def member_probs(model, fold: np.ndarray, ds, idx: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """Shipped-post-processing probabilities of :func:`member_logits`; unreadable pages
     certain '~'."""
-    from ecgviewer.rhythm.finalize import unreadable_as_noise
     from ecgviewer.rhythm.metrics import softmax
+    from ecgviewer.rhythm.training.finalize import unreadable_as_noise
 
     z = member_logits(model, fold, ds, idx)
     return unreadable_as_noise(softmax(z + np.asarray(model.class_bias), model.temperature)[ok], ok)
@@ -69,9 +69,9 @@ def run_all(data: Path, workers: int) -> int:
 
     from ecgviewer.paths import models_dir
     from ecgviewer.rhythm import load_model
-    from ecgviewer.rhythm.data import load_cinc, load_folds
-    from ecgviewer.rhythm.image_data import length_read_right, load_image_derived
     from ecgviewer.rhythm.metrics import summarize
+    from ecgviewer.rhythm.training.data import load_cinc, load_folds
+    from ecgviewer.rhythm.training.image_data import length_read_right, load_image_derived
 
     torch.set_num_threads(1)
     t0 = time.time()
@@ -117,7 +117,7 @@ def run_all(data: Path, workers: int) -> int:
 def _fresh_trip(args: tuple[str, str, int]):
     """Worker: print and read one record again with the digitiser as it is now."""
     from ecgviewer.io.signals import read_cinc_mat
-    from ecgviewer.rhythm.image_data import print_and_read
+    from ecgviewer.rhythm.training.image_data import print_and_read
 
     data, name, seed = args
     return print_and_read(read_cinc_mat(Path(data) / f"{name}.mat"), seed)
@@ -133,14 +133,14 @@ def run_fresh(data: Path, grid: str, workers: int) -> int:
 
     from ecgviewer.paths import models_dir
     from ecgviewer.rhythm import load_model
-    from ecgviewer.rhythm.data import RhythmDataset, load_cinc, load_folds
-    from ecgviewer.rhythm.image_data import (
+    from ecgviewer.rhythm.metrics import summarize
+    from ecgviewer.rhythm.training.data import RhythmDataset, load_cinc, load_folds
+    from ecgviewer.rhythm.training.image_data import (
         length_read_right,
         load_image_derived,
         page_style,
         record_seed,
     )
-    from ecgviewer.rhythm.metrics import summarize
 
     torch.set_num_threads(1)
     t0 = time.time()
@@ -192,7 +192,7 @@ def main() -> int:
     from ecgviewer.paths import data_dir, models_dir
     from ecgviewer.render import RenderStyle, random_style, render_ecg, resolve_distortions
     from ecgviewer.rhythm import CLASSES, classify, load_model
-    from ecgviewer.rhythm.finalize import read_oof
+    from ecgviewer.rhythm.training.finalize import read_oof
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=None)

@@ -7,7 +7,7 @@ starts relative to that stride. This benchmark delays every record by a few mask
 samples (no data lost), scores each held-out record with its own fold member of the shipped
 model (both polarities, as in training's OOF scoring), and prints the challenge score of each
 shift alone and of the mean logits over shifts, raw and from the cached paper round trips
-(``python -m ecgviewer.rhythm.image_data``; 38 unreadable pages count as '~'). Shift 0 must
+(``ecgviewer train-paper-set``; 38 unreadable pages count as '~'). Shift 0 must
 reproduce ``models/rhythm_cnn_oof*.csv.gz``; the script checks that when 0 is among them.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 
 def delayed(ds, shift: int):
     """``ds`` with ``shift`` masked zero samples before every record."""
-    from ecgviewer.rhythm.data import RhythmDataset
+    from ecgviewer.rhythm.training.data import RhythmDataset
 
     pad_x, pad_m = np.zeros(shift, np.float32), np.zeros(shift, bool)
     sigs = [np.concatenate([pad_x, ds.signal(i)]) for i in range(len(ds))]
@@ -33,11 +33,11 @@ def main() -> int:
     import torch
     from bench_rhythm_images import member_logits  # this script's folder is on sys.path
 
-    from ecgviewer.rhythm.data import load_cinc, load_folds
-    from ecgviewer.rhythm.finalize import read_oof, unreadable_as_noise
-    from ecgviewer.rhythm.image_data import load_image_derived
     from ecgviewer.rhythm.infer import load_model
     from ecgviewer.rhythm.metrics import challenge_score, softmax
+    from ecgviewer.rhythm.training.data import load_cinc, load_folds
+    from ecgviewer.rhythm.training.finalize import read_oof, unreadable_as_noise
+    from ecgviewer.rhythm.training.image_data import load_image_derived
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="../shared/data")

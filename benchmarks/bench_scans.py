@@ -85,22 +85,26 @@ def main(argv: list[str] | None = None) -> int:
         dt = time.perf_counter() - t
         rl = dig.rhythm_lead
         rhythm = f"{rl.name}:{rl.duration_s:.1f}s" if rl is not None else "-"
-        note = "; ".join(w[:60] for w in dig.warnings)
+        status = "review" if dig.review_reasons else "ok"  # the self-checks' verdict
+        note = "; ".join(
+            [*(f"REVIEW: {r}" for r in dig.review_reasons), *(w[:60] for w in dig.warnings)]
+        )
         print(
-            f"{path.name:14s} {'ok':6s} {dig.layout.name:7s} {len(dig.leads):5d} {rhythm:>12s} "
+            f"{path.name:14s} {status:6s} {dig.layout.name:7s} {len(dig.leads):5d} {rhythm:>12s} "
             f"{dig.quality:5.2f} {dig.calibration.px_per_mm_x:6.2f} {dt:6.2f}  {note}"
         )
         rows.append(
-            (path.name, "ok", dig.layout.name, len(dig.leads), rl.duration_s if rl else 0.0, dt)
+            (path.name, status, dig.layout.name, len(dig.leads), rl.duration_s if rl else 0.0, dt)
         )
         draw_overlay(dig).save(args.out / f"{path.stem}_overlay.png")
-    ok = [r for r in rows if r[1] == "ok"]
+    ok = [r for r in rows if r[1] in ("ok", "review")]
     layouts: dict[str, int] = {}
     for r in ok:
         layouts[r[2]] = layouts.get(r[2], 0) + 1
     secs = np.array([r[5] for r in rows]) if rows else np.zeros(1)
     print(
-        f"\n{len(ok)}/{len(rows)} digitised, {sum(r[1] == 'CRASH' for r in rows)} crashed; layouts {layouts}; "
+        f"\n{len(ok)}/{len(rows)} digitised ({sum(r[1] == 'review' for r in rows)} need review), "
+        f"{sum(r[1] == 'CRASH' for r in rows)} crashed; layouts {layouts}; "
         f"12+ leads on {sum(r[3] >= 12 for r in ok)}; "
         f"seconds median {np.median(secs):.2f} max {secs.max():.2f}; overlays in {args.out}"
     )

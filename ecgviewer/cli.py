@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ecgviewer import RESEARCH_NOTICE, __version__
@@ -20,8 +21,14 @@ COMMAND_MODULES = (
     "evaluate",
     "evaluate_rhythm",
     "train",
+    "train_soup",
+    "train_finalize",
+    "train_paper_set",
+    "train_segmenter",
     "gui",
 )
+
+COMMAND_ALIASES = {"digitize": ("digitise",)}  # the British spelling the help text also uses
 
 
 def _load_commands() -> list:
@@ -35,8 +42,15 @@ def _load_commands() -> list:
     return mods
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Option mistakes in one line (the usage is one ``--help`` away), never a traceback."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="ecgviewer",
         description=f"ECG Viewer {__version__}: paper ECG images to signals and rhythm. "
         + RESEARCH_NOTICE,
@@ -44,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ecgviewer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in _load_commands():
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        aliases = COMMAND_ALIASES.get(mod.NAME, ())
+        p = sub.add_parser(mod.NAME, aliases=aliases, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
@@ -65,3 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ecgviewer: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("ecgviewer: error: out of memory", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path the command could not use: one line, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ecgviewer: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: still one line; ECGVIEWER_DEBUG=1 shows the traceback
+        if os.environ.get("ECGVIEWER_DEBUG"):
+            raise
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        print(f"ecgviewer: internal error: {text} (ECGVIEWER_DEBUG=1 for details)", file=sys.stderr)
+        return 3

@@ -35,3 +35,11 @@ class ModelError(EcgViewerError):
 
 class OutputExistsError(EcgViewerError, FileExistsError):
     """An output file exists and the caller did not allow replacing it."""
+
+
+class SettingsError(EcgViewerError, ValueError):
+    """A setting or option is out of its sane range (``field`` names it, e.g. ``output_fs_hz``)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field

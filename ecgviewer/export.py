@@ -21,6 +21,7 @@ import numpy as np
 from ecgviewer import RESEARCH_NOTICE, __version__
 from ecgviewer.digitize.types import Digitization, DigitizeSettings
 from ecgviewer.errors import EcgViewerError, OutputExistsError
+from ecgviewer.io.names import safe_stem
 from ecgviewer.io.signals import Record, atomic_write_bytes, write_csv, write_wfdb
 
 SignalFormat = Literal["wfdb", "csv", "edf"]
@@ -86,8 +87,6 @@ def export_signal(
     """
     base = _strip_suffix(Path(path))
     if format == "wfdb":
-        from ecgviewer.batch import safe_stem
-
         base = base.with_name(safe_stem(base.name))
     paths = signal_paths(base, format)
     check_writable(paths, overwrite)
@@ -161,6 +160,8 @@ def summary_dict(
         },
         "leads": leads,
         "quality": dig.quality,
+        "status": dig.status,  # "ok" or "needs_review" (then review_reasons say why)
+        "review_reasons": list(dig.review_reasons),
         "warnings": list(dig.warnings),
         "timings_s": dig.timings_s,
         "settings": settings,

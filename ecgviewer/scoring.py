@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecgviewer.io.signals import Record
-from ecgviewer.render.layout import canonical_lead_name
+from ecgviewer.paper.layouts import canonical_lead_name
 
 MAX_SHIFT_S = 0.5
 MAX_OFFSET_MV = 1.0

@@ -22,7 +22,6 @@ GUI-free: no Qt here.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -38,7 +37,8 @@ import numpy as np
 
 from ecgviewer import __version__
 from ecgviewer.digitize.types import BinarizeMethod, CropBox, DigitizeSettings, LayoutName
-from ecgviewer.errors import EcgViewerError
+from ecgviewer.errors import EcgViewerError, SettingsError
+from ecgviewer.io.digest import file_sha256
 from ecgviewer.io.signals import atomic_write_bytes
 
 SESSION_FORMAT = "ecgviewer-session"
@@ -88,15 +88,6 @@ class Session:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks (scans can be large)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk_bytes):
-            h.update(block)
-    return h.hexdigest()
 
 
 def image_ref(path: str | os.PathLike, page: int = 0, pdf_dpi: float = 200.0) -> ImageRef:
@@ -202,9 +193,42 @@ def migrate(data: dict) -> dict:
     return data
 
 
-def load_session(path: str | os.PathLike) -> Session:
-    """Read and validate a session file; relative image paths resolve against its folder."""
+def load_session(path: str | os.PathLike, image_path: str | os.PathLike | None = None) -> Session:
+    """Read and validate a session file; relative image paths resolve against its folder.
+
+    The session is bound to its image by content hash: given ``image_path`` (or, for a
+    default sidecar ``scan.png.ecgsession.json``, the ``scan.png`` beside it), that image
+    must have the hash the session was saved with, else :class:`SessionFormatError` names
+    both files; the session then refers to that image whatever path it stored.
+    """
     path = Path(path)
+    session = _read_session(path)
+    if image_path is None and path.name.endswith(SIDECAR_SUFFIX):
+        beside = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
+        image_path = beside if beside.is_file() else None
+    return session if image_path is None else bind_image(session, path, Path(image_path))
+
+
+def bind_image(session: Session, session_path: Path, image_path: Path) -> Session:
+    """``session`` pointed at ``image_path`` when that file has the session's content hash."""
+    try:
+        digest = file_sha256(image_path)
+    except OSError as exc:
+        raise SessionFormatError(
+            f"{session_path.name}: cannot read its image {image_path} ({exc.strerror or exc})"
+        ) from None
+    if digest != session.image.sha256:
+        raise SessionFormatError(
+            f"{session_path} was saved for another image ({session.image.path}, sha256 "
+            f"{session.image.sha256[:12]}...), not {image_path} (sha256 {digest[:12]}...): "
+            "refusing to apply it"
+        )
+    bound = dataclasses.replace(session.image, path=str(image_path.resolve()))
+    return dataclasses.replace(session, image=bound)
+
+
+def _read_session(path: Path) -> Session:
+    """Parse and validate the file; the stored image path resolved against its folder."""
     try:
         st = path.stat()
         size = st.st_size
@@ -340,19 +364,24 @@ def _crop(value: Any, where: str) -> CropBox:
     return CropBox(x0, y0, x1, y1)
 
 
-# One checker per DigitizeSettings field, with the ranges the GUI offers (and some slack).
+# One type check per DigitizeSettings field; the ranges are DigitizeSettings' own
+# (ecgviewer.io.limits, checked in its __post_init__), the same for the CLI, the app and here.
+def _number(value: Any, where: str) -> float:
+    return _num(value, where, -math.inf, math.inf)
+
+
 _SETTING_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "crop": _optional(_crop),
-    "rotation_deg": _optional(lambda v, w: _num(v, w, -360.0, 360.0)),
+    "rotation_deg": _optional(_number),
     "binarize_method": lambda v, w: _choice(v, w, BinarizeMethod),
-    "threshold": _optional(lambda v, w: _num(v, w, 0.0, 1.0)),
-    "paper_speed_mm_s": lambda v, w: _num(v, w, 0.0, 1000.0, lo_open=True),
-    "gain_mm_mv": lambda v, w: _num(v, w, 0.0, 1000.0, lo_open=True),
-    "px_per_mm": _optional(lambda v, w: _num(v, w, 0.0, 1000.0, lo_open=True)),
-    "dpi": _optional(lambda v, w: _num(v, w, 0.0, 100_000.0, lo_open=True)),
+    "threshold": _optional(_number),
+    "paper_speed_mm_s": _number,
+    "gain_mm_mv": _number,
+    "px_per_mm": _optional(_number),
+    "dpi": _optional(_number),
     "layout": lambda v, w: _choice(v, w, LayoutName),
     "rhythm_lead": lambda v, w: _str(v, w, 16),
-    "output_fs_hz": lambda v, w: _num(v, w, 0.0, 100_000.0, lo_open=True),
+    "output_fs_hz": _number,
     "correct_perspective": lambda v, w: _bool(v, w),
 }
 
@@ -391,7 +420,10 @@ def _settings(value: Any) -> DigitizeSettings:
             continue  # older file: keep the default
         check = _SETTING_CHECKS.get(f.name) or _generic_check(getattr(defaults, f.name))
         kwargs[f.name] = check(value[f.name], f"settings.{f.name}")
-    return DigitizeSettings(**kwargs)
+    try:
+        return DigitizeSettings(**kwargs)
+    except SettingsError as exc:
+        raise SessionFormatError(f"settings.{exc}") from None
 
 
 def _image(value: dict) -> ImageRef:

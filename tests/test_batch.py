@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ecgviewer import batch
-from ecgviewer.batch import BatchItem, BatchItemResult, plan_items, read_report, run_batch
+from ecgviewer.batch import BatchItem, BatchItemResult, plan_items, read_report, run_batch, worker
 from ecgviewer.errors import UnreadableImageError
 
 
@@ -181,7 +181,7 @@ class TestWorkerProcesses:
         assert one.worker_peak_rss_mb is None and two.worker_peak_rss_mb > 10
 
     def test_stuck_worker_is_killed_and_crash_is_reported(self, tmp_path, monkeypatch):
-        monkeypatch.setattr(batch, "_HARD_GRACE_S", 1.0)
+        monkeypatch.setattr(worker, "HARD_GRACE_S", 1.0)
         paths = _inputs(tmp_path, ["stuck.txt", "crash.txt", "a.txt", "b.txt"])
         t0 = time.monotonic()
         summary = run_batch(

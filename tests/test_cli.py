@@ -48,7 +48,7 @@ def test_train_overrides_reach_the_recipe(monkeypatch, tmp_path):
     the same recipe with other seeds); without them the recipe's values stand."""
     import json
 
-    from ecgviewer.rhythm import train
+    from ecgviewer.rhythm.training import train
 
     seen = []
     monkeypatch.setattr(train, "train_cv", lambda cfg: seen.append(cfg) or [])

@@ -69,8 +69,9 @@ def test_workers_resume_and_report(inputs, tmp_path):
     code2, rows2, _ = classify_cli(inputs, "-o", out, "--report", out / "r2.csv")
     status2 = {r["input"].rsplit("/", 1)[-1]: r["status"] for r in read_report(out / "r2.csv")}
     assert status2 == {STRIP.name: "skipped", TRUTH.name: "skipped", "broken.png": "error"}
-    # resumed items print the stored result, identical to the first run's
+    # resumed items print the stored result, identical to the first run's, marked resumed
     for name in (STRIP.name, TRUTH.name):
+        assert by_name(rows2)[name].pop("resumed") is True
         assert by_name(rows2)[name] == by_name(rows1)[name]
 
 

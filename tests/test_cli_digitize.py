@@ -187,8 +187,12 @@ class TestResumeAndOverwrite:
     def test_resume_skips_complete_and_redoes_partial(self, batch_run, tmp_path):
         out = tmp_path / "out"
         shutil.copytree(batch_run["out"], out)
-        (out / f"{STRIP.stem}.json").unlink()  # as if interrupted before the summary
-        (out / f"{STRIP.stem}.dat").write_bytes(b"\0" * 10)  # with a half-written signal
+        # as if interrupted before the summary: the claim written before the signal files
+        # remains (it marks them as ours), with a half-written signal
+        summary = json.loads((out / f"{STRIP.stem}.json").read_text())
+        claim = {"state": "writing", "outputs": summary["outputs"]}
+        (out / f"{STRIP.stem}.json").write_text(json.dumps(claim))
+        (out / f"{STRIP.stem}.dat").write_bytes(b"\0" * 10)
         before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
         code, _, _ = digitize_cli(
             batch_run["inputs"], "-o", out, "--overlay", "--report", tmp_path / "r.csv"
@@ -265,7 +269,8 @@ class TestAtomicWrites:
         code, _, err = digitize_cli(SCAN, "-o", tmp_path)
         assert code == 1 and "killed" in err
         assert (tmp_path / f"{SCAN.stem}.dat").exists()
-        assert not (tmp_path / f"{SCAN.stem}.json").exists()
+        claim = json.loads((tmp_path / f"{SCAN.stem}.json").read_text())
+        assert claim["state"] == "writing"  # names the files as ours, never "complete"
         monkeypatch.undo()
         code, out, _ = digitize_cli(SCAN, "-o", tmp_path)
         assert code == 0 and "quality" in out

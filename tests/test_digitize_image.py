@@ -20,9 +20,10 @@ from ecgviewer.digitize.calibration import (
 from ecgviewer.digitize.geometry import correct_perspective, estimate_rotation_deg, rotate_image
 from ecgviewer.digitize.grid import GridMeasurement, measure_grid
 from ecgviewer.digitize.preprocess import trace_darkness
-from ecgviewer.digitize.types import STANDARD_LEADS, DigitizeSettings
+from ecgviewer.digitize.types import DigitizeSettings
 from ecgviewer.io.images import load_image
 from ecgviewer.io.signals import Record
+from ecgviewer.paper import STANDARD_LEADS
 from ecgviewer.render import Distortions, RenderStyle, render_ecg
 
 DISTORTED = Distortions(blur_sigma_px=1.0, noise_std=8.0, jpeg_quality=60, lighting_strength=0.35)
@@ -267,6 +268,28 @@ class TestCalibrate:
         off = PulseMeasurement(81.0 * 1.16, 11.6, 0, 40, 100, 194)
         _, warnings = calibrate(self.grid, off, DigitizeSettings(), dpi=None)
         assert len(warnings) == 1
+        # a height not clearly the pulse's (half a pulse, a letter) is no reason to doubt the gain
+        unclear = replace(off, clear=False)
+        assert calibrate(self.grid, unclear, DigitizeSettings(), dpi=None)[1] == []
+
+    def test_only_a_whole_pulse_is_clear(self):
+        """A rectangle with its top bar is clear; the same strokes broken at a grid line (ink
+        carrying on below the measured bottom) or without a top bar are not."""
+        ppm = 8.0
+        page = np.zeros((400, 600), bool)
+        page[100:182, 40:42] = page[100:182, 80:82] = True  # strokes, 10 mm
+        page[100:102, 40:82] = True  # the top bar
+        page[180:182, 10:42] = page[180:182, 80:140] = True  # the baseline either side
+        pulse = find_calibration_pulse(page, ppm)
+        assert pulse is not None and pulse.clear
+        broken = page.copy()
+        broken[140:148, :] = False  # a grid line removed with the ink under it
+        half = find_calibration_pulse(broken, ppm)
+        assert half is not None and half.height_mm == pytest.approx(5, abs=0.7)
+        assert not half.clear
+        no_top = page.copy()
+        no_top[100:102, 43:79] = False
+        assert not find_calibration_pulse(no_top, ppm).clear
 
 
 class TestPerspectivePhoto:

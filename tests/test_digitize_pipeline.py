@@ -13,9 +13,10 @@ from ecgviewer.digitize import (
     digitize_prepared,
     prepare_page,
 )
-from ecgviewer.digitize.types import STANDARD_LEADS, CropBox
+from ecgviewer.digitize.types import CropBox
 from ecgviewer.errors import NoTraceFoundError
 from ecgviewer.io.signals import read_signal, read_wfdb
+from ecgviewer.paper import STANDARD_LEADS
 from ecgviewer.render import RenderStyle, render_ecg
 from ecgviewer.scoring import score_digitization, summarize
 

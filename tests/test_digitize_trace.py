@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ecgviewer.digitize.trace import column_runs, path_baseline, path_to_lead, trace_path
-from ecgviewer.digitize.types import Calibration
+from ecgviewer.paper import Calibration
 
 CAL = Calibration(
     px_per_mm_x=8.0, px_per_mm_y=8.0, paper_speed_mm_s=25.0, gain_mm_mv=10.0, source="user"

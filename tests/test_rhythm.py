@@ -255,7 +255,7 @@ def shipped():
     if not path.exists():
         pytest.skip(f"shipped weights {path} absent (train and package them first)")
     from ecgviewer.rhythm import load_model
-    from ecgviewer.rhythm.finalize import read_oof
+    from ecgviewer.rhythm.training.finalize import read_oof
 
     oof_path = models_dir() / "rhythm_cnn_oof.csv.gz"
     return load_model(path), read_oof(oof_path)

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from ecgviewer.io.signals import read_cinc_mat
-from ecgviewer.rhythm.data import read_reference
+from ecgviewer.rhythm.training.data import read_reference
 from ecgviewer.scoring import resample_to, score_lead
 
 PER_CLASS = 4  # two folds: each training part keeps 2 per class, 1 of them for the inner split
@@ -37,7 +37,7 @@ def small_cinc(cinc_dir, tmp_path_factory):
 
 @pytest.mark.parametrize("seed", [11, 12, 14])
 def test_round_trip_gives_back_the_record(cinc_dir, seed):
-    from ecgviewer.rhythm.image_data import print_and_read
+    from ecgviewer.rhythm.training.image_data import print_and_read
 
     rec = read_cinc_mat(cinc_dir / "A00001.mat")
     trip = print_and_read(rec, seed=seed)
@@ -59,7 +59,7 @@ def cache_dir(tmp_path_factory):
 
 
 def test_image_derived_set_is_cached_and_aligned(small_cinc, cache_dir, monkeypatch):
-    from ecgviewer.rhythm import image_data
+    from ecgviewer.rhythm.training import image_data
 
     first = image_data.load_image_derived(small_cinc, cache_dir, workers=1)
     assert first.dataset.names == tuple(n for n, _ in read_reference(small_cinc))
@@ -72,7 +72,7 @@ def test_image_derived_set_is_cached_and_aligned(small_cinc, cache_dir, monkeypa
 
 
 def test_keep_epoch_is_checked():
-    from ecgviewer.rhythm.train import TrainConfig
+    from ecgviewer.rhythm.training.train import TrainConfig
 
     with pytest.raises(ValueError, match="keep_epoch"):
         TrainConfig(keep_epoch="median")
@@ -82,8 +82,8 @@ def test_fine_tune_on_paper_reports_raw_and_paper(small_cinc, cache_dir, tmp_pat
     """Train 2 folds raw, fine-tune them with paper round trips, package: the card and the OOF
     table carry raw and paper scores for the same records; ``keep_epoch="last"`` keeps the
     annealed final epoch whatever the inner split says."""
-    from ecgviewer.rhythm.finalize import finalize
-    from ecgviewer.rhythm.train import TrainConfig, train_cv
+    from ecgviewer.rhythm.training.finalize import finalize
+    from ecgviewer.rhythm.training.train import TrainConfig, train_cv
 
     common = dict(
         data_dir=str(small_cinc),
@@ -121,7 +121,7 @@ def test_fine_tune_on_paper_reports_raw_and_paper(small_cinc, cache_dir, tmp_pat
 
     # a second fine-tune (another seed) of the same base, averaged with the first: a model soup
     # is one network per fold, scored again on its held-out fold, packaged like any run
-    from ecgviewer.rhythm.soup import make_soup
+    from ecgviewer.rhythm.training.soup import make_soup
 
     other = TrainConfig(
         out_dir=str(tmp_path / "tuned_b"),
@@ -154,7 +154,7 @@ def test_fine_tune_on_paper_reports_raw_and_paper(small_cinc, cache_dir, tmp_pat
 
 def test_soup_refuses_what_cannot_be_averaged(tmp_path):
     from ecgviewer.rhythm.model import ModelConfig, RhythmCNN
-    from ecgviewer.rhythm.soup import make_soup, mean_state
+    from ecgviewer.rhythm.training.soup import make_soup, mean_state
 
     small, wide = RhythmCNN().state_dict(), RhythmCNN(ModelConfig(stem_channels=8)).state_dict()
     with pytest.raises(ValueError, match="architectures"):

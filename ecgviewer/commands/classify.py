@@ -13,6 +13,7 @@ processes or a Dask ``--scheduler``, a per-file ``--report``, and with ``-o OUTD
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -23,15 +24,16 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer import RESEARCH_NOTICE
-from ecgviewer.batch import (
-    BatchItem,
-    BatchItemResult,
+from ecgviewer.batch import BatchItem, BatchItemResult, collect_inputs, plan_items, run_batch
+from ecgviewer.batch.lock import folder_lock
+from ecgviewer.commands.options import (
     add_batch_arguments,
-    collect_inputs,
-    plan_items,
-    run_batch,
+    add_paper_arguments,
+    check_report_path,
+    in_range,
+    paper_settings,
+    prepare_outdir,
 )
-from ecgviewer.commands.digitize import add_paper_arguments, paper_settings
 from ecgviewer.digitize.types import DigitizeSettings
 from ecgviewer.errors import EcgViewerError, SignalFormatError
 from ecgviewer.io.images import IMAGE_EXTENSIONS
@@ -53,7 +55,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--lead", default=None, help="lead to classify (default: II, else the first/rhythm lead)"
     )
     p.add_argument(
-        "--fs", type=float, default=None, help="sampling rate in Hz for CSV files without one"
+        "--fs",
+        type=in_range("input_fs_hz"),
+        default=None,
+        help="sampling rate in Hz for signal files that declare none (a declared rate wins; "
+        "a different --fs is refused)",
     )
     p.add_argument(
         "--model", default=None, help="model weights (default: the bundled models/rhythm_cnn.pt)"
@@ -82,16 +88,26 @@ def expand_inputs(args: list[str], exclude=()) -> list[tuple[Path, Path | None]]
 
 
 def load_lead(
-    path: Path, lead: str | None, fs_hz: float | None, settings: DigitizeSettings | None = None
+    path: Path,
+    lead: str | None,
+    fs_hz: float | None,
+    settings: DigitizeSettings | None = None,
+    warnings: list[str] | None = None,
+    review: list[str] | None = None,
 ) -> tuple[np.ndarray, float, str]:
     """(samples in mV with NaN gaps, fs, lead name) of one input file; images are digitised
-    with ``settings`` (default: detect everything)."""
+    with ``settings`` (default: detect everything), their warnings added to ``warnings`` and
+    the reasons their digitisation needs review (self-checks) to ``review``."""
     if not path.exists():
         raise SignalFormatError(f"{path}: no such file")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         from ecgviewer.digitize import digitize
 
         dig = digitize(path, settings)
+        if warnings is not None:
+            warnings.extend(f"digitisation: {w}" for w in dig.warnings)
+        if review is not None:
+            review.extend(dig.review_reasons)
         chosen = dig.rhythm_lead
         if lead:
             try:
@@ -120,9 +136,14 @@ def load_lead(
 
 
 def format_line(path: Path, d: dict) -> str:
+    if d.get("label") is None:  # no data, no label
+        warn = f"  ({'; '.join(d['warnings'])})" if d.get("warnings") else ""
+        return f"{path}: CANNOT ASSESS [{d.get('lead')}]{warn}"
     p = d["probabilities"][d["label"]]
     hr = "" if d["heart_rate_bpm"] is None else f"  HR {d['heart_rate_bpm']:.0f} bpm"
     flag = "  CANNOT ASSESS" if d["cannot_assess"] else ""
+    if d.get("review_reasons"):
+        flag += f"  NEEDS REVIEW: {'; '.join(d['review_reasons'])}"
     warn = f"  ({'; '.join(d['warnings'])})" if d["warnings"] else ""
     return f"{path}: {d['label']} {d['label_name']} p={p:.2f}{hr} [{d['lead']}, {d['duration_s']:.1f} s]{flag}{warn}"
 
@@ -136,6 +157,32 @@ class ClassifyJob:
     model_path: str | None
     write_json: bool
     settings: DigitizeSettings | None = None
+    model_sha256: str | None = None  # of the model the parent loaded (provenance)
+
+
+def job_provenance(item: BatchItem, job: ClassifyJob) -> dict:
+    """What makes this item's result: the input file, the options, the version, the model."""
+    from ecgviewer.batch.provenance import make_provenance
+
+    settings = {
+        "lead": job.lead,
+        "fs_hz": job.fs_hz,
+        "digitize": dataclasses.asdict(job.settings) if job.settings else None,
+    }
+    settings = json.loads(json.dumps(settings, default=str))
+    return make_provenance(item.path, item.page, settings, job.model_sha256)
+
+
+def no_data_reason(x: np.ndarray) -> str | None:
+    """Why a lead holds nothing to classify (None when it holds a signal)."""
+    finite = np.isfinite(x)
+    if x.size == 0:
+        return "the signal is empty"
+    if not finite.any():
+        return "all samples are missing"
+    if np.ptp(x[finite]) < 1e-3:  # under 1 uV peak to peak: a flat line, no ECG
+        return "the signal is flat"
+    return None
 
 
 def classify_file(item: BatchItem, job: ClassifyJob) -> BatchItemResult:
@@ -143,13 +190,37 @@ def classify_file(item: BatchItem, job: ClassifyJob) -> BatchItemResult:
     from ecgviewer.rhythm import classify, load_model
 
     model = load_model(job.model_path)  # cached per process by file (and its mtime)
-    x, fs, lead = load_lead(item.path, job.lead, job.fs_hz, job.settings)
-    d = {"input": str(item.path), "lead": lead, **classify(x, fs, model).to_json()}
+    provenance = job_provenance(item, job) if job.write_json else None
+    notes: list[str] = []
+    review: list[str] = []  # the digitisation's self-checks: a page that cannot be right
+    x, fs, lead = load_lead(item.path, job.lead, job.fs_hz, job.settings, notes, review)
+    empty = no_data_reason(np.asarray(x, dtype=np.float64))
+    if empty is not None:  # no data, no label: never a rhythm guessed from nothing
+        d = {
+            "input": str(item.path),
+            "lead": lead,
+            "status": "cannot_assess",
+            "label": None,
+            "label_name": "cannot assess",
+            "probabilities": None,
+            "cannot_assess": True,
+            "warnings": [*notes, empty],
+        }
+        return BatchItemResult(
+            "error", reason=f"cannot assess: {empty}", layout=lead, detail=json.dumps(d)
+        )
+    r = classify(x, fs, model).to_json()
+    d = {"input": str(item.path), "lead": lead, "status": "needs_review" if review else "ok", **r}
+    d["warnings"] = [*notes, *r["warnings"]]
+    if review:
+        d["review_reasons"] = review
     if job.write_json:  # written last and alone: its presence means "done" for --resume
-        atomic_write_bytes(item.summary_path, json.dumps({**d, "outputs": []}).encode())
+        stored = {**d, "outputs": [], "provenance": provenance}
+        atomic_write_bytes(item.summary_path, json.dumps(stored).encode())
+    flagged = [f"needs review: {'; '.join(review)}"] if review else []
     return BatchItemResult(
-        "ok",
-        reason="; ".join(d["warnings"]),
+        "review" if review else "ok",
+        reason="; ".join([*flagged, *d["warnings"]]),
         layout=lead,
         quality=d["probabilities"][d["label"]],
         detail=json.dumps(d),
@@ -157,13 +228,16 @@ def classify_file(item: BatchItem, job: ClassifyJob) -> BatchItemResult:
 
 
 def _result_dict(r: BatchItemResult, item_json: Path | None) -> dict:
-    if r.status == "ok":
-        return json.loads(r.detail)
+    if r.status in ("ok", "review"):
+        redone = r.reason.split("; ")[0] if r.reason.startswith("redone:") else None
+        return {**json.loads(r.detail), **({"note": redone} if redone else {})}
     if r.status == "skipped" and item_json is not None:  # resumed: show the stored result
         stored = json.loads(item_json.read_text(encoding="utf-8"))
         stored.pop("outputs", None)
-        return stored
-    return {"input": r.input, "error": r.reason or r.status}
+        stored.pop("provenance", None)
+        return {**stored, "resumed": True}
+    d = json.loads(r.detail) if r.detail else {"input": r.input}
+    return {**d, "error": r.reason or r.status}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -173,11 +247,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise EcgViewerError("--workers must be at least 1")
+    check_report_path(args.report)
     exclude = [args.outdir] if args.outdir else []
     files = expand_inputs(args.inputs, exclude=exclude)
     if not files:
         raise SignalFormatError("no supported input files found")
-    load_model(args.model)  # a missing/corrupt model stops the whole batch, once
+    model = load_model(args.model)  # a missing/corrupt model stops the whole batch, once
     if not args.json:
         print(RESEARCH_NOTICE, file=sys.stderr)
     outdir = args.outdir or Path(tempfile.gettempdir())  # names only, unless -o is given
@@ -186,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
         for it in plan_items(files, outdir)
     ]
     if args.outdir:
-        args.outdir.mkdir(parents=True, exist_ok=True)
+        prepare_outdir(args.outdir)
     json_of = {str(it.path): it.summary_path for it in items} if args.outdir else {}
     job = ClassifyJob(
         args.lead,
@@ -194,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         write_json=args.outdir is not None,
         settings=paper_settings(args),
+        model_sha256=model.sha256,
     )
 
     def show(r: BatchItemResult) -> None:
@@ -204,22 +280,28 @@ def run(args: argparse.Namespace) -> int:
             line = f"{r.input}: error: {d['error']}"
         else:
             line = format_line(Path(r.input), d)
+            if d.get("note"):
+                line += f"  ({d['note']})"
+            if d.get("resumed"):
+                line += "  (skipped: already done for this input, settings and model)"
         tqdm.write(line, file=sys.stdout)
 
-    summary = run_batch(
-        items,
-        classify_file,
-        job,
-        workers=args.workers,
-        resume=bool(args.outdir) and args.resume and not args.overwrite,
-        overwrite=args.overwrite or not args.outdir,
-        report_path=args.report,
-        scheduler=args.scheduler,
-        progress=args.progress and len(items) > 1,
-        timeout_s=args.timeout,
-        on_result=show,
-        echo_failures=False,  # `show` prints failures in the output format asked for
-    )
+    with folder_lock(args.outdir) if args.outdir else contextlib.nullcontext():
+        summary = run_batch(
+            items,
+            classify_file,
+            job,
+            workers=args.workers,
+            resume=bool(args.outdir) and args.resume and not args.overwrite,
+            overwrite=args.overwrite or not args.outdir,
+            report_path=args.report,
+            scheduler=args.scheduler,
+            progress=args.progress and len(items) > 1,
+            timeout_s=args.timeout,
+            on_result=show,
+            echo_failures=False,  # `show` prints failures in the output format asked for
+            provenance_of=job_provenance if args.outdir else None,
+        )
     if len(items) > 1 and not args.json:
         print(summary.text(NAME), file=sys.stderr)
     return summary.exit_code

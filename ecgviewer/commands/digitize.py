@@ -9,18 +9,21 @@ not stop the batch; the exit code is 0 when every input worked, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecgviewer.batch import (
-    BatchItem,
-    BatchItemResult,
+from ecgviewer.batch import BatchItem, BatchItemResult, collect_inputs, plan_items, run_batch
+from ecgviewer.batch.lock import folder_lock
+from ecgviewer.commands.options import (
     add_batch_arguments,
-    collect_inputs,
-    plan_items,
-    positive_float,
-    run_batch,
+    add_paper_arguments,
+    check_report_path,
+    in_range,
+    paper_settings,
+    prepare_outdir,
 )
 from ecgviewer.digitize.types import CropBox, DigitizeSettings
 from ecgviewer.errors import EcgViewerError
@@ -28,9 +31,6 @@ from ecgviewer.io.images import IMAGE_EXTENSIONS
 
 NAME = "digitize"
 HELP = "Digitise ECG images/PDFs (files, folders, globs) into WFDB, CSV or EDF signals."
-
-LAYOUTS = ("auto", "single", "3x4", "3x4+1", "3x4+3", "6x2", "12x1")
-METHODS = ("auto", "otsu", "modified_otsu", "adaptive", "manual")
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,17 @@ def output_paths(item: BatchItem, job: DigitizeJob) -> list[Path]:
     return [*paths, item.summary_path]
 
 
+def job_provenance(item: BatchItem, job: DigitizeJob) -> dict:
+    """What makes this item's outputs: the input file, page, every option, the version."""
+    from ecgviewer.batch.provenance import make_provenance
+
+    settings = json.loads(json.dumps(dataclasses.asdict(job), default=str))
+    return make_provenance(item.path, item.page, settings)
+
+
 def digitize_file(item: BatchItem, job: DigitizeJob) -> BatchItemResult:
     """The batch task: load one page, digitise it, write signal (+ overlay), then the JSON."""
+    from ecgviewer.batch.plan import write_claim
     from ecgviewer.digitize import pipeline
     from ecgviewer.export import (
         check_writable,
@@ -64,11 +73,13 @@ def digitize_file(item: BatchItem, job: DigitizeJob) -> BatchItemResult:
     )
     from ecgviewer.io.images import load_image
 
+    provenance = job_provenance(item, job)  # of the bytes about to be read
     loaded = load_image(item.path, page=item.page, pdf_dpi=job.pdf_dpi)
     dig = pipeline.digitize(loaded, job.settings)
     paths = output_paths(item, job)
     check_writable(paths, item.overwrite)
-    item.summary_path.unlink(missing_ok=True)  # an old summary must not vouch for new files
+    # an old summary must not vouch for new files; the claim marks them as ours meanwhile
+    write_claim(item, [p.name for p in paths[:-1]], provenance)
     record = pipeline.digitization_to_record(
         dig, fs_hz=job.settings.output_fs_hz, name=item.out_base.name
     )
@@ -86,11 +97,13 @@ def digitize_file(item: BatchItem, job: DigitizeJob) -> BatchItemResult:
             "duration_s": record.duration_s,
         },
         "outputs": [p.name for p in paths[:-1]],
+        "provenance": provenance,
     }
     write_summary_json(dig, item.summary_path, extra, settings=job.settings, overwrite=True)
+    review = [f"needs review: {'; '.join(dig.review_reasons)}"] if dig.review_reasons else []
     return BatchItemResult(
-        "ok",
-        reason="; ".join(dig.warnings),
+        "review" if review else "ok",
+        reason="; ".join([*review, *dig.warnings]),
         layout=dig.layout.name,
         quality=float(dig.quality),
         outputs=tuple(str(p) for p in paths),
@@ -100,7 +113,7 @@ def digitize_file(item: BatchItem, job: DigitizeJob) -> BatchItemResult:
 
 def describe_leads(dig) -> str:
     """One line naming the leads found and the rhythm lead, e.g. for the console."""
-    from ecgviewer.digitize.types import STANDARD_LEADS
+    from ecgviewer.paper import STANDARD_LEADS
 
     order = {name: i for i, name in enumerate(STANDARD_LEADS)}
     names = sorted(dict.fromkeys(ld.name for ld in dig.leads), key=lambda n: order.get(n, 99))
@@ -121,7 +134,7 @@ def _ok_line(r: BatchItemResult, name) -> str:
 
 def _echo_ok(r: BatchItemResult) -> None:
     """Batch mode: one line per digitised page, printed above the progress bar."""
-    if r.status == "ok":
+    if r.status in ("ok", "review"):
         from tqdm import tqdm
 
         tqdm.write(_ok_line(r, r.input))
@@ -147,57 +160,6 @@ def _page(text: str) -> int | None:
     if page < 1:
         raise argparse.ArgumentTypeError("pages count from 1")
     return page - 1
-
-
-def add_paper_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
-    """What the user tells the digitiser about the paper (shared by ``digitize`` and
-    ``classify``): speed, gain, layout, binarisation. Returns the group to extend."""
-    g = parser.add_argument_group("calibration and layout")
-    g.add_argument(
-        "--speed",
-        type=float,
-        choices=(25.0, 50.0),
-        default=25.0,
-        metavar="{25,50}",
-        help="paper speed in mm/s (default: 25)",
-    )
-    g.add_argument(
-        "--gain",
-        type=float,
-        choices=(5.0, 10.0, 20.0),
-        default=10.0,
-        metavar="{5,10,20}",
-        help="gain in mm/mV (default: 10)",
-    )
-    g.add_argument(
-        "--layout", choices=LAYOUTS, default="auto", help="page layout (default: detect)"
-    )
-    g.add_argument("--method", choices=METHODS, default="auto", help="binarisation method")
-    g.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        metavar="T",
-        help="binarisation threshold 0..1 (implies --method manual)",
-    )
-    return g
-
-
-def paper_settings(args: argparse.Namespace, **more) -> DigitizeSettings:
-    """DigitizeSettings from :func:`add_paper_arguments`' options (and ``more`` fields)."""
-    method = "manual" if args.threshold is not None else args.method
-    if method == "manual" and args.threshold is None:
-        raise EcgViewerError("--method manual needs --threshold T (0..1)")
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise EcgViewerError(f"--threshold must be between 0 and 1, got {args.threshold:g}")
-    return DigitizeSettings(
-        binarize_method=method,
-        threshold=args.threshold,
-        paper_speed_mm_s=args.speed,
-        gain_mm_mv=args.gain,
-        layout=args.layout,
-        **more,
-    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -229,14 +191,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--pdf-dpi",
-        type=positive_float,
+        type=in_range("pdf_dpi"),
         default=200.0,
         metavar="D",
         help="resolution PDFs are rendered at (default: 200)",
     )
     g.add_argument(
         "--rotation",
-        type=float,
+        type=in_range("rotation_deg"),
         default=None,
         metavar="DEG",
         help="rotate by DEG instead of estimating it from the grid",
@@ -251,7 +213,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = add_paper_arguments(parser)
     g.add_argument(
         "--fs",
-        type=positive_float,
+        type=in_range("output_fs_hz"),
         default=500.0,
         metavar="HZ",
         help="output sampling rate (default: 500)",
@@ -288,33 +250,39 @@ def run(args: argparse.Namespace) -> int:
     job = job_from_args(args)
     if args.workers < 1:
         raise EcgViewerError("--workers must be at least 1")
+    check_report_path(args.report)
     inputs = collect_inputs(args.inputs, IMAGE_EXTENSIONS, exclude=[args.outdir])
     if not inputs:
         raise EcgViewerError(f"no images found in {' '.join(map(str, args.inputs))}")
     items = plan_items(inputs, args.outdir, pages_of=_pages_of(args.page))
-    args.outdir.mkdir(parents=True, exist_ok=True)
+    prepare_outdir(args.outdir)
     single = len(items) == 1
-    summary = run_batch(
-        items,
-        digitize_file,
-        job,
-        workers=args.workers,
-        resume=args.resume and not args.overwrite,  # --overwrite means "redo"
-        overwrite=args.overwrite,
-        report_path=args.report,
-        scheduler=args.scheduler,
-        progress=args.progress and not single,
-        timeout_s=args.timeout,
-        expected_outputs=output_paths,
-        echo_failures=not single,
-        on_result=None if single else _echo_ok,
-    )
+    with folder_lock(args.outdir):  # one batch at a time writes this folder
+        summary = run_batch(
+            items,
+            digitize_file,
+            job,
+            workers=args.workers,
+            resume=args.resume and not args.overwrite,  # --overwrite means "redo"
+            overwrite=args.overwrite,
+            report_path=args.report,
+            scheduler=args.scheduler,
+            progress=args.progress and not single,
+            timeout_s=args.timeout,
+            expected_outputs=output_paths,
+            echo_failures=not single,
+            on_result=None if single else _echo_ok,
+            provenance_of=job_provenance,
+        )
     if single:  # one file: say what happened in one line, like any other command
         r = summary.results[0]
         if r.status in ("error", "timeout"):
             print(f"ecgviewer: {r.input}: {r.status}: {r.reason}", file=sys.stderr)
         elif r.status == "skipped":
-            print(f"{items[0].summary_path}: already complete (use --overwrite to redo)")
+            print(
+                f"{items[0].summary_path}: already complete for this input and these settings "
+                "(use --overwrite to redo)"
+            )
         else:
             print(_ok_line(r, items[0].out_base))
     else:

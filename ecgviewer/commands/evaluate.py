@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.commands.options import in_range
 from ecgviewer.errors import EcgViewerError, SignalFormatError
 from ecgviewer.io.signals import atomic_write_bytes, read_signal
 from ecgviewer.scoring import DigitizationScore, challenge_snr, score_digitization, summarize
@@ -27,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("truth_dir", type=Path, help="folder of ground truth (<stem>_truth.hea)")
     parser.add_argument("est_dir", type=Path, help="folder of digitised signals (<stem>.hea)")
     parser.add_argument("--csv", type=Path, default=None, help="also write the per-record table")
-    parser.add_argument("--max-shift", type=float, default=0.5, help="alignment bound in s")
+    parser.add_argument(
+        "--max-shift", type=in_range("max_shift_s"), default=0.5, help="alignment bound in s"
+    )
     parser.add_argument("--per-lead", action="store_true",
                         help="also print each lead (SNR, r, RMSE, coverage, shift, offset)")
 
@@ -58,6 +62,10 @@ def _fmt(x: float, spec: str = "7.2f") -> str:
 def run(args: argparse.Namespace) -> int:
     if not args.truth_dir.is_dir():
         raise SignalFormatError(f"{args.truth_dir}: not a folder")
+    if not args.est_dir.is_dir():
+        raise SignalFormatError(f"{args.est_dir}: not a folder")
+    if args.csv is not None and args.csv.is_dir():
+        raise EcgViewerError(f"--csv {args.csv}: is a folder; name a CSV file")
     truths = find_truth_files(args.truth_dir)
     if not truths:
         raise SignalFormatError(f"{args.truth_dir}: no .hea ground-truth files")
@@ -65,8 +73,16 @@ def run(args: argparse.Namespace) -> int:
     official: list[float] = []
     lines = ["record,status,leads,snr_db,challenge_snr_db,r,rmse_uv,missing_leads"]
     print(f"{'record':<22}{'status':<9}{'leads':>6}{'SNR dB':>9}{'r':>8}{'RMSE uV':>10}{'missing':>9}")
+    unscored: list[str] = []
     for stem, hea in truths.items():
-        truth = read_signal(hea)
+        try:
+            truth = read_signal(hea)
+        except EcgViewerError as exc:
+            unscored.append(f"{stem}: truth unreadable: {exc}")
+            continue
+        if not np.isfinite(truth.signal_mv).any():
+            unscored.append(f"{stem}: truth holds no samples (all missing)")
+            continue
         est_path = find_estimate(args.est_dir, stem)
         status = "ok"
         estimate = None
@@ -96,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
             f"{np.mean(rec_official) if rec_official else math.nan:.3f},{score.mean_r:.4f},{score.mean_rmse_uv:.2f},"
             f"{score.n_missing}"
         )
+    for line in unscored:
+        print(f"not scored: {line}", file=sys.stderr)
+    if not scores:
+        raise SignalFormatError(f"{args.truth_dir}: no record could be scored")
     s = summarize(scores)
     finite_official = [v for v in official if math.isfinite(v)]
     print()
@@ -107,5 +127,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"r       mean {_fmt(s.mean_r, '7.3f')}  median {_fmt(s.median_r, '7.3f')}")
     print(f"RMSE uV mean {_fmt(s.mean_rmse_uv, '7.1f')}  median {_fmt(s.median_rmse_uv, '7.1f')}")
     if args.csv:
-        atomic_write_bytes(args.csv, ("\n".join(lines) + "\n").encode())
-    return 0
+        try:
+            atomic_write_bytes(args.csv, ("\n".join(lines) + "\n").encode())
+        except OSError as exc:
+            raise EcgViewerError(f"cannot write {args.csv}: {exc.strerror or exc}") from None
+    if unscored:
+        print(f"{len(unscored)} record(s) not scored (listed above)", file=sys.stderr)
+    return 1 if unscored else 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.commands.options import in_range
 from ecgviewer.errors import EcgViewerError, SignalFormatError
 
 NAME = "evaluate-rhythm"
@@ -23,7 +24,12 @@ HELP = "Score the rhythm model on a folder with REFERENCE*.csv labels (F1, chall
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", help="folder with records and REFERENCE*.csv")
     p.add_argument("--limit", type=int, default=0, help="score only the first N labelled records")
-    p.add_argument("--fs", type=float, default=None, help="sampling rate for CSV files without one")
+    p.add_argument(
+        "--fs",
+        type=in_range("input_fs_hz"),
+        default=None,
+        help="sampling rate for files that declare none",
+    )
     p.add_argument("--model", default=None, help="model weights (default: the bundled model)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -38,25 +44,32 @@ def _find(folder: Path, name: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ecgviewer.commands.classify import load_lead
+    from ecgviewer.commands.classify import load_lead, no_data_reason
     from ecgviewer.rhythm import CLASSES, classify, load_model
-    from ecgviewer.rhythm.data import read_reference
     from ecgviewer.rhythm.metrics import format_summary, summarize
+    from ecgviewer.rhythm.training.data import read_reference
 
     folder = Path(args.folder)
+    if not folder.is_dir():
+        raise SignalFormatError(f"{folder}: not a folder")
+    if args.limit < 0:
+        raise EcgViewerError("--limit must be 0 (all) or more")
     rows = read_reference(folder)
     if args.limit:
         rows = rows[: args.limit]
     model = load_model(args.model)
-    probs, labels, failed = [], [], 0
+    probs, labels, failed = [], [], []
     for name, lab in tqdm(rows, desc="evaluate-rhythm", unit="rec", file=sys.stderr):
         if lab not in CLASSES:
             continue
         try:
             x, fs, _ = load_lead(_find(folder, name), None, args.fs)
+            empty = no_data_reason(x)
+            if empty is not None:
+                raise SignalFormatError(f"cannot assess: {empty}")
             r = classify(x, fs, model)
-        except EcgViewerError as exc:
-            failed += 1
+        except (EcgViewerError, OSError) as exc:  # score what can be scored, list the rest
+            failed.append({"record": name, "error": str(exc)})
             print(f"{name}: error: {exc}", file=sys.stderr)
             continue
         probs.append([r.probabilities[c] for c in CLASSES])
@@ -64,10 +77,12 @@ def run(args: argparse.Namespace) -> int:
     if not labels:
         raise SignalFormatError(f"{folder}: no record could be scored")
     s = summarize(np.array(labels), np.array(probs))
-    s["failed"] = failed
+    s["failed"] = len(failed)
+    s["not_scored"] = failed
+    listed = "".join(f"\n  {f['record']}: {f['error']}" for f in failed)
     print(
         json.dumps(s)
         if args.json
-        else format_summary(s) + (f"\nfailed: {failed}" if failed else "")
+        else format_summary(s) + (f"\nnot scored ({len(failed)}):{listed}" if failed else "")
     )
-    return 0
+    return 1 if failed else 0

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ecgviewer.batch.lock import folder_lock
+from ecgviewer.commands.options import GAINS_MM_MV, PAPER_SPEEDS_MM_S, in_range, prepare_outdir
 from ecgviewer.errors import EcgViewerError
 from ecgviewer.io.signals import atomic_write_bytes, read_signal, write_wfdb
 from ecgviewer.render import (
@@ -39,11 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="page layout (auto: 3x4+1 for 12-lead records, single otherwise)",
     )
-    parser.add_argument("--dpi", type=float, default=200.0)
-    parser.add_argument("--speed", type=float, choices=(25.0, 50.0), default=25.0, help="mm/s")
-    parser.add_argument("--gain", type=float, choices=(5.0, 10.0, 20.0), default=10.0, help="mm/mV")
+    parser.add_argument("--dpi", type=in_range("render_dpi"), default=200.0)
+    parser.add_argument("--speed", type=float, choices=PAPER_SPEEDS_MM_S, default=25.0, help="mm/s")
+    parser.add_argument("--gain", type=float, choices=GAINS_MM_MV, default=10.0, help="mm/mV")
     parser.add_argument("--grid-colour", "--grid-color", choices=sorted(GRID_PRESETS), default="red")
-    parser.add_argument("--row-seconds", type=float, default=10.0, help="single layout: s per row")
+    parser.add_argument(
+        "--row-seconds",
+        type=in_range("row_seconds"),
+        default=10.0,
+        help="single layout: s per row",
+    )
     parser.add_argument("--lead", default=None, help="single layout: lead to print")
     parser.add_argument(
         "--distort",
@@ -52,25 +59,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="degradation preset; 'random' also randomises the page style",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fs", type=float, default=None, help="sampling rate for CSV without one")
+    parser.add_argument(
+        "--fs",
+        type=in_range("input_fs_hz"),
+        default=None,
+        help="sampling rate for files that declare none",
+    )
 
 
 def _auto_layout(lead_names: tuple[str, ...]) -> str:
-    from ecgviewer.digitize.types import STANDARD_LEADS
+    from ecgviewer.paper import STANDARD_LEADS
 
     have = {n.lower() for n in lead_names}
     return "3x4+1" if all(n.lower() in have for n in STANDARD_LEADS) else "single"
 
 
 def run(args: argparse.Namespace) -> int:
-    args.outdir.mkdir(parents=True, exist_ok=True)
+    prepare_outdir(args.outdir)
     failed = 0
-    for k, path in enumerate(args.inputs):
-        try:
-            _render_one(args, k, path)
-        except EcgViewerError as exc:  # one unreadable input does not stop a batch
-            print(f"ecgviewer: error: {exc}", file=sys.stderr)
-            failed += 1
+    with folder_lock(args.outdir):
+        for k, path in enumerate(args.inputs):
+            try:
+                _render_one(args, k, path)
+            except EcgViewerError as exc:  # one unreadable input does not stop a batch
+                print(f"ecgviewer: error: {exc}", file=sys.stderr)
+                failed += 1
+            except (OSError, ValueError, KeyError) as exc:  # e.g. --lead not in the record
+                text = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                print(f"ecgviewer: error: {path}: {text}", file=sys.stderr)
+                failed += 1
     if failed:
         print(f"{failed} of {len(args.inputs)} inputs failed", file=sys.stderr)
     return 1 if failed else 0

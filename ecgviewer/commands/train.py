@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecgviewer.rhythm.train import TrainConfig, train_cv
+    from ecgviewer.rhythm.training.train import TrainConfig, train_cv
 
     cfg = TrainConfig.from_json(
         args.config,
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     )
     train_cv(cfg)
     if args.package:
-        from ecgviewer.rhythm.finalize import finalize
+        from ecgviewer.rhythm.training.finalize import finalize
 
         card = finalize(args.out, args.package, args.data)
         print(

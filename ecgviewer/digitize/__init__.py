@@ -7,7 +7,12 @@ The pipeline (scipy, scikit-image) is imported on first use, so importing the re
 (``ecgviewer.digitize.types``) stays cheap for the CLI's start-up and ``--version``.
 """
 
-from ecgviewer.digitize.types import Digitization, DigitizeSettings
+from ecgviewer.digitize.types import (
+    BINARIZE_METHODS,
+    LAYOUT_NAMES,
+    Digitization,
+    DigitizeSettings,
+)
 
 _PIPELINE_NAMES = (
     "PreparedPage",
@@ -17,7 +22,13 @@ _PIPELINE_NAMES = (
     "prepare_page",
 )
 
-__all__ = ["Digitization", "DigitizeSettings", *_PIPELINE_NAMES]
+__all__ = [
+    "BINARIZE_METHODS",
+    "LAYOUT_NAMES",
+    "Digitization",
+    "DigitizeSettings",
+    *_PIPELINE_NAMES,
+]
 
 
 def __getattr__(name: str):

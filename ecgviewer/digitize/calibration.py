@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 
 from ecgviewer.digitize.grid import GridMeasurement
-from ecgviewer.digitize.types import Calibration, DigitizeSettings
+from ecgviewer.digitize.types import DigitizeSettings
+from ecgviewer.paper.types import Calibration
 
 DEFAULT_PX_PER_MM = 200.0 / 25.4  # assume a 200 dpi scan when nothing else is known
 _PULSE_TOLERANCE = 0.15
@@ -24,6 +25,9 @@ class PulseMeasurement:
     x1: int
     y_top: int
     y_bottom: int
+    # a top bar joins the strokes and neither runs on past its ends: the height is the
+    # pulse's, not a stroke broken at a grid line, a label's letter or a grid square
+    clear: bool = True
 
 
 def _long_vertical_runs(binary: np.ndarray, min_len: int) -> np.ndarray:
@@ -123,8 +127,29 @@ def find_calibration_pulse(
                         max(a[3], b[3]),
                     )
         if best is not None:
-            return best
+            return replace(best, clear=_clearly_a_pulse(binary, best, px_per_mm_y))
     return None
+
+
+def _clearly_a_pulse(binary: np.ndarray, p: PulseMeasurement, px_per_mm: float) -> bool:
+    """True when ink joins the strokes along the top (≥ 80 % of the width) and no stroke
+    carries on 0.3–3 mm beyond the top or bottom (≥ half of those rows inked): only then is
+    the height worth a warning about the gain (phone photos and greyscale scans otherwise
+    measure half pulses, letters or grid squares)."""
+    h = binary.shape[0]
+    tol = max(2, int(round(0.4 * px_per_mm)))
+    top = binary[max(0, p.y_top - tol) : p.y_top + tol + 1, p.x0 : p.x1].any(axis=0)
+    if top.size == 0 or top.mean() < 0.8:
+        return False
+    half = max(1, int(round(0.5 * px_per_mm)))
+    near, far = int(round(0.3 * px_per_mm)), int(round(3 * px_per_mm))
+    for xc in (p.x0 + half // 2, p.x1 - 1 - half // 2):
+        cols = slice(max(0, xc - half), xc + half + 1)
+        for a, b in ((p.y_bottom + near, p.y_bottom + far), (p.y_top - far, p.y_top - near)):
+            a, b = max(0, a), min(h, b)
+            if b > a and binary[a:b, cols].any(axis=1).mean() >= 0.5:
+                return False
+    return True
 
 
 _TRUSTED_MIN_DPI = 100.0  # 72/96 dpi are what cameras and screenshots write when they do not know
@@ -184,7 +209,7 @@ def calibrate(
     pulse_mm = None
     if pulse is not None:
         pulse_mm = pulse.height_px / pxy
-        if abs(pulse_mm / gain - 1.0) > _PULSE_TOLERANCE:
+        if pulse.clear and abs(pulse_mm / gain - 1.0) > _PULSE_TOLERANCE:
             warnings.append(
                 f"calibration pulse is {pulse_mm:.1f} mm high but the gain is {gain:g} mm/mV "
                 f"({abs(pulse_mm / gain - 1) * 100:.0f}% off): check the gain setting or scale"

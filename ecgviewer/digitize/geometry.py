@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ecgviewer.digitize.binarize import otsu_threshold
 from ecgviewer.digitize.preprocess import as_rgb_uint8, channel_min
 
 _MAX_SKEW_DEG = 10.0
@@ -102,7 +103,6 @@ def find_sheet_corners(image_rgb: np.ndarray) -> np.ndarray | None:
     8 %), all four corners lie inside the frame (not cut by its edge), and the background is
     at least 0.15 darker than the sheet.
     """
-    from skimage.filters import threshold_otsu
     from skimage.measure import label
 
     img = as_rgb_uint8(image_rgb)
@@ -114,7 +114,7 @@ def find_sheet_corners(image_rgb: np.ndarray) -> np.ndarray | None:
     sh, sw = grey.shape
     if min(sh, sw) < 32 or grey.max() - grey.min() < 0.15:
         return None
-    t = float(threshold_otsu(grey))
+    t = otsu_threshold(grey)
     labels = label(grey > t, connectivity=1)
     if labels.max() == 0:
         return None

@@ -1,52 +1,36 @@
-"""Find the rows of trace on a binary page and decide the lead layout (which lead is where).
+"""Decide the lead layout of a page (which lead is where) from its rows of trace.
 
-Rows come from the horizontal projection of the ink (the isoelectric line of every row makes a
-sharp peak). The layout follows from the number of rows and, where that is ambiguous (3 or 6
-rows), from lead-change marks or gaps at the quarter/half points of the rows. Columns of a
-12-lead page are equal fractions of the common time span of the rows (2.5 s each for 3x4 at
-25 mm/s); a calibration pulse at a row start is excluded from the signal.
+The rows come from :mod:`ecgviewer.digitize.rows`. The layout follows from the number of rows
+and, where that is ambiguous (3 or 6 rows), from lead-change marks or gaps at the
+quarter/half points of the rows and from whether the beats of the rows line up. The leads of
+each layout are the table :data:`ecgviewer.paper.LAYOUT_SPECS`. Columns of a 12-lead page are
+equal fractions of the common time span of the rows (2.5 s each for 3x4 at 25 mm/s).
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
 
-from ecgviewer.digitize.calibration import find_calibration_pulse
-from ecgviewer.digitize.trace import close_vertical_gaps, column_runs
-from ecgviewer.digitize.types import STANDARD_LEADS, Calibration, DigitizeSettings, Layout, LeadBox
-from ecgviewer.errors import NoTraceFoundError
+from ecgviewer.digitize.rows import TraceRow, locate_rows, marker_span
+from ecgviewer.digitize.types import DigitizeSettings
+from ecgviewer.paper.layouts import LAYOUT_SPECS, LayoutSpec, with_strips
+from ecgviewer.paper.types import Calibration, Layout, LeadBox
 
-_MIN_ROW_SEP_MM = 7.0
-_MIN_ROW_WIDTH_MM = 40.0
-_MIN_LONG_COVER = 0.6
-_MIN_TALL_EVENTS = 3
-_MAX_BAND_INK = 0.35  # a trace row's ±2.5 mm band is mostly paper
-_MAX_STRAIGHT_FILL = 0.9  # ink on one straight line over this fraction of the row: a rule
-_MIN_OFF_LINE = 0.03  # ... unless ink leaves that line (waves) in this fraction of columns
-_MIN_REL_ROW_WIDTH = 0.6  # rows narrower than this fraction of the widest are text blocks
 _MIN_SEGMENT_SPREAD = 0.4
+
 _MIN_COLUMN_VARIATION = 0.6
+
 _AMBIGUOUS_BEAT_SYNC = 0.2
+
 _MIN_QUARTER_OVER_HALF = -0.25  # 6 rows: quarter marks on top minus half marks below
+
 _EVENT_BAND = 0.5  # beats are looked for up to this fraction of the way to a neighbour row
+
 _MIN_BEAT_SYNC = 0.47  # fraction of beats lining up across rows: rows recorded simultaneously
-
-
-@dataclass(frozen=True)
-class TraceRow:
-    """One horizontal row of trace: its baseline, its band of rows and its inked columns."""
-
-    baseline_y: float
-    y0: int  # band (image rows) the row's trace may use
-    y1: int
-    x0: int  # first and last+1 inked column of the row (after any calibration pulse)
-    x1: int
-    pulse_x1: int | None = None  # end column of a calibration pulse at the row start
-    pulse_base_y: float | None = None  # row just below the pulse's foot (0 mV line + half ink)
 
 
 @dataclass(frozen=True)
@@ -58,289 +42,6 @@ class LayoutDetection:
     origins_px: tuple[float, ...]
     pulse_base_y: tuple[float | None, ...]
     warnings: tuple[str, ...] = ()
-
-
-def _row_extent(present: np.ndarray, merge_px: int, min_seg_px: int) -> tuple[int, int, float]:
-    """First and last+1 column of the inked part of a row, and the inked fraction between."""
-    closed = ndimage.binary_closing(present, structure=np.ones(max(1, merge_px), bool))
-    labels, n = ndimage.label(closed)
-    if n == 0:
-        return 0, 0, 0.0
-    sizes = np.bincount(labels.ravel())[1:]
-    keep = np.flatnonzero(sizes >= min_seg_px) + 1
-    if keep.size == 0:
-        return 0, 0, 0.0
-    cols = np.flatnonzero(np.isin(labels, keep))
-    x0, x1 = int(cols[0]), int(cols[-1]) + 1
-    return x0, x1, float(present[x0:x1].mean())
-
-
-def _tall_events(binary: np.ndarray, p: int, x0: int, x1: int, px_per_mm: float) -> int:
-    """Number of places along the row where ink runs vertically for 4.5 mm or more (QRS
-    complexes, calibration pulses), bridging dropouts under 1 mm. Text lines have none."""
-    reach = int(12 * px_per_mm)
-    sub = binary[max(0, p - reach) : p + reach + 1, x0:x1]
-    if sub.size == 0:
-        return 0
-    # a QRS drawn thin at a low resolution or a fast paper speed is a slanted stroke that no
-    # single column holds for long: widen strokes by 0.8 mm first (letters do not grow taller)
-    k = max(1, round(0.8 * px_per_mm))
-    sub = ndimage.binary_dilation(sub, structure=np.ones((1, k), bool))
-    sub = close_vertical_gaps(sub, max(1, round(1.0 * px_per_mm)))
-    top, bot, ptr = column_runs(sub)
-    if top.size == 0:
-        return 0
-    lengths = bot - top + 1
-    starts = ptr[:-1]
-    nonempty = starts < ptr[1:]
-    longest = np.zeros(sub.shape[1], int)
-    longest[nonempty] = np.maximum.reduceat(lengths, starts[nonempty])
-    tall = longest >= 4.5 * px_per_mm
-    if not tall.any():
-        return 0
-    tall = ndimage.binary_closing(tall, structure=np.ones(max(1, int(px_per_mm)) + 1, bool)) | tall
-    return int(ndimage.label(tall)[1])
-
-
-def _looks_like_trace(
-    binary: np.ndarray, p: int, x0: int, x1: int, band: np.ndarray, px_per_mm: float
-) -> bool:
-    """A row of trace has QRS complexes (tall vertical strokes) or, for a flat trace, one long
-    unbroken line; a line of text has neither. A band mostly inked is a dark area (shadow,
-    photo), not a thin trace."""
-    if band.size == 0 or band.mean() > _MAX_BAND_INK:
-        return False
-    k = max(1, round(0.15 * px_per_mm))
-    on_line = binary[max(0, p - k) : p + k + 1, x0:x1].any(axis=0)
-    if on_line.mean() > _MAX_STRAIGHT_FILL:
-        # a ruled or grid line, unless the line has waves: a flat low-gain trace with small
-        # QRS complexes is also mostly on one line, but has ink off it every beat
-        reach = max(k + 1, round(0.6 * px_per_mm))
-        whole = band.any(axis=0)
-        near = binary[max(0, p - reach) : p + reach + 1, x0:x1]
-        off_line = whole & (band.sum(axis=0) > near.sum(axis=0))
-        if off_line.mean() < _MIN_OFF_LINE:
-            return False
-    tall = _tall_events(binary, p, x0, x1, px_per_mm)
-    if tall >= _MIN_TALL_EVENTS:
-        return True
-    cover = _long_stroke_cover(band, px_per_mm)
-    return cover >= _MIN_LONG_COVER or (tall >= 1 and cover >= 0.5 * _MIN_LONG_COVER)
-
-
-def _peak_sharpness(prof: np.ndarray, p: int, px_per_mm: float) -> float:
-    """Ink on the row's densest line against the mean over ±1.5 mm: a trace's isoelectric line
-    is a thin dense line (high); a line of text is a dense band letters high (near 1)."""
-    r = max(2, round(1.5 * px_per_mm))
-    lo, hi = max(0, p - r), min(prof.size, p + r + 1)
-    peak = prof[max(0, p - 1) : p + 2].max()
-    return float(peak / max(prof[lo:hi].mean(), 1e-9))
-
-
-def _long_stroke_cover(band: np.ndarray, px_per_mm: float) -> float:
-    """Fraction of the band's columns spanned by connected strokes at least 8 mm long.
-
-    A trace is one long curve (broken only at QRS strokes or lead changes); a line of text
-    is many letter-sized pieces. Gaps under 0.4 mm are closed first (scan dropouts).
-    """
-    if band.size == 0:
-        return 0.0
-    k = max(1, round(0.4 * px_per_mm))
-    closed = ndimage.binary_closing(band, structure=np.ones((1, k + 1), bool)) | band
-    labels, n = ndimage.label(closed, structure=np.ones((3, 3), bool))
-    if n == 0:
-        return 0.0
-    covered = np.zeros(band.shape[1], bool)
-    min_len = 8.0 * px_per_mm
-    for sl in ndimage.find_objects(labels):
-        if sl is not None and sl[1].stop - sl[1].start >= min_len:
-            covered[sl[1]] = True
-    return float(covered.mean())
-
-
-def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
-    """Rows of trace, top to bottom. Raises :class:`NoTraceFoundError` when there are none."""
-    h, w = binary.shape
-    if not binary.any():
-        raise NoTraceFoundError("no ink found on the page (blank page or threshold too high)")
-    prof = binary.sum(axis=1).astype(float)
-    smooth = ndimage.uniform_filter1d(prof, size=max(3, round(0.6 * px_per_mm)))
-    sep = max(3, int(_MIN_ROW_SEP_MM * px_per_mm))
-    # close peaks first (a text line may sit just under a trace), then keep the strongest
-    # trace-like ones at least `sep` apart
-    peaks, _ = signal.find_peaks(
-        smooth, distance=max(2, sep // 3), prominence=0.05 * max(smooth.max(), 1)
-    )
-    if peaks.size == 0:
-        raise NoTraceFoundError("no horizontal trace rows found")
-    strong = peaks[smooth[peaks] >= 0.2 * smooth[peaks].max()]
-    half_band = max(2, int(2.5 * px_per_mm))
-    min_width = _MIN_ROW_WIDTH_MM * px_per_mm
-    cands = []
-    for p in sorted(strong, key=lambda q: -smooth[q]):
-        if any(abs(int(p) - c[0]) < sep for c in cands):
-            continue
-        band = binary[max(0, p - half_band) : p + half_band + 1]
-        present = band.any(axis=0)
-        x0, x1, fill = _row_extent(present, int(6 * px_per_mm), int(3 * px_per_mm))
-        wide = x1 - x0 >= min(min_width, 0.3 * w) and fill >= 0.5
-        if wide and _looks_like_trace(binary, int(p), x0, x1, band[:, x0:x1], px_per_mm):
-            cands.append((int(p), x0, x1, fill))
-    if not cands:
-        raise NoTraceFoundError("no row of trace long enough to be an ECG")
-    cands.sort()
-    widest = max(c[2] - c[1] for c in cands)
-    wide = [c for c in cands if c[2] - c[1] >= _MIN_REL_ROW_WIDTH * widest]
-    wide += _partial_last_row(cands, wide, px_per_mm)
-    return _with_bands(
-        [TraceRow(float(p), 0, 0, x0, x1) for p, x0, x1, _fill in wide], h, px_per_mm
-    )
-
-
-def _partial_last_row(
-    cands: list[tuple[int, int, int, float]],
-    wide: list[tuple[int, int, int, float]],
-    px_per_mm: float,
-) -> list[tuple[int, int, int, float]]:
-    """The end of a long strip: a narrower trace row one row pitch below the last full row,
-    starting where the full rows start (a 13 s strip printed in 10 s rows ends in a 3 s row).
-    Narrow rows anywhere else are text blocks or labels."""
-    if not wide:
-        return []
-    ys = sorted(c[0] for c in wide)
-    # one full row gives no pitch: any distance (the renderer and printers spread two rows)
-    lo, hi = (0.6, 1.4) if len(ys) > 1 else (0.0, np.inf)
-    pitch = float(np.median(np.diff(ys))) if len(ys) > 1 else 1.0
-    start = float(np.median([c[1] for c in wide]))
-    below = [
-        c
-        for c in cands
-        if c not in wide
-        and lo * pitch <= c[0] - ys[-1] <= hi * pitch
-        and abs(c[1] - start) <= 3.0 * px_per_mm
-    ]
-    return below[:1]
-
-
-def _with_bands(rows: list[TraceRow], h: int, px_per_mm: float) -> list[TraceRow]:
-    """Rows sorted top to bottom with their bands: to 85 % of the way to each neighbour
-    (bands overlap a little: big QRS complexes reach into the neighbour's half)."""
-    rows = sorted(rows, key=lambda r: r.baseline_y)
-    ys = [r.baseline_y for r in rows]
-    out = []
-    for k, row in enumerate(rows):
-        up = ys[k] - ys[k - 1] if k > 0 else None
-        down = ys[k + 1] - ys[k] if k + 1 < len(ys) else None
-        spacing = min(d for d in (up, down, 40 * px_per_mm) if d is not None)
-        y0 = ys[k] - int(0.85 * (up if up is not None else spacing * 1.2))
-        y1 = ys[k] + int(0.85 * (down if down is not None else spacing * 1.2)) + 1
-        out.append(replace(row, y0=max(0, int(y0)), y1=min(h, int(y1))))
-    return out
-
-
-def _rows_from_pulses(
-    binary: np.ndarray, rows: list[TraceRow], calibration: Calibration
-) -> list[TraceRow]:
-    """Add rows the projection missed (a wandering or very noisy trace has no sharp baseline
-    line) where a calibration pulse sits one row pitch above, below or between found rows."""
-    pulsed = [r for r in rows if r.pulse_base_y is not None]
-    if len(pulsed) < 2:
-        return rows
-    h = binary.shape[0]
-    pitch = float(np.median(np.diff(sorted(r.baseline_y for r in rows))))
-    if pitch <= 0:
-        return rows
-    pxx = calibration.px_per_mm_x
-    xa = max(0, int(min(r.pulse_x1 for r in pulsed) - 12 * pxx))
-    xb = int(max(r.pulse_x1 for r in pulsed) + 2)
-    x1 = int(np.median([r.x1 for r in rows]))
-    px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
-    ys = sorted(r.baseline_y for r in rows)
-    cands = [ys[0] - pitch * k for k in range(1, 4)] + [ys[-1] + pitch * k for k in range(1, 4)]
-    cands += [a + pitch for a, b in itertools.pairwise(ys) if b - a > 1.6 * pitch]
-    added = []
-    for y in cands:
-        ya, yb = int(y - 0.45 * pitch), int(y + 0.45 * pitch)
-        if ya < 0 or yb > h:
-            continue
-        pulse = find_calibration_pulse(
-            binary[ya:yb, xa:xb], calibration.px_per_mm_y, pxx, search_fraction=1.0
-        )
-        if pulse is None:
-            continue
-        foot = float(ya + pulse.y_bottom)
-        end = xa + pulse.x1
-        # the row ends where its ink ends (the last row of a long strip may be partial)
-        reach = int(0.3 * pitch)
-        present = binary[max(0, int(foot) - reach) : int(foot) + reach + 1, end + 1 : x1].any(0)
-        _, stop, _ = _row_extent(present, int(6 * px_per_mm), int(3 * px_per_mm))
-        if stop > 0:
-            added.append(TraceRow(foot, 0, 0, end + 1, end + 1 + stop, end, foot))
-    if not added:
-        return rows
-    return _with_bands(rows + added, h, px_per_mm)
-
-
-def _find_pulse(
-    binary: np.ndarray, row: TraceRow, calibration: Calibration
-) -> tuple[int, float] | None:
-    """``(end column, row below the foot)`` of a calibration pulse at the start of ``row``."""
-    pxx = calibration.px_per_mm_x
-    xa = max(0, row.x0 - 1)
-    xb = min(binary.shape[1], row.x0 + int(14 * pxx))
-    sub = binary[row.y0 : row.y1, xa:xb]
-    if sub.shape[1] < 4:
-        return None
-    pulse = find_calibration_pulse(
-        sub, calibration.px_per_mm_y, calibration.px_per_mm_x, search_fraction=1.0
-    )
-    if pulse is None or pulse.x0 > 4 * pxx:
-        return None
-    return xa + pulse.x1, float(row.y0 + pulse.y_bottom)
-
-
-def marker_span(
-    binary: np.ndarray, row: TraceRow, x: float, half_win: int, px_per_mm: float
-) -> tuple[int, int] | None:
-    """Columns ``[xa, xb)`` of a lead-change mark near column ``x``: a vertical bar crossing
-    the baseline (at least 1 mm above and below it), at most 1.2 mm wide."""
-    xa = max(0, int(x - half_win))
-    xb = min(binary.shape[1], int(x + half_win) + 1)
-    base = round(row.baseline_y)
-    reach = max(2, round(1.0 * px_per_mm))
-    ya, yb = base - reach, base + reach + 1
-    if xb <= xa or ya < 0 or yb > binary.shape[0]:
-        return None
-    # a column is a bar column if it is inked over the whole [baseline - 1 mm, baseline + 1 mm]
-    full = binary[ya:yb, xa:xb].all(axis=0)
-    cols = np.flatnonzero(full)
-    if cols.size == 0:
-        return None
-    groups = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
-    best = min(groups, key=lambda g: abs(xa + 0.5 * (g[0] + g[-1]) - x))
-    if best.size > max(2, 1.2 * px_per_mm):
-        return None
-    return xa + int(best[0]), xa + int(best[-1]) + 1
-
-
-def _snap_row_starts(rows: list[TraceRow], calibration: Calibration) -> list[TraceRow]:
-    """Move row starts past the flat lead-in that follows a calibration pulse.
-
-    Printed strips show a whole number of half seconds, ending at the common right edge, so
-    when a pulse was found the common start is the end minus the span rounded down to 0.5 s
-    (only when the excess is small: a lead-in, not signal).
-    """
-    if not any(r.pulse_x1 is not None for r in rows):
-        return rows
-    end = float(np.median([r.x1 for r in rows]))
-    start = float(np.median([r.x0 for r in rows]))
-    span_s = (end - start) / calibration.px_per_s
-    grain = 0.5
-    snapped = np.floor(span_s / grain + 1e-6) * grain
-    if snapped <= 0 or span_s - snapped > 0.3:
-        return rows
-    new_start = round(end - snapped * calibration.px_per_s)
-    return [replace(r, x0=max(r.x0, new_start)) if r.x0 < new_start < r.x1 else r for r in rows]
 
 
 def _break_evidence(
@@ -528,7 +229,18 @@ def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibrat
     return "single"
 
 
-_RHYTHM_ROWS = {0: (), 1: ("{r}",), 2: ("V1", "{r}"), 3: ("V1", "{r}", "V5")}
+def _spec(name: str) -> LayoutSpec:
+    """The table's spec of a layout; an unknown name reads as ``3x4``."""
+    return LAYOUT_SPECS.get(name, LAYOUT_SPECS["3x4"])
+
+
+def _strip_leads(spec: LayoutSpec, n_strips: int, rhythm_lead: str) -> tuple[str, ...]:
+    """Leads of ``n_strips`` rhythm strips below ``spec``'s grid (as the table's layout with
+    that many strips has them), the rhythm strip named ``rhythm_lead``; () if none has."""
+    strips = with_strips(spec, max(0, n_strips))
+    if strips is None:
+        return ()
+    return tuple(rhythm_lead if n == strips.rhythm_lead else n for n in strips.rhythm_leads)
 
 
 def _boxes_12_lead(
@@ -539,8 +251,8 @@ def _boxes_12_lead(
     settings: DigitizeSettings,
 ) -> tuple[list[LeadBox], list[float]]:
     """Lead boxes of a 12-lead layout and the 0 s column of every box's row."""
-    n_cols, n_grid_rows = {"12x1": (1, 12), "6x2": (2, 6)}.get(name, (4, 3))
-    n_rhythm = max(0, len(rows) - n_grid_rows) if name.startswith("3x4") else 0
+    spec = _spec(name)
+    n_cols, n_grid_rows = spec.n_cols, spec.n_grid_rows
     grid_rows = rows[:n_grid_rows]
     x_start, x_end = _span(grid_rows)
     col_w = (x_end - x_start) / n_cols
@@ -562,13 +274,12 @@ def _boxes_12_lead(
             if span[0] - starts[c - 1] >= min_w:
                 ends[c - 1] = min(ends[c - 1], span[0])
         for c in range(n_cols):
-            lead = STANDARD_LEADS[c * n_grid_rows + r]
+            lead = spec.grid_rows[r][c]
             xb = max(ends[c], starts[c] + 1)  # a row that starts late may leave a lead empty
             boxes.append(LeadBox(lead, starts[c], xb, row.y0, row.y1, row.baseline_y, r, c))
             origins.append(x_start)
-    names = _RHYTHM_ROWS.get(n_rhythm, ())
-    for k, row in enumerate(rows[n_grid_rows : n_grid_rows + len(names)]):
-        lead = names[k].format(r=settings.rhythm_lead)
+    strips = _strip_leads(spec, len(rows) - n_grid_rows, settings.rhythm_lead)
+    for k, (row, lead) in enumerate(zip(rows[n_grid_rows:], strips, strict=False)):
         boxes.append(
             LeadBox(lead, row.x0, row.x1, row.y0, row.y1, row.baseline_y, n_grid_rows + k, 0)
         )
@@ -585,19 +296,10 @@ def detect_layout(
     0 mV line exactly where a calibration pulse is printed.
     """
     warnings: list[str] = []
-    px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
-    rows = find_rows(binary, px_per_mm)
-    # exclude calibration pulses at row starts
-    trimmed = []
-    for row in rows:
-        found = _find_pulse(binary, row, calibration)
-        if found is not None and found[0] < row.x1 - 10 * calibration.px_per_mm_x:
-            row = replace(row, x0=found[0] + 1, pulse_x1=found[0], pulse_base_y=found[1])
-        trimmed.append(row)
-    rows = _snap_row_starts(_rows_from_pulses(binary, trimmed, calibration), calibration)
+    rows = locate_rows(binary, calibration)
     name = settings.layout if settings.layout != "auto" else _decide_name(binary, rows, calibration)
     if name != "single":
-        n_needed = {"12x1": 12, "6x2": 6, "3x4": 3, "3x4+1": 4, "3x4+3": 6}.get(name, 3)
+        n_needed = _spec(name).n_rows
         if len(rows) < n_needed:
             warnings.append(
                 f"layout {name} needs {n_needed} rows but {len(rows)} were found; "
@@ -639,3 +341,4 @@ def _longest(boxes: list[LeadBox], preferred: str) -> str | None:
     if "II" in names:
         return "II"
     return max(boxes, key=lambda b: b.x1 - b.x0).name if boxes else None
+

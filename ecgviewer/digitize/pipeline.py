@@ -22,24 +22,18 @@ import numpy as np
 
 from ecgviewer.digitize.binarize import binarize
 from ecgviewer.digitize.calibration import DEFAULT_PX_PER_MM, calibrate, find_calibration_pulse
+from ecgviewer.digitize.checks import review_reasons
 from ecgviewer.digitize.geometry import correct_perspective, estimate_rotation_deg, rotate_image
 from ecgviewer.digitize.grid import GridMeasurement, measure_grid
 from ecgviewer.digitize.layout import LayoutDetection, detect_layout
 from ecgviewer.digitize.preprocess import as_rgb_uint8, trace_darkness
+from ecgviewer.digitize.stages import MIN_CROP_PX, clip_crop, prepare_settings, signal_with_gaps
 from ecgviewer.digitize.trace import TracePath, path_baseline, path_to_lead, trace_path
-from ecgviewer.digitize.types import (
-    STANDARD_LEADS,
-    Calibration,
-    CropBox,
-    Digitization,
-    DigitizeSettings,
-    Layout,
-    Lead,
-    LeadBox,
-)
+from ecgviewer.digitize.types import Digitization, DigitizeSettings, Lead
 from ecgviewer.errors import NoTraceFoundError
 from ecgviewer.io.images import LoadedImage, load_image
 from ecgviewer.io.signals import Record
+from ecgviewer.paper import STANDARD_LEADS, Calibration, Layout, LeadBox
 
 _MIN_QUALITY = 0.1  # below this mean lead quality the page is reported as having no trace
 _NAN_GAP_S = 0.05  # untraced stretches longer than this become NaN in a Record
@@ -75,8 +69,9 @@ def prepare_page(
     settings: DigitizeSettings | None = None,
 ) -> PreparedPage:
     """Load (if a path), straighten and measure a page; the result can be cached and re-used
-    by :func:`digitize_prepared` while only the later settings change."""
-    settings = settings or DigitizeSettings()
+    by :func:`digitize_prepared` while only the later settings change. Reads only the settings
+    in :data:`~ecgviewer.digitize.stages.PREPARE_FIELDS` (the key of that cache)."""
+    settings = prepare_settings(settings or DigitizeSettings())
     timings: dict[str, float] = {}
     t = time.perf_counter()
     rgb, dpi = _as_loaded(image)
@@ -120,16 +115,6 @@ def prepare_page(
     )
 
 
-def _clip_crop(crop: CropBox | None, h: int, w: int) -> CropBox:
-    if crop is None:
-        return CropBox(0, 0, w, h)
-    x0, x1 = sorted((int(np.clip(crop.x0, 0, w)), int(np.clip(crop.x1, 0, w))))
-    y0, y1 = sorted((int(np.clip(crop.y0, 0, h)), int(np.clip(crop.y1, 0, h))))
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        raise NoTraceFoundError(f"the crop {crop} is too small to hold a trace")
-    return CropBox(x0, y0, x1, y1)
-
-
 def _pulse_scale(prepared: PreparedPage, settings: DigitizeSettings) -> float:
     """Vertical px/mm to look for the calibration pulse with (before calibration is final)."""
     if settings.px_per_mm:
@@ -149,7 +134,9 @@ def digitize_prepared(
     timings = dict(prepared.timings_s)
     warnings = list(prepared.warnings)
     h, w = prepared.darkness.shape
-    crop = _clip_crop(settings.crop, h, w)
+    crop = clip_crop(settings.crop, w, h)
+    if crop.width < MIN_CROP_PX or crop.height < MIN_CROP_PX:
+        raise NoTraceFoundError(f"the crop {settings.crop} is too small to hold a trace")
 
     t = time.perf_counter()
     dark = prepared.darkness[crop.y0 : crop.y1, crop.x0 : crop.x1]
@@ -179,7 +166,7 @@ def digitize_prepared(
             "check the crop and threshold"
         )
     timings["total"] = sum(v for k, v in timings.items() if k != "total")
-    return Digitization(
+    dig = Digitization(
         image_rgb=prepared.image_rgb,
         binary=binary,
         crop=crop,
@@ -192,6 +179,7 @@ def digitize_prepared(
         threshold=float(bres.threshold),
         timings_s=timings,
     )
+    return replace(dig, review_reasons=review_reasons(dig))  # a result that cannot be right
 
 
 def _trace_box(
@@ -331,7 +319,7 @@ def digitization_to_record(
     out = np.full((n_total, len(order)), np.nan)
     for k, lead_name in enumerate(order):
         ld = longest[lead_name]
-        sig = _with_gaps_as_nan(ld)
+        sig = signal_with_gaps(ld, _NAN_GAP_S)
         if ld.fs_hz != fs:
             t_src = np.arange(sig.size) / ld.fs_hz
             t_dst = np.arange(round(ld.duration_s * fs)) / fs
@@ -341,18 +329,3 @@ def digitization_to_record(
         out[i0:i1, k] = sig[: i1 - i0]
     meta = {"layout": dig.layout.name, "rhythm_lead": dig.layout.rhythm_lead, "source": "digitized"}
     return Record(out, fs, tuple(order), name=name, meta=meta)
-
-
-def _with_gaps_as_nan(lead: Lead) -> np.ndarray:
-    """The lead's samples with untraced stretches longer than ``_NAN_GAP_S`` set to NaN."""
-    sig = np.asarray(lead.signal_mv, float).copy()
-    invalid = ~np.asarray(lead.valid_mask, bool)
-    if not invalid.any():
-        return sig
-    edges = np.diff(np.concatenate([[0], invalid.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    min_len = _NAN_GAP_S * lead.fs_hz
-    for a, b in zip(starts, ends):
-        if b - a > min_len or a == 0 or b == sig.size:
-            sig[a:b] = np.nan
-    return sig

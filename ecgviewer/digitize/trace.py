@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecgviewer.digitize.types import Calibration, Lead
+from ecgviewer.digitize.types import Lead
+from ecgviewer.paper.types import Calibration
 
 # Costs of the path (units: "one skipped column").
 _W_JUMP = 1.0  # per trace thickness of vertical gap between runs of consecutive columns
@@ -87,13 +88,7 @@ def trace_path(
     n_cols = max(0, x1 - x0)
     if n_cols == 0 or y1 <= y0:
         return _empty_path(x0, n_cols)
-    band = binary[y0:y1, x0:x1]
-    if bridge_px > 0:
-        # join dashes of broken steep strokes: 1 px horizontal dilation, then vertical closing
-        wide = band.copy()
-        wide[:, 1:] |= band[:, :-1]
-        wide[:, :-1] |= band[:, 1:]
-        band = band | (close_vertical_gaps(wide, bridge_px) & ~wide)
+    band = _bridge_dashes(binary[y0:y1, x0:x1], bridge_px)
     top, bot, ptr = column_runs(band)
     if top.size == 0:
         return _empty_path(x0, n_cols)
@@ -101,11 +96,55 @@ def trace_path(
     bot = bot + y0
     lengths = bot - top + 1
     thick = float(max(1.0, np.median(lengths)))
+    node_cost = _node_costs(top, bot, baseline_y, scale_px)
+    chosen, cols = _cheapest_path(top, bot, ptr, node_cost, thick)
+    traced = np.zeros(n_cols, bool)
+    traced[cols] = True
+    multi = np.diff(ptr)[cols] > 1
+    u_top, u_bot = _union_touching_runs(cols, chosen, top, bot, ptr)
+    c_top, c_bot = _extend_tips(band, cols, u_top - y0, u_bot - y0, thick, bridge_px)
+    line = _vertical_line_columns(c_top, c_bot, band.shape[0])
+    if line.any():  # a separator or grid line crossing the trace: bridge it, mark it untraced
+        traced[cols[line]] = False
+        cols, c_top, c_bot = cols[~line], c_top[~line], c_bot[~line]
+    if darkness is not None:
+        dark = np.asarray(darkness[y0:y1, x0:x1], np.float32)
+    else:
+        dark = band.astype(np.float32)
+    xs, ys = _stroke_points(band, dark, cols, c_top, c_bot, thick)
+    return TracePath(
+        xs + x0, ys + y0, traced, x0, thick, float(multi.mean()) if multi.size else 0.0
+    )
+
+
+def _bridge_dashes(band: np.ndarray, bridge_px: int) -> np.ndarray:
+    """``band`` with the dashes of broken steep strokes joined: 1 px horizontal dilation, then
+    vertical gaps of up to ``bridge_px`` rows closed (none when ``bridge_px`` is 0)."""
+    if bridge_px <= 0:
+        return band
+    wide = band.copy()
+    wide[:, 1:] |= band[:, :-1]
+    wide[:, :-1] |= band[:, 1:]
+    return band | (close_vertical_gaps(wide, bridge_px) & ~wide)
+
+
+def _node_costs(top: np.ndarray, bot: np.ndarray, baseline_y: float, scale_px: float) -> np.ndarray:
+    """Cost of following each run ``[top, bot]``: its distance from the baseline relative to
+    ``scale_px``, squared, capped at ``_MAX_NODE_COST``."""
     # distance of the run (not its centre) from the baseline: spikes that start there are fine
     dist = np.maximum(0.0, np.maximum(top - baseline_y, baseline_y - bot))
     node_cost = _W_BASE * (dist / max(scale_px, 1.0)) ** 2
     np.minimum(node_cost, _MAX_NODE_COST, out=node_cost)
+    return node_cost
 
+
+def _cheapest_path(
+    top: np.ndarray, bot: np.ndarray, ptr: np.ndarray, node_cost: np.ndarray, thick: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The globally cheapest path through the runs (dynamic programming over the columns; the
+    costs are in the module docstring): ``(indices of the chosen runs, their columns)``, left
+    to right, at most one run per column."""
+    n_cols = ptr.size - 1
     n_nodes = top.size
     col_of = np.repeat(np.arange(n_cols), np.diff(ptr))
     # restart state: best (cost - W_GAP * col) over finished nodes; virtual start at col -1
@@ -155,24 +194,7 @@ def trace_path(
         j = back_l[j]
     chosen.reverse()
     chosen_arr = np.asarray(chosen, np.int64)
-    cols = col_of[chosen_arr]
-    traced = np.zeros(n_cols, bool)
-    traced[cols] = True
-    multi = np.diff(ptr)[cols] > 1
-    u_top, u_bot = _union_touching_runs(cols, chosen_arr, top, bot, ptr)
-    c_top, c_bot = _extend_tips(band, cols, u_top - y0, u_bot - y0, thick, bridge_px)
-    line = _vertical_line_columns(c_top, c_bot, band.shape[0])
-    if line.any():  # a separator or grid line crossing the trace: bridge it, mark it untraced
-        traced[cols[line]] = False
-        cols, c_top, c_bot = cols[~line], c_top[~line], c_bot[~line]
-    if darkness is not None:
-        dark = np.asarray(darkness[y0:y1, x0:x1], np.float32)
-    else:
-        dark = band.astype(np.float32)
-    xs, ys = _stroke_points(band, dark, cols, c_top, c_bot, thick)
-    return TracePath(
-        xs + x0, ys + y0, traced, x0, thick, float(multi.mean()) if multi.size else 0.0
-    )
+    return chosen_arr, col_of[chosen_arr]
 
 
 def _vertical_line_columns(top: np.ndarray, bot: np.ndarray, band_h: int) -> np.ndarray:
@@ -368,66 +390,26 @@ def _steep_column_points(
     width: float,
     ink: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The row-wise centre points (x, y, tie-break key for sorting) of the steep run ``[t, b]`` of column ``c`` (see
-    :func:`_stroke_points`); None when no row of the run is centred in this column.
+    """The row-wise centre points (x, y, tie-break key for sorting) of the steep run ``[t, b]``
+    of column ``c`` (see :func:`_stroke_points`); None when no row of the run is centred in this
+    column.
 
     A row's ink segment at most one line wide is one stroke (its darkness-weighted centre);
     a wider one gives a point half a line width inside each of its ends: the up- and
     downstroke of a narrow spike merged by the line width, or (where both coincide) one
     slanted stroke."""
-    h, w = band.shape
+    w = band.shape[1]
     half = 0.5 * width
     xa, xb = max(0, c - reach - 1), min(w, c + reach + 2)
-    win = band[t : b + 1, xa:xb]
-    dwin = dark[t : b + 1, xa:xb].astype(np.float64)
-    cov = np.clip(dwin / ink, 0.0, 1.0)
-    n_rows, n_win = win.shape
-    ci = c - xa
-    alive = win[:, ci].copy()
-    lo = np.full(n_rows, ci)
-    hi = np.full(n_rows, ci)
-    run_l = alive.copy()
-    for d in range(1, reach + 1):
-        if ci - d < 0:
-            run_l[:] = False
-            break
-        run_l &= win[:, ci - d]
-        lo -= run_l
-    run_r = alive.copy()
-    for d in range(1, reach + 1):
-        if ci + d >= n_win:
-            run_r[:] = False
-            break
-        run_r &= win[:, ci + d]
-        hi += run_r
-    ok = alive & ~run_l & ~run_r  # a segment still going at `reach` is a horizontal part
-    r_idx = np.arange(n_rows)
-    cov_pad = np.pad(cov, ((0, 0), (1, 1)))  # coverage 0 beyond the window
-    l_edge = lo - 0.5 + (1.0 - cov[r_idx, lo]) - cov_pad[r_idx, lo] - ci
-    r_edge = hi + 0.5 - (1.0 - cov[r_idx, hi]) + cov_pad[r_idx, hi + 2] - ci
-    seg_w = r_edge - l_edge
-    single = ok & (seg_w <= _SPLIT_WIDTHS * width)
-    double = ok & ~single
+    cands_x = _row_centres(
+        band[t : b + 1, xa:xb], dark[t : b + 1, xa:xb], c - xa, reach, width, ink
+    )
     rows = np.arange(t, b + 1, dtype=np.float64)
-    px_l: list[np.ndarray] = []
-    py_l: list[np.ndarray] = []
-    # one stroke: darkness-weighted centre of the segment and its partly covered neighbours
-    xcol = np.arange(n_win)[None, :] - ci
-    inside = (xcol >= (lo - 1 - ci)[:, None]) & (xcol <= (hi + 1 - ci)[:, None])
-    wgt = np.where(inside, dwin, 0.0)
-    mass = wgt.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        xc = (wgt * xcol).sum(axis=1) / mass
-    cands_x = [
-        np.where(single & (mass > 1e-6), xc, np.nan),
-        np.where(double, l_edge + half, np.nan),
-        np.where(double, r_edge - half, np.nan),
-    ]
-    dcov = np.clip(dark[:, c] / ink, 0.0, 1.0)
-    top_edge = t - 0.5 + (1.0 - dcov[t]) - (dcov[t - 1] if t > 0 else 0.0)
-    bot_edge = b + 0.5 - (1.0 - dcov[b]) + (dcov[b + 1] if b + 1 < h else 0.0)
+    top_edge, bot_edge = _run_edges(dark, c, t, b, ink)
     cap_t = rows - top_edge < half
     cap_b = bot_edge - rows < half
+    px_l: list[np.ndarray] = []
+    py_l: list[np.ndarray] = []
     tip_t: list[float] = []
     tip_b: list[float] = []
     pk_l: list[np.ndarray] = []
@@ -454,6 +436,76 @@ def _steep_column_points(
     if px.size == 0:
         return None
     return px, np.concatenate(py_l), np.concatenate(pk_l)
+
+
+def _row_centres(
+    win: np.ndarray, dark_win: np.ndarray, ci: int, reach: int, width: float, ink: float
+) -> list[np.ndarray]:
+    """Per row of a steep run's window (``win`` binary, ``dark_win`` darkness; the run is in
+    column ``ci``), stroke centres as column offsets from the run: the darkness-weighted centre
+    of a one-stroke segment, then half a line width inside the left and inside the right end
+    of a two-stroke one (three arrays, NaN where a row has no such point)."""
+    half = 0.5 * width
+    dwin = dark_win.astype(np.float64)
+    cov = np.clip(dwin / ink, 0.0, 1.0)
+    n_rows, n_win = win.shape
+    lo, hi, ok = _row_segments(win, ci, reach)
+    r_idx = np.arange(n_rows)
+    cov_pad = np.pad(cov, ((0, 0), (1, 1)))  # coverage 0 beyond the window
+    l_edge = lo - 0.5 + (1.0 - cov[r_idx, lo]) - cov_pad[r_idx, lo] - ci
+    r_edge = hi + 0.5 - (1.0 - cov[r_idx, hi]) + cov_pad[r_idx, hi + 2] - ci
+    seg_w = r_edge - l_edge
+    single = ok & (seg_w <= _SPLIT_WIDTHS * width)
+    double = ok & ~single
+    # one stroke: darkness-weighted centre of the segment and its partly covered neighbours
+    xcol = np.arange(n_win)[None, :] - ci
+    inside = (xcol >= (lo - 1 - ci)[:, None]) & (xcol <= (hi + 1 - ci)[:, None])
+    wgt = np.where(inside, dwin, 0.0)
+    mass = wgt.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xc = (wgt * xcol).sum(axis=1) / mass
+    return [
+        np.where(single & (mass > 1e-6), xc, np.nan),
+        np.where(double, l_edge + half, np.nan),
+        np.where(double, r_edge - half, np.nan),
+    ]
+
+
+def _row_segments(
+    win: np.ndarray, ci: int, reach: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``win``, the first and last column (``lo``, ``hi``) of the ink segment through
+    column ``ci``, and whether it is usable: inked at ``ci`` and ending within ``reach``
+    columns either side (a segment still going at ``reach`` is a horizontal part)."""
+    n_win = win.shape[1]
+    alive = win[:, ci].copy()
+    lo = np.full(win.shape[0], ci)
+    hi = np.full(win.shape[0], ci)
+    run_l = alive.copy()
+    for d in range(1, reach + 1):
+        if ci - d < 0:
+            run_l[:] = False
+            break
+        run_l &= win[:, ci - d]
+        lo -= run_l
+    run_r = alive.copy()
+    for d in range(1, reach + 1):
+        if ci + d >= n_win:
+            run_r[:] = False
+            break
+        run_r &= win[:, ci + d]
+        hi += run_r
+    return lo, hi, alive & ~run_l & ~run_r
+
+
+def _run_edges(dark: np.ndarray, c: int, t: int, b: int, ink: float) -> tuple[float, float]:
+    """Sub-pixel top and bottom edges of the ink of run ``[t, b]`` of column ``c``, from the
+    coverage (darkness / ink level) of its end pixels and of the pixels beyond them."""
+    h = dark.shape[0]
+    dcov = np.clip(dark[:, c] / ink, 0.0, 1.0)
+    top_edge = t - 0.5 + (1.0 - dcov[t]) - (dcov[t - 1] if t > 0 else 0.0)
+    bot_edge = b + 0.5 - (1.0 - dcov[b]) + (dcov[b + 1] if b + 1 < h else 0.0)
+    return top_edge, bot_edge
 
 
 def path_to_lead(

@@ -7,14 +7,19 @@ benchmarks, rhythm training). Fields may be added; existing ones keep their mean
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
-BinarizeMethod = Literal["auto", "otsu", "modified_otsu", "adaptive", "manual"]
-LayoutName = Literal["auto", "single", "3x4", "3x4+1", "3x4+3", "6x2", "12x1"]
+from ecgviewer.paper.layouts import PaperLayoutName
+from ecgviewer.paper.types import Calibration, Layout
 
-STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+BinarizeMethod = Literal["auto", "otsu", "modified_otsu", "adaptive", "manual"]
+LayoutName = Literal["auto", PaperLayoutName]
+
+# the choices as tuples, for command-line options and GUI menus (one list: the Literal)
+BINARIZE_METHODS: tuple[str, ...] = get_args(BinarizeMethod)
+LAYOUT_NAMES: tuple[str, ...] = get_args(LayoutName)
 
 
 @dataclass(frozen=True)
@@ -52,50 +57,10 @@ class DigitizeSettings:
     output_fs_hz: float = 500.0
     correct_perspective: bool = True
 
+    def __post_init__(self) -> None:
+        from ecgviewer.io.limits import validate_settings
 
-@dataclass(frozen=True)
-class Calibration:
-    """How pixels map to physical units."""
-
-    px_per_mm_x: float
-    px_per_mm_y: float
-    paper_speed_mm_s: float
-    gain_mm_mv: float
-    source: Literal["grid", "pulse", "user", "dpi", "default"]
-    grid_found: bool = False
-    pulse_found: bool = False
-    pulse_height_mm: float | None = None  # measured height of the 1 mV pulse, if found
-
-    @property
-    def px_per_s(self) -> float:
-        return self.px_per_mm_x * self.paper_speed_mm_s
-
-    @property
-    def px_per_mv(self) -> float:
-        return self.px_per_mm_y * self.gain_mm_mv
-
-
-@dataclass(frozen=True)
-class LeadBox:
-    """Where one lead sits on the (rotated, cropped) image, in pixels."""
-
-    name: str
-    x0: int
-    x1: int
-    y0: int
-    y1: int
-    baseline_y: float  # row of 0 mV
-    row: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Layout:
-    """The page's arrangement: a name from :data:`LayoutName` and one box per lead segment."""
-
-    name: str
-    boxes: tuple[LeadBox, ...]
-    rhythm_lead: str | None = None  # name of the lead chosen for rhythm analysis
+        validate_settings(self, BINARIZE_METHODS, LAYOUT_NAMES)  # SettingsError naming the field; one rule for CLI, GUI, sessions
 
 
 @dataclass(frozen=True)
@@ -133,6 +98,13 @@ class Digitization:
     quality: float = 0.0
     threshold: float | None = None  # the threshold actually used (0..1), for the GUI slider
     timings_s: dict = field(default_factory=dict)
+    # why the result cannot be right as it stands (see ecgviewer.digitize.checks); any -> review
+    review_reasons: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> Literal["ok", "needs_review"]:
+        """``"needs_review"`` when a self-check found the result implausible, else ``"ok"``."""
+        return "needs_review" if self.review_reasons else "ok"
 
     def lead(self, name: str) -> Lead:
         for lead in self.leads:

@@ -22,24 +22,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ecgviewer.digitize.types import STANDARD_LEADS, Digitization, DigitizeSettings
+from ecgviewer.digitize.types import (
+    BINARIZE_METHODS,
+    LAYOUT_NAMES,
+    Digitization,
+    DigitizeSettings,
+)
+from ecgviewer.paper import STANDARD_LEADS
 
-METHODS = (
-    ("auto", "Automatic"),
-    ("modified_otsu", "Modified Otsu"),
-    ("otsu", "Otsu"),
-    ("adaptive", "Adaptive"),
-    ("manual", "Manual"),
-)
-LAYOUTS = (
-    ("auto", "Automatic"),
-    ("single", "Single-lead strip"),
-    ("3x4+1", "3×4 + rhythm strip"),
-    ("3x4+3", "3×4 + 3 rhythm strips"),
-    ("3x4", "3×4"),
-    ("6x2", "6×2"),
-    ("12x1", "12×1"),
-)
+# what the menus show for the core's names (the names and their order come from the core)
+METHOD_TEXT = {
+    "auto": "Automatic",
+    "modified_otsu": "Modified Otsu",
+    "otsu": "Otsu",
+    "adaptive": "Adaptive",
+    "manual": "Manual",
+}
+LAYOUT_TEXT = {
+    "auto": "Automatic",
+    "single": "Single-lead strip",
+    "3x4+1": "3×4 + rhythm strip",
+    "3x4+3": "3×4 + 3 rhythm strips",
+    "3x4": "3×4",
+    "6x2": "6×2",
+    "12x1": "12×1",
+}
 SLIDER_STEPS = 1000
 COMMIT_DELAY_MS = 350  # re-digitise this long after the last slider/spin change
 
@@ -51,10 +58,32 @@ def _combo(items) -> QComboBox:
     return box
 
 
+def _named_combo(names: tuple[str, ...], text: dict[str, str]) -> QComboBox:
+    """A choice of the core's ``names``, shown by their ``text`` (the name itself if missing)."""
+    return _combo((name, text.get(name, name)) for name in names)
+
+
 def _select(box: QComboBox, value) -> None:
     i = box.findData(value)
     if i >= 0:
         box.setCurrentIndex(i)
+
+
+def _form(title: str, rows) -> QGroupBox:
+    """A titled group of (label, widget or layout) rows."""
+    group = QGroupBox(title)
+    form = QFormLayout(group)
+    for label, field in rows:
+        form.addRow(label, field)
+    return group
+
+
+def _row(main: QWidget, side: QWidget) -> QHBoxLayout:
+    """``main`` stretched, ``side`` (a checkbox or value label) beside it."""
+    row = QHBoxLayout()
+    row.addWidget(main, 1)
+    row.addWidget(side)
+    return row
 
 
 class SettingsPanel(QWidget):
@@ -72,8 +101,21 @@ class SettingsPanel(QWidget):
         self._commit_timer.setInterval(COMMIT_DELAY_MS)
         self._commit_timer.timeout.connect(self._commit_threshold)
         self._pending: dict = {}
+        groups = (
+            self._page_group(),
+            self._binarisation_group(),
+            self._calibration_group(),
+            self._layout_group(),
+        )
+        box = QVBoxLayout(self)
+        box.setContentsMargins(4, 4, 4, 4)
+        for group in groups:
+            box.addWidget(group)
+        box.addStretch(1)
+        self._connect_edits()
 
-        # page
+    # -- building -----------------------------------------------------------------------------
+    def _page_group(self) -> QGroupBox:
         self.rotation_auto = QCheckBox("automatic")
         self.rotation = QDoubleSpinBox()
         self.rotation.setRange(-45.0, 45.0)
@@ -83,31 +125,28 @@ class SettingsPanel(QWidget):
         self.rotation.setKeyboardTracking(False)
         self.perspective = QCheckBox("correct perspective (photos)")
         self.reset_crop = QPushButton("Reset crop")
-        page = QGroupBox("Page")
-        f = QFormLayout(page)
-        row = QHBoxLayout()
-        row.addWidget(self.rotation, 1)
-        row.addWidget(self.rotation_auto)
-        f.addRow("Rotation", row)
-        f.addRow("", self.perspective)
-        f.addRow("Crop", self.reset_crop)
+        return _form(
+            "Page",
+            (
+                ("Rotation", _row(self.rotation, self.rotation_auto)),
+                ("", self.perspective),
+                ("Crop", self.reset_crop),
+            ),
+        )
 
-        # binarisation
-        self.method = _combo(METHODS)
+    def _binarisation_group(self) -> QGroupBox:
+        self.method = _named_combo(BINARIZE_METHODS, METHOD_TEXT)
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(0, SLIDER_STEPS)
         self.threshold.setPageStep(20)
         self.threshold_label = QLabel("auto")
         self.threshold_label.setMinimumWidth(40)
-        binar = QGroupBox("Binarisation")
-        f = QFormLayout(binar)
-        f.addRow("Method", self.method)
-        row = QHBoxLayout()
-        row.addWidget(self.threshold, 1)
-        row.addWidget(self.threshold_label)
-        f.addRow("Threshold", row)
+        return _form(
+            "Binarisation",
+            (("Method", self.method), ("Threshold", _row(self.threshold, self.threshold_label))),
+        )
 
-        # calibration
+    def _calibration_group(self) -> QGroupBox:
         self.speed = _combo(((25.0, "25 mm/s"), (50.0, "50 mm/s")))
         self.gain = _combo(((5.0, "5 mm/mV"), (10.0, "10 mm/mV"), (20.0, "20 mm/mV")))
         self.detected = QLabel("–")
@@ -118,30 +157,23 @@ class SettingsPanel(QWidget):
         self.px_per_mm.setSuffix(" px/mm")
         self.px_per_mm.setKeyboardTracking(False)
         self.px_per_mm.setEnabled(False)
-        cal = QGroupBox("Calibration")
-        f = QFormLayout(cal)
-        f.addRow("Paper speed", self.speed)
-        f.addRow("Gain", self.gain)
-        f.addRow("Detected", self.detected)
-        row = QHBoxLayout()
-        row.addWidget(self.px_per_mm, 1)
-        row.addWidget(self.px_override)
-        f.addRow("Scale", row)
+        return _form(
+            "Calibration",
+            (
+                ("Paper speed", self.speed),
+                ("Gain", self.gain),
+                ("Detected", self.detected),
+                ("Scale", _row(self.px_per_mm, self.px_override)),
+            ),
+        )
 
-        # layout
-        self.layout_combo = _combo(LAYOUTS)
+    def _layout_group(self) -> QGroupBox:
+        self.layout_combo = _named_combo(LAYOUT_NAMES, LAYOUT_TEXT)
         self.rhythm_lead = _combo((name, name) for name in STANDARD_LEADS)
-        lay = QGroupBox("Layout")
-        f = QFormLayout(lay)
-        f.addRow("Layout", self.layout_combo)
-        f.addRow("Rhythm lead", self.rhythm_lead)
+        return _form("Layout", (("Layout", self.layout_combo), ("Rhythm lead", self.rhythm_lead)))
 
-        box = QVBoxLayout(self)
-        box.setContentsMargins(4, 4, 4, 4)
-        for group in (page, binar, cal, lay):
-            box.addWidget(group)
-        box.addStretch(1)
-
+    def _connect_edits(self) -> None:
+        """Every control reports its change as a settings edit (the slider also previews)."""
         self.rotation_auto.toggled.connect(self._on_rotation_auto)
         self.rotation.valueChanged.connect(lambda v: self._edit(rotation_deg=float(v)))
         self.perspective.toggled.connect(lambda on: self._edit(correct_perspective=bool(on)))

@@ -14,13 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from ecgviewer.digitize.stages import MIN_CROP_PX, clip_crop, prepare_key, signal_with_gaps
 from ecgviewer.digitize.types import CropBox, Digitization, DigitizeSettings, Lead
 from ecgviewer.io.images import LoadedImage
 from ecgviewer.rhythm.types import RhythmResult
-
-# Settings that change the prepared page (rotation, perspective): changing them re-runs the slow
-# preparation; every other setting only re-runs the fast crop/binarise/trace stage.
-PREPARE_FIELDS = ("rotation_deg", "correct_perspective", "dpi")
 
 
 class Event:
@@ -49,11 +46,6 @@ class DocumentEvents:
         self.digitization = Event()  # a new digitisation (or its failure) arrived
         self.leads = Event()  # (document, lead index): a lead was corrected by hand or undone
         self.rhythm = Event()  # a rhythm result (or its failure) arrived
-
-
-def prepare_key(settings: DigitizeSettings) -> tuple:
-    """The part of ``settings`` a prepared page depends on (see :data:`PREPARE_FIELDS`)."""
-    return tuple(getattr(settings, f) for f in PREPARE_FIELDS)
 
 
 def fresh_settings(settings: DigitizeSettings, dpi: float | None) -> DigitizeSettings:
@@ -147,14 +139,12 @@ class Document:
         return None if self.digitization is None else self.digitization.crop
 
     def darkness_crop(self, crop: CropBox | None = None) -> tuple[np.ndarray, CropBox] | None:
-        """The cached darkness image restricted to ``crop`` (clipped to the page)."""
+        """The cached darkness image restricted to ``crop`` (clipped to the page, at least
+        :data:`~ecgviewer.digitize.stages.MIN_CROP_PX` a side, for a live preview)."""
         if self.darkness is None:
             return None
-        crop = crop or self.effective_crop()
         h, w = self.darkness.shape
-        if crop is None:
-            crop = CropBox(0, 0, w, h)
-        c = clip_crop(crop, w, h)
+        c = clip_crop(crop or self.effective_crop(), w, h, MIN_CROP_PX)
         return self.darkness[c.y0 : c.y1, c.x0 : c.x1], c
 
     # -- changes ------------------------------------------------------------------------------
@@ -244,15 +234,6 @@ class Document:
         self.events.leads.emit(self, index)
 
 
-def signal_with_gaps(lead: Lead) -> np.ndarray:
-    """The lead's samples with untraced ones (``valid_mask`` False) as NaN."""
-    sig = np.array(lead.signal_mv, dtype=np.float64, copy=True)
-    mask = np.asarray(lead.valid_mask, bool)
-    if mask.shape == sig.shape:
-        sig[~mask] = np.nan
-    return sig
-
-
 def overlay_breaks(x_px: np.ndarray, y_px: np.ndarray, max_step_px: float = 25.0) -> np.ndarray:
     """Bool per point: True where the overlay line continues to the next point. It breaks at
     gaps (NaN) and at jumps, e.g. where a long strip wraps to the next printed row."""
@@ -264,15 +245,6 @@ def overlay_breaks(x_px: np.ndarray, y_px: np.ndarray, max_step_px: float = 25.0
     dx = np.diff(x)
     cont = ok[:-1] & ok[1:] & (dx >= 0) & (dx <= max_step_px)
     return np.append(cont, False)
-
-
-def clip_crop(crop: CropBox, width: int, height: int) -> CropBox:
-    """``crop`` limited to a ``width``×``height`` page, at least 8×8 px."""
-    x0 = int(min(max(crop.x0, 0), max(width - 8, 0)))
-    y0 = int(min(max(crop.y0, 0), max(height - 8, 0)))
-    x1 = int(min(max(crop.x1, x0 + 8), width))
-    y1 = int(min(max(crop.y1, y0 + 8), height))
-    return CropBox(x0, y0, x1, y1)
 
 
 def _shift_overlay(old: Lead, new: Lead, cal) -> Lead:

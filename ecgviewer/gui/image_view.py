@@ -1,5 +1,10 @@
 """The page: the (straightened) scan, its binarised trace image, the extracted traces drawn on
-top so mistakes are visible, and a draggable, resizable crop box."""
+top so mistakes are visible, and a draggable, resizable crop box.
+
+Modes: "side" (the default: the scan with the traces, and beside it the binary image, the two
+views zoomed and panned together), "scan", "binary" (black ink on white) and "both" (magenta
+ink over the scan, above the traces so the ink stays visible). The binary image never goes
+blank: without ink it shows the page faded, with a message saying what to do."""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from ecgviewer.digitize.types import CropBox, Lead
 from ecgviewer.gui._pg import RHYTHM_RGB, pg
 from ecgviewer.gui.document import overlay_breaks
 
-VIEW_MODES = ("scan", "binary", "both")
+VIEW_MODES = ("side", "scan", "binary", "both")
+MIN_INK_FRACTION = 1e-4  # less ink than this is "nothing found": say so over the image
+NO_INK_TEXT = "No trace ink at this threshold: lower the threshold (Settings ▸ Binarisation)."
 
 # lookup tables for the 0/1 binary image: black ink on white, or magenta ink on transparent
 _LUT_BINARY = np.array([[255, 255, 255, 255], [0, 0, 0, 255]], dtype=np.uint8)
@@ -34,9 +41,28 @@ class ImageView(pg.GraphicsLayoutWidget):
         self.view = self.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.page_item = pg.ImageItem(axisOrder="row-major")
         self.binary_item = pg.ImageItem(axisOrder="row-major")
-        self.binary_item.setZValue(5)
+        self.binary_item.setZValue(15)  # above the traces: the ink they follow stays visible
         self.view.addItem(self.page_item)
         self.view.addItem(self.binary_item)
+        # the binary image beside the scan ("side"), zoomed and panned with it
+        self.side_view = self.addViewBox(
+            row=0, col=1, lockAspect=True, invertY=True, enableMenu=False
+        )
+        self.side_view.setXLink(self.view)
+        self.side_view.setYLink(self.view)
+        self.side_item = pg.ImageItem(axisOrder="row-major")
+        self.side_item.setLookupTable(_LUT_BINARY)
+        self.side_view.addItem(self.side_item)
+        self.notes = []
+        for vb in (self.view, self.side_view):
+            note = pg.TextItem(
+                color=(120, 20, 0), fill=pg.mkBrush(255, 243, 205, 235), anchor=(0, 0)
+            )
+            note.setZValue(30)
+            note.hide()
+            vb.addItem(note, ignoreBounds=True)
+            self.notes.append(note)
+        self.note_text = ""
         self.trace_items: list[pg.PlotCurveItem] = []
         self.roi = pg.RectROI(
             [0, 0],
@@ -61,7 +87,7 @@ class ImageView(pg.GraphicsLayoutWidget):
         self.view.addItem(self.roi)
         self.roi.sigRegionChanged.connect(self._on_roi_moving)
         self.roi.sigRegionChangeFinished.connect(self._on_roi_finished)
-        self.mode = "both"
+        self.mode = "side"
         self.show_traces = True
         self._page_shape: tuple[int, int] | None = None
         self._setting_roi = False
@@ -72,13 +98,18 @@ class ImageView(pg.GraphicsLayoutWidget):
         if rgb is None:
             self.page_item.clear()
             self.binary_item.clear()
+            self.side_item.clear()
             self.set_traces((), None)
             self.roi.hide()
             self._page_shape = None
+            self.note_text = ""
+            self._apply_mode()
             return
         shape = rgb.shape[:2]
         self.page_item.setImage(rgb, autoLevels=False, levels=(0, 255))
         self.binary_item.clear()
+        self.side_item.clear()
+        self.note_text = ""
         self.set_traces((), None)
         if reset_view or shape != self._page_shape:
             self.view.setRange(xRange=(0, shape[1]), yRange=(0, shape[0]), padding=0.01)
@@ -86,16 +117,29 @@ class ImageView(pg.GraphicsLayoutWidget):
         self._page_shape = shape
         self._apply_mode()
 
-    def set_binary(self, binary: np.ndarray | None, crop: CropBox | None) -> None:
-        """Show the binarised crop at its place on the page."""
+    def set_binary(
+        self, binary: np.ndarray | None, crop: CropBox | None, note: str | None = None
+    ) -> None:
+        """Show the binarised crop at its place on the page; with no (or almost no) ink, a
+        message over the image instead: ``note``, else the hint to lower the threshold."""
         if binary is None or crop is None:
             self.binary_item.clear()
+            self.side_item.clear()
+            self.note_text = note or ""
+            self._apply_mode()
             return
-        self.binary_item.setImage(
-            np.asarray(binary, dtype=np.uint8), autoLevels=False, levels=(0, 1)
+        image = np.asarray(binary, dtype=np.uint8)
+        for item in (self.binary_item, self.side_item):
+            item.setImage(image, autoLevels=False, levels=(0, 1))
+            item.setPos(crop.x0, crop.y0)
+        self.note_text = note or (
+            "" if np.count_nonzero(image) >= MIN_INK_FRACTION * image.size else NO_INK_TEXT
         )
-        self.binary_item.setPos(crop.x0, crop.y0)
         self._apply_mode()
+
+    def show_region(self, crop: CropBox) -> None:
+        """Zoom to ``crop`` (the ECG on the page), as large as the pane allows."""
+        self.view.setRange(xRange=(crop.x0, crop.x1), yRange=(crop.y0, crop.y1), padding=0.02)
 
     def set_traces(self, leads: tuple[Lead, ...] | list, rhythm_index: int | None) -> None:
         """Draw each lead's extracted trace over the page (rhythm lead in blue)."""
@@ -144,7 +188,7 @@ class ImageView(pg.GraphicsLayoutWidget):
 
     # -- display options ----------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
-        """ "scan", "binary" (black on white) or "both" (magenta binary over the scan)."""
+        """One of :data:`VIEW_MODES` (see the module docstring)."""
         if mode not in VIEW_MODES:
             raise ValueError(f"unknown view mode {mode!r}; use one of {VIEW_MODES}")
         self.mode = mode
@@ -156,9 +200,19 @@ class ImageView(pg.GraphicsLayoutWidget):
             item.setVisible(self.show_traces)
 
     def _apply_mode(self) -> None:
-        self.page_item.setVisible(self.mode != "binary")
-        self.binary_item.setVisible(self.mode != "scan")
-        self.binary_item.setLookupTable(_LUT_BINARY if self.mode == "binary" else _LUT_OVERLAY)
+        mode, noted = self.mode, bool(self.note_text)
+        self.side_view.setVisible(mode == "side")
+        self.ci.layout.setColumnStretchFactor(1, 1 if mode == "side" else 0)
+        self.ci.layout.setColumnMaximumWidth(1, 1e6 if mode == "side" else 0)
+        self.page_item.setVisible(mode != "binary" or noted)  # never a blank binary view
+        self.page_item.setOpacity(0.35 if mode == "binary" else 1.0)
+        self.binary_item.setVisible(mode in ("binary", "both"))
+        self.binary_item.setLookupTable(_LUT_BINARY if mode == "binary" else _LUT_OVERLAY)
+        shown = self.side_view if mode == "side" else self.view
+        for vb, note in zip((self.view, self.side_view), self.notes):
+            note.setVisible(noted and vb is shown and mode != "scan")
+            note.setText(self.note_text)
+            note.setPos(0, 0)
 
     def _on_roi_moving(self) -> None:
         if not self._setting_roi:

@@ -1,9 +1,12 @@
-"""The jobs the app runs in its worker thread: plain functions that call the core.
+"""The jobs the app runs in its worker threads: plain functions that call the core.
 
+The ``pipeline`` runner runs :func:`open_job` (load, then :func:`digitize_job`, then
+:func:`rhythm_job`); the ``preview`` runner runs :func:`preview_job`, the live binary image.
 Each job has the :mod:`ecgviewer.gui.workers` signature ``fn(token, report, ...)``, checks
 ``token`` between the stages and hands each stage's result to the GUI as a :class:`Stage`
 through ``report.partial``, so the page appears before the waveform and the waveform before
-the rhythm result. Nothing here imports Qt; the core is imported lazily (torch is slow).
+the rhythm result. Nothing here imports Qt; the slow core (torch, the digitiser) is imported
+lazily.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from ecgviewer.digitize.types import DigitizeSettings
+from ecgviewer.digitize.binarize import binarize_preview  # eager: the first preview stays quick
+from ecgviewer.digitize.stages import prepare_key, signal_with_gaps
+from ecgviewer.digitize.types import CropBox, DigitizeSettings
 from ecgviewer.errors import EcgViewerError
-from ecgviewer.gui.document import fresh_settings, prepare_key, signal_with_gaps
+from ecgviewer.gui.document import fresh_settings
 
 
 @dataclass(frozen=True)
@@ -65,10 +70,7 @@ def prepare_job(token, report, image, settings: DigitizeSettings, key: tuple) ->
 
 
 def classify_signal(signal_mv: np.ndarray, fs_hz: float):
-    """The rhythm model on one lead (torch imported here, on first use, single-threaded)."""
-    import torch
-
-    torch.set_num_threads(1)
+    """The rhythm model on one lead (imported on first use; it runs single-threaded)."""
     from ecgviewer.rhythm import classify
 
     return classify(np.asarray(signal_mv, dtype=np.float64), float(fs_hz))
@@ -150,3 +152,11 @@ def open_job(
     if not keep_settings:
         settings = fresh_settings(settings, image.dpi)
     return digitize_job(token, report, settings, image=image, key=prepare_key(settings))
+
+
+def preview_job(
+    token, report, darkness: np.ndarray, method: str, threshold: float | None, crop: CropBox
+) -> tuple[np.ndarray, CropBox]:
+    """The binary preview of ``darkness`` (the page inside ``crop``), returned with ``crop``
+    (the ``preview`` runner keeps only the last setting)."""
+    return binarize_preview(darkness, method, threshold), crop

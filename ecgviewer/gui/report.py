@@ -5,12 +5,10 @@ result, the calibration and settings, and the research-use notice. Drawn with QP
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt
+from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -24,10 +22,12 @@ from PySide6.QtGui import (
 )
 
 from ecgviewer import RESEARCH_NOTICE, __version__
+from ecgviewer.digitize.stages import signal_with_gaps
 from ecgviewer.errors import EcgViewerError
 from ecgviewer.gui._pg import CLASS_COLOURS, MAJOR_RGB, MINOR_RGB, RHYTHM_RGB
-from ecgviewer.gui.document import Document, overlay_breaks, signal_with_gaps
-from ecgviewer.gui.rhythm_panel import quality_flags, result_title
+from ecgviewer.gui.document import Document, overlay_breaks
+from ecgviewer.gui.rhythm_panel import CLASS_HELP, quality_flags, result_title
+from ecgviewer.io.signals import atomic_write_bytes
 from ecgviewer.rhythm.types import CLASS_NAMES, CLASSES
 
 PAGE_W_MM, PAGE_H_MM = 297.0, 210.0
@@ -148,52 +148,73 @@ def draw_report(painter: QPainter, px_per_mm: float, doc: Document) -> None:
     cv = _Canvas(painter, px_per_mm)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.fillRect(cv.rect(0, 0, PAGE_W_MM, PAGE_H_MM), QColor(255, 255, 255))
-    dig, res = doc.digitization, doc.rhythm
-    x0, inner_w = MARGIN_MM, PAGE_W_MM - 2 * MARGIN_MM
+    _draw_header(cv, doc)
+    scan_w = _draw_scan(cv, doc)
+    rx = MARGIN_MM + scan_w + 6
+    rw = PAGE_W_MM - MARGIN_MM - rx
+    y = _draw_result(cv, doc, rx, rw)
+    cv.text(rx, y + 1, rw, 105 - y, "\n".join(_settings_lines(doc)), 7.5, rgb=(40, 40, 40))
+    _draw_leads(cv, doc)
 
-    # header and notice
+
+def _draw_header(cv: _Canvas, doc: Document) -> None:
+    """Title, file and time stamp, and the research-use notice (top of the page)."""
+    x0 = MARGIN_MM
     cv.text(x0, 8, 150, 8, "ECG Viewer report", 15, bold=True)
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     cv.text(
         x0, 16, 170, 6, f"{doc.title}  ·  {stamp}  ·  ECG Viewer {__version__}", 8, rgb=(80, 80, 80)
     )
-    painter.fillRect(cv.rect(185, 8, 102, 13), QColor(255, 243, 205))
-    painter.setPen(cv.pen((224, 195, 106), 0.3))
-    painter.drawRect(cv.rect(185, 8, 102, 13))
+    cv.p.fillRect(cv.rect(185, 8, 102, 13), QColor(255, 243, 205))
+    cv.p.setPen(cv.pen((224, 195, 106), 0.3))
+    cv.p.drawRect(cv.rect(185, 8, 102, 13))
     cv.text(187, 9.5, 98, 11, RESEARCH_NOTICE, 8.5, bold=True, rgb=(92, 68, 0))
 
-    # scan with traces (top left)
+
+def _draw_scan(cv: _Canvas, doc: Document) -> float:
+    """The page with its traces, top left in a 150 × 80 mm box; returns the box width (mm)."""
     img = _image_with_traces(doc)
     box_w, box_h = 150.0, 80.0
     scale = min(box_w / img.width(), box_h / img.height())
     iw, ih = img.width() * scale, img.height() * scale
-    painter.drawImage(cv.rect(x0, 25, iw, ih), img)
-    painter.setPen(cv.pen((150, 150, 150), 0.2))
-    painter.drawRect(cv.rect(x0, 25, iw, ih))
+    cv.p.drawImage(cv.rect(MARGIN_MM, 25, iw, ih), img)
+    cv.p.setPen(cv.pen((150, 150, 150), 0.2))
+    cv.p.drawRect(cv.rect(MARGIN_MM, 25, iw, ih))
+    return box_w
 
-    # result and settings (top right)
-    rx, rw = x0 + box_w + 6, inner_w - box_w - 6
-    y = 25.0
-    if res is not None:
-        name = result_title(res)
-        cv.text(rx, y, rw, 8, name, 13, bold=True, rgb=CLASS_COLOURS.get(res.label, (0, 0, 0)))
-        y += 9
-        for k in CLASSES:
-            p = float(res.probabilities.get(k, 0.0))
-            cv.text(rx, y, 45, 5, CLASS_NAMES[k], 7.5)
-            painter.fillRect(cv.rect(rx + 46, y + 0.8, 50, 3.2), QColor(235, 235, 235))
-            painter.fillRect(cv.rect(rx + 46, y + 0.8, 50 * p, 3.2), QColor(*CLASS_COLOURS[k]))
-            cv.text(rx + 98, y, 20, 5, f"{100 * p:.0f} %", 7.5)
-            y += 5
-        hr = "–" if res.heart_rate_bpm is None else f"{res.heart_rate_bpm:.0f} bpm"
-        irr = "–" if res.rr_irregularity is None else f"{res.rr_irregularity:.3f}"
-        cv.text(rx, y + 1, rw, 5, f"Heart rate {hr}   ·   RR irregularity {irr}", 8.5)
-        y += 7
-    else:
+
+def _draw_result(cv: _Canvas, doc: Document, rx: float, rw: float) -> float:
+    """The rhythm result (or why there is none) at ``rx``, top right; returns the next y (mm)."""
+    res, y = doc.rhythm, 25.0
+    if res is None:
         cv.text(rx, y, rw, 7, "No rhythm result", 12, bold=True)
         cv.text(rx, y + 7, rw, 14, doc.rhythm_error or doc.digitize_error or "not analysed", 8)
-        y += 22
-    s = doc.settings
+        return y + 22
+    name = result_title(res)
+    cv.text(rx, y, rw, 8, name, 13, bold=True, rgb=CLASS_COLOURS.get(res.label, (0, 0, 0)))
+    y += 9
+    for k in CLASSES:
+        p = float(res.probabilities.get(k, 0.0))
+        cv.text(rx, y, 45, 5, CLASS_NAMES[k], 7.5)
+        cv.p.fillRect(cv.rect(rx + 46, y + 0.8, 50, 3.2), QColor(235, 235, 235))
+        cv.p.fillRect(cv.rect(rx + 46, y + 0.8, 50 * p, 3.2), QColor(*CLASS_COLOURS[k]))
+        cv.text(rx + 98, y, 20, 5, f"{100 * p:.0f} %", 7.5)
+        y += 5
+    if not res.cannot_assess:  # no rate from a signal too poor to read
+        hr = "–" if res.heart_rate_bpm is None else f"{res.heart_rate_bpm:.0f} bpm"
+        irr = "–" if res.rr_irregularity is None else f"{100 * res.rr_irregularity:.0f} %"
+        line = f"Heart rate {hr}   ·   RR irregularity {irr} (RMSSD / mean RR)"
+        cv.text(rx, y + 1, rw, 5, line, 8.5)
+    help_text = CLASS_HELP.get(res.label, "") if not res.cannot_assess else ""
+    if help_text:
+        cv.text(rx, y + 6.5, rw, 14, f"{CLASS_NAMES[res.label]}: {help_text}", 7)
+        return y + 21
+    return y + 7
+
+
+def _settings_lines(doc: Document) -> list[str]:
+    """Calibration, layout, binarisation, hand corrections and the first quality flags."""
+    dig, s = doc.digitization, doc.settings
     lines = []
     if dig is not None:
         c = dig.calibration
@@ -214,19 +235,21 @@ def draw_report(painter: QPainter, px_per_mm: float, doc: Document) -> None:
     if doc.edited_leads:
         names = ", ".join(sorted({dig.leads[i].name for i in doc.edited_leads}))
         lines.append(f"Corrected by hand: {names}")
-    flags = quality_flags(dig, res)
-    lines += [f"• {f}" for f in flags[:5]]
-    cv.text(rx, y + 1, rw, 105 - y, "\n".join(lines), 7.5, rgb=(40, 40, 40))
+    flags = quality_flags(dig, doc.rhythm)
+    return lines + [f"• {f}" for f in flags[:5]]
 
-    # rhythm strip at true scale, other leads below
+
+def _draw_leads(cv: _Canvas, doc: Document) -> None:
+    """The rhythm strip at true scale, then the other leads below it, four to a row."""
+    dig = doc.digitization
     if dig is None or not dig.leads:
         return
     rhythm_i = doc.rhythm_lead_index()
     if rhythm_i is None:
         rhythm_i = max(range(len(dig.leads)), key=lambda i: dig.leads[i].duration_s)
     strip = dig.leads[rhythm_i]
-    y_top = 110.0
     others = [ld for i, ld in enumerate(dig.leads) if i != rhythm_i]
+    x0, inner_w, y_top = MARGIN_MM, PAGE_W_MM - 2 * MARGIN_MM, 110.0
     strip_h = 40.0 if not others else 30.0
     strip_w = min(inner_w, strip.duration_s * MM_PER_S)
     cv.text(
@@ -241,9 +264,14 @@ def draw_report(painter: QPainter, px_per_mm: float, doc: Document) -> None:
     )
     cv.grid(x0, y_top, strip_w, strip_h)
     cv.trace(x0, y_top + strip_h / 2, strip_w, strip_h, strip, MM_PER_S, MM_PER_MV, RHYTHM_RGB)
-    if not others:
-        return
-    y = y_top + strip_h + 6
+    if others:
+        _draw_other_leads(cv, others, y_top + strip_h + 6)
+
+
+def _draw_other_leads(cv: _Canvas, others: list, y: float) -> None:
+    """The leads other than the rhythm strip from ``y`` down, four to a row, each row scaled
+    to fit the page width (at most 25 mm/s), at 5 mm/mV."""
+    x0, inner_w = MARGIN_MM, PAGE_W_MM - 2 * MARGIN_MM
     per_row = 4
     rows = [others[i : i + per_row] for i in range(0, len(others), per_row)]
     cell_h = min(18.0, (PAGE_H_MM - MARGIN_MM - y) / len(rows) - 1)
@@ -262,29 +290,26 @@ def draw_report(painter: QPainter, px_per_mm: float, doc: Document) -> None:
 
 
 def write_report(doc: Document, path: Path) -> Path:
-    """Write the report as PDF (``.pdf``) or PNG (anything else is an error), atomically."""
+    """Write the report as PDF (``.pdf``) or PNG (anything else is an error), atomically and
+    with the file mode the umask gives (as every other output)."""
     if doc.image is None:
         raise EcgViewerError("nothing to report: no image open")
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".pdf", ".png"):
         raise EcgViewerError(f"report must be .pdf or .png, not {path.suffix or 'no extension'}")
-    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=path.parent, prefix=".report-")
-    os.close(fd)
-    try:
-        if suffix == ".pdf":
-            _write_pdf(doc, tmp)
-        else:
-            _write_png(doc, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if suffix == ".pdf":
+        _write_pdf(doc, buffer)
+    else:
+        _write_png(doc, buffer)
+    buffer.close()
+    return atomic_write_bytes(path, bytes(buffer.data()))
 
 
-def _write_pdf(doc: Document, path: str) -> None:
-    writer = QPdfWriter(path)
+def _write_pdf(doc: Document, device: QBuffer) -> None:
+    writer = QPdfWriter(device)
     writer.setResolution(300)
     writer.setPageLayout(
         QPageLayout(
@@ -302,10 +327,11 @@ def _write_pdf(doc: Document, path: str) -> None:
         painter.end()
 
 
-def _write_png(doc: Document, path: str) -> None:
+def _write_png(doc: Document, device: QBuffer) -> None:
     k = PNG_DPI / 25.4
     size = QSizeF(PAGE_W_MM * k, PAGE_H_MM * k).toSize()
     img = QImage(size, QImage.Format.Format_RGB32)
+    img.fill(Qt.GlobalColor.white)  # the page may not reach the last pixel column or row
     dpm = int(round(PNG_DPI / 0.0254))
     img.setDotsPerMeterX(dpm)
     img.setDotsPerMeterY(dpm)
@@ -314,5 +340,5 @@ def _write_png(doc: Document, path: str) -> None:
         draw_report(painter, k, doc)
     finally:
         painter.end()
-    if not img.save(path, "PNG"):
-        raise EcgViewerError(f"could not write {path}")
+    if not img.save(device, "PNG"):
+        raise EcgViewerError("could not encode the report as PNG")

@@ -1,5 +1,7 @@
-"""The rhythm result: label, the four class probabilities as bars, heart rate, quality flags,
-and the research-use notice (always visible)."""
+"""The rhythm result: label with a line saying what the class means, the four class
+probabilities as bars (each explained in its tooltip), heart rate and RR irregularity with
+units (hidden when the rhythm cannot be assessed), quality flags, and the research-use notice
+(always visible)."""
 
 from __future__ import annotations
 
@@ -32,15 +34,42 @@ def notice_label() -> QLabel:
     return label
 
 
+# what each class means, in words a clinician reads as intended (CinC 2017's four classes)
+CLASS_HELP = {
+    "N": "Regular beats from the sinus node at a normal rate.",
+    "A": "Atrial fibrillation: irregularly irregular beats without P waves.",
+    "O": (
+        "Neither normal sinus rhythm nor AF, as the PhysioNet/CinC 2017 data define it: other "
+        "arrhythmias, but also abnormal beats or waveforms (ectopic beats, conduction "
+        "changes, ST changes) on a rhythm that may well be sinus. It does not by itself mean "
+        "the rhythm is not sinus."
+    ),
+    "~": "The signal is too noisy or too short to classify.",
+}
+HEART_RATE_HELP = "Beats per minute, from the median interval between detected beats (RR)."
+IRREGULARITY_HELP = (
+    "How much consecutive RR intervals differ: RMSSD divided by the mean RR, in % of the mean "
+    "interval. Near 0 % is regular; atrial fibrillation typically gives high values."
+)
+
+
+def _is_grid_warning(text: str) -> bool:
+    low = text.lower()
+    return "no ecg grid" in low or "no grid found" in low
+
+
 def quality_flags(dig: Digitization | None, result: RhythmResult | None) -> list[str]:
     """Plain-language flags about how far the result can be trusted (no repeats)."""
     flags: list[str] = []
+    if dig is not None:  # first: the digitisation's self-checks say it cannot be right as is
+        flags.extend(f"Needs review: {reason}" for reason in dig.review_reasons)
     if result is not None:
         if result.cannot_assess:
             flags.append("Signal quality too poor to assess the rhythm.")
         flags.extend(result.warnings)
     if dig is not None:
-        if not dig.calibration.grid_found:
+        # one "no grid" flag: the digitiser's own warning says it with the scale it used
+        if not dig.calibration.grid_found and not any(map(_is_grid_warning, dig.warnings)):
             flags.append(f"No ECG grid found: scale from {dig.calibration.source}.")
         if dig.quality < 0.5:
             flags.append(f"Low digitisation quality ({dig.quality:.2f}).")
@@ -93,22 +122,37 @@ class RhythmPanel(QWidget):
                 f"QProgressBar::chunk {{ background: rgb({r},{g},{b}); }}"
             )
             self.bars[name] = bar
-            form.addRow(CLASS_NAMES[name], bar)
+            label = QLabel(CLASS_NAMES[name])
+            for widget in (label, bar):
+                widget.setToolTip(f"{CLASS_NAMES[name]}: {CLASS_HELP[name]}")
+            form.addRow(label, bar)
         self.heart_rate = QLabel("–")
         self.irregularity = QLabel("–")
-        form.addRow("Heart rate", self.heart_rate)
-        form.addRow("RR irregularity", self.irregularity)
+        for title, value, help_text in (
+            ("Heart rate", self.heart_rate, HEART_RATE_HELP),
+            ("RR irregularity", self.irregularity, IRREGULARITY_HELP),
+        ):
+            label = QLabel(title)
+            label.setToolTip(help_text)
+            value.setToolTip(help_text)
+            form.addRow(label, value)
+        self.form = form
+        self.explanation = QLabel("")
+        self.explanation.setObjectName("classExplanation")
+        self.explanation.setWordWrap(True)
+        self.explanation.setStyleSheet("color:#444;")
         self.flags = QLabel("")
         self.flags.setWordWrap(True)
         self.flags.setStyleSheet("color:#8a4b00;")
         self.notice = notice_label()
-        for text in (self.label, self.status, self.flags, self.notice):
+        for text in (self.label, self.explanation, self.status, self.flags, self.notice):
             # long wrapped texts must not widen the dock: they take the width they are given
             text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             text.setMinimumWidth(120)
         box = QVBoxLayout(self)
         box.setContentsMargins(6, 6, 6, 6)
         box.addWidget(self.label)
+        box.addWidget(self.explanation)
         box.addWidget(self.status)
         box.addLayout(form)
         box.addWidget(self.flags)
@@ -125,12 +169,14 @@ class RhythmPanel(QWidget):
         if result is None:
             self.label.setText("No rhythm result")
             self.label.setStyleSheet("")
+            self.explanation.setText("")
             self.status.setText(error or "Not analysed yet.")
             for bar in self.bars.values():
                 bar.setValue(0)
                 bar.setFormat("–")
             self.heart_rate.setText("–")
             self.irregularity.setText("–")
+            self._show_rates(True)
         else:
             self.label.setText(result_title(result))
             r, g, b = CLASS_COLOURS.get(result.label, (0, 0, 0))
@@ -140,11 +186,25 @@ class RhythmPanel(QWidget):
                 p = float(result.probabilities.get(name, 0.0))
                 bar.setValue(int(round(p * 1000)))
                 bar.setFormat(f"{100 * p:.0f} %")
+            self.explanation.setText(
+                "The signal is too poor for a reliable reading: the class above is only a guess."
+                if result.cannot_assess and result.label != "~"
+                else CLASS_HELP.get(result.label, "")
+            )
             self.heart_rate.setText(
-                "–" if result.heart_rate_bpm is None else f"{result.heart_rate_bpm:.0f} bpm"
+                "–"
+                if result.heart_rate_bpm is None
+                else f"{result.heart_rate_bpm:.0f} bpm (from RR intervals)"
             )
             self.irregularity.setText(
-                "–" if result.rr_irregularity is None else f"{result.rr_irregularity:.3f}"
+                "–"
+                if result.rr_irregularity is None
+                else f"{100 * result.rr_irregularity:.0f} % of the mean RR (RMSSD)"
             )
+            self._show_rates(not result.cannot_assess)  # no rate from a signal too poor to read
         flags = quality_flags(dig, result)
         self.flags.setText("\n".join(f"• {f}" for f in flags))
+
+    def _show_rates(self, show: bool) -> None:
+        for value in (self.heart_rate, self.irregularity):
+            self.form.setRowVisible(value, show)

@@ -1,5 +1,8 @@
-"""The extracted waveform: one row per lead in mV against seconds on ECG paper, the rhythm
-strip highlighted with its probability timeline beneath, and hand correction of traces.
+"""The extracted waveform drawn as printed ECG paper: one sheet in mm (see :mod:`.sheet`) in
+ONE plot with a locked aspect, so the grid stays square and the wheel zooms the whole sheet,
+never one row's amplitude. Samples the digitiser bridged or doubts are faded and dashed; each
+lead's trace quality shows beside its name when it is low; the rhythm-class probabilities run
+in a band under the sheet with a legend.
 
 Correction modes: "view" (zoom/pan), "drag" (grab a point of a trace and move it; neighbours
 follow smoothly) and "draw" (redraw a short stretch with the mouse). The view never changes
@@ -11,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ecgviewer.digitize.types import STANDARD_LEADS, Digitization
+from ecgviewer.digitize.stages import signal_with_gaps
+from ecgviewer.digitize.types import Digitization
 from ecgviewer.gui import trace_edit
 from ecgviewer.gui._pg import (
     CLASS_COLOURS,
@@ -24,188 +28,132 @@ from ecgviewer.gui._pg import (
     TRACE_RGB,
     pg,
 )
-from ecgviewer.gui.document import signal_with_gaps
-from ecgviewer.rhythm.types import CLASSES, RhythmResult
+from ecgviewer.gui.sheet import (
+    ARRANGEMENTS,
+    Placement,
+    Sheet,
+    doubted,
+    grid_lines,
+    layout_sheet,
+    window_edges,
+)
+from ecgviewer.rhythm.types import CLASS_NAMES, CLASSES, RhythmResult
 
-MINOR_S, MAJOR_S = 0.04, 0.2
-MINOR_MV, MAJOR_MV = 0.1, 0.5
-ROW_HEIGHT_PX = 58  # minimum; rows grow to fill the panel
-TIMELINE_HEIGHT_PX = 64
 PICK_TOLERANCE_PX = 12
+LOW_QUALITY = 0.7  # a lead's trace quality is shown beside its name below this
+DOUBT_RGBA = (120, 120, 120, 170)
+REVIEW_STYLE = "background:#fde0dc; color:#7a1c0c; border:1px solid #e8a79b; padding:3px;"
 
 
-def grid_lines(t0: float, t1: float, v0: float, v1: float, step_s: float, step_mv: float):
-    """x, y arrays of vertical and horizontal grid segments (pairs) covering the box."""
-    xs = np.arange(np.floor(t0 / step_s), np.ceil(t1 / step_s) + 1) * step_s
-    ys = np.arange(np.floor(v0 / step_mv), np.ceil(v1 / step_mv) + 1) * step_mv
-    vx = np.repeat(xs, 2)
-    vy = np.tile([ys[0], ys[-1]], len(xs))
-    hx = np.tile([xs[0], xs[-1]], len(ys))
-    hy = np.repeat(ys, 2)
-    return np.concatenate([vx, hx]), np.concatenate([vy, hy])
-
-
-def window_edges(centres_s: np.ndarray, duration_s: float) -> np.ndarray:
-    """Boundaries of the analysis windows around their centre times: half-way between
-    neighbours, the ends at 0 and ``duration_s`` (len(centres) + 1 values)."""
-    c = np.asarray(centres_s, dtype=np.float64)
-    mids = (c[:-1] + c[1:]) / 2
-    first = min(0.0, c[0]) if c.size else 0.0
-    last = max(duration_s, c[-1]) if c.size else duration_s
-    return np.concatenate([[first], mids, [last]])
-
-
-def display_order(dig: Digitization, rhythm_index: int | None) -> list[int]:
-    """Lead indices: the rhythm strip first (what a rhythm reader looks at), then the usual
-    order (I, II, III, aVR, … V6), each lead's segments by time."""
-    rank = {name.lower(): k for k, name in enumerate(STANDARD_LEADS)}
-    order = sorted(
-        range(len(dig.leads)),
-        key=lambda i: (
-            i != rhythm_index,
-            rank.get(dig.leads[i].name.lower(), len(rank)),
-            dig.leads[i].start_s,
-            i,
-        ),
+def caption_text(sheet: Sheet | None) -> str:
+    speed, gain = (sheet.mm_per_s, sheet.mm_per_mv) if sheet else (25.0, 10.0)
+    return (
+        f"{speed:g} mm/s, {gain:g} mm/mV: small square 1 mm = {1 / speed:.2g} s × "
+        f"{1 / gain:.2g} mV, large 5 mm = {5 / speed:.2g} s × {5 / gain:.2g} mV. "
+        "Grey dashes: stretches bridged or doubted. Wheel: zoom · drag: pan · double-click: fit."
     )
-    return order
 
 
-class _EditViewBox(pg.ViewBox):
-    """A ViewBox that hands left-button drags to its row while an edit mode is on."""
+class _SheetViewBox(pg.ViewBox):
+    """The sheet's ViewBox: hands left-button drags to the view while an edit mode is on;
+    a double click fits the whole sheet."""
 
-    def __init__(self, row: _LeadRow) -> None:
-        super().__init__()
-        self._row = row
+    def __init__(self, view: WaveformView) -> None:
+        super().__init__(lockAspect=True, enableMenu=False)
+        self._view = view
 
     def mouseDragEvent(self, ev, axis=None):
-        if self._row.view.mode != "view" and ev.button() == Qt.MouseButton.LeftButton:
+        if self._view.mode != "view" and ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            self._row.drag(
+            self._view.drag(
                 ev, self.mapSceneToView(ev.scenePos()), self.mapSceneToView(ev.buttonDownScenePos())
             )
             return
         super().mouseDragEvent(ev, axis)
 
-
-class _LeadRow:
-    """One lead's plot: grid, trace, and the in-progress correction preview."""
-
-    def __init__(self, view: WaveformView, index: int, grid_row: int, pen) -> None:
-        self.view = view
-        self.index = index
-        self.plot = view.graphics.addPlot(row=grid_row, col=0, viewBox=_EditViewBox(self))
-        self.curve = self.plot.plot([], [], pen=pen, connect="finite")
-        self.stroke = self.plot.plot([], [], pen=pg.mkPen((0, 150, 136), width=2))
-        self._drag_origin: np.ndarray | None = None
-        self._drag_index: int | None = None
-        self._stroke_t: list[float] = []
-        self._stroke_v: list[float] = []
-
-    def lead(self):
-        return self.view.digitization.leads[self.index]
-
-    def time_axis(self) -> np.ndarray:
-        lead = self.lead()
-        return lead.start_s + np.arange(len(lead.signal_mv)) / lead.fs_hz
-
-    def refresh(self) -> None:
-        lead = self.lead()
-        self.curve.setData(self.time_axis(), signal_with_gaps(lead))
-
-    def drag(self, ev, pos, down_pos) -> None:
-        if self.view.mode == "drag":
-            self._drag_point(ev, pos, down_pos)
-        else:
-            self._draw(ev, pos)
-
-    def _drag_point(self, ev, pos, down_pos) -> None:
-        lead = self.lead()
-        if ev.isStart():
-            i = int(round((down_pos.x() - lead.start_s) * lead.fs_hz))
-            self._drag_index = None
-            if not 0 <= i < len(lead.signal_mv):
-                return
-            # tolerance in mV from pixels: how far from the trace a press still grabs it
-            vb = self.plot.getViewBox()
-            mv_per_px = vb.viewPixelSize()[1]
-            lo, hi = max(0, i - 3), min(len(lead.signal_mv), i + 4)
-            near = np.nanmin(np.abs(np.asarray(lead.signal_mv[lo:hi]) - down_pos.y()))
-            if not near <= PICK_TOLERANCE_PX * mv_per_px:
-                return
-            self._drag_index = i
-            self._drag_origin = np.asarray(lead.signal_mv, dtype=np.float64).copy()
-        if self._drag_index is None or self._drag_origin is None:
+    def mouseClickEvent(self, ev):
+        if ev.double():
+            ev.accept()
+            self._view.fit()
             return
-        delta = pos.y() - down_pos.y()
-        start, values = trace_edit.drag_point(
-            self._drag_origin, self._drag_index, delta, lead.fs_hz
-        )
-        preview = self._drag_origin.copy()
-        preview[start : start + len(values)] = values
-        self.curve.setData(self.time_axis(), preview)
-        if ev.isFinish():
-            self._drag_index = None
-            self._drag_origin = None
-            self.view.edit_requested.emit(self.index, start, values, "Move trace point")
+        super().mouseClickEvent(ev)
 
-    def _draw(self, ev, pos) -> None:
-        if ev.isStart():
-            self._stroke_t, self._stroke_v = [], []
-        self._stroke_t.append(pos.x())
-        self._stroke_v.append(pos.y())
-        self.stroke.setData(self._stroke_t, self._stroke_v)
-        if ev.isFinish():
-            lead = self.lead()
-            out = trace_edit.redraw_segment(
-                lead.signal_mv,
-                lead.fs_hz,
-                lead.start_s,
-                np.array(self._stroke_t),
-                np.array(self._stroke_v),
-            )
-            self.stroke.setData([], [])
-            self._stroke_t, self._stroke_v = [], []
-            if out is not None:
-                self.view.edit_requested.emit(self.index, out[0], out[1], "Redraw trace segment")
+
+class _Trace:
+    """One placement's curves: the solid trace, the doubted stretches, its label."""
+
+    def __init__(self, view: WaveformView, place: Placement, pen) -> None:
+        self.place = place
+        self.view = view
+        self.curve = view.plot.plot([], [], pen=pen, connect="finite")
+        self.doubt = view.plot.plot(
+            [], [], pen=pg.mkPen(DOUBT_RGBA, width=1.2, style=Qt.PenStyle.DashLine)
+        )
+
+    @property
+    def index(self) -> int:
+        return self.place.index
+
+    def refresh(self, values: np.ndarray | None = None) -> None:
+        lead = self.view.digitization.leads[self.place.index]
+        p = self.place
+        k = np.arange(p.first, p.first + p.count)
+        sig = signal_with_gaps(lead) if values is None else np.asarray(values, dtype=np.float64)
+        x = p.x_mm(k)
+        self.curve.setData(x, p.y_mm(sig[k]))
+        doubt = doubted(lead.valid_mask, lead.signal_mv)[k] if values is None else k * np.nan
+        self.doubt.setData(x, p.y_mm(doubt), connect="finite")
 
 
 class WaveformView(QWidget):
-    """Scrollable stack of lead rows sharing one time axis; see the module docstring."""
+    """The sheet of ECG paper with the extracted leads; see the module docstring."""
 
     edit_requested = Signal(int, int, object, str)  # lead index, first sample, values, text
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.mode = "view"
+        self.arrangement = "paper"
         self.digitization: Digitization | None = None
         self.rhythm_index: int | None = None
-        self.rows: list[_LeadRow] = []
-        self.timeline_plot: pg.PlotItem | None = None
+        self.sheet: Sheet | None = None
+        self.traces: list[_Trace] = []
         self.timeline_curves: dict[str, pg.PlotDataItem] = {}
+        self._grab = None  # (placement, sample, original signal) while dragging a point
+        self._stroke: list[tuple[float, float]] = []
+        self._stroke_place: Placement | None = None
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(PAPER_RGB)
-        self.graphics.ci.setSpacing(0)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.graphics)
+        self.plot = self.graphics.addPlot(viewBox=_SheetViewBox(self))
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
         self.placeholder = QLabel("Open an ECG image (File ▸ Open, or drop a file here).")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
-        self.caption = QLabel(
-            "Extracted signal in mV against time in s. Grid: small squares 0.04 s × 0.1 mV, "
-            "large squares 0.2 s × 0.5 mV. Wheel: zoom, drag: pan."
-        )
+        self.caption = QLabel(caption_text(None))
+        self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color:#555; padding:1px 4px;")
+        self.review = QLabel("")
+        self.review.setWordWrap(True)
+        self.review.setStyleSheet(REVIEW_STYLE)
+        self.review.setObjectName("reviewNotice")
+        self.review.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.caption, 0)
+        layout.addWidget(self.review, 0)
         layout.addWidget(self.placeholder, 1)
-        layout.addWidget(self.scroll, 1)
-        self.scroll.hide()
+        layout.addWidget(self.graphics, 1)
+        self.graphics.hide()
 
     # -- public -------------------------------------------------------------------------------
+    @property
+    def view_box(self) -> pg.ViewBox:
+        return self.plot.getViewBox()
+
     def set_mode(self, mode: str) -> None:
         if mode not in ("view", "drag", "draw"):
             raise ValueError(f"unknown edit mode {mode!r}")
@@ -213,134 +161,235 @@ class WaveformView(QWidget):
         cursor = Qt.CursorShape.ArrowCursor if mode == "view" else Qt.CursorShape.CrossCursor
         self.graphics.setCursor(cursor)
 
+    def set_arrangement(self, arrangement: str) -> None:
+        """``"paper"`` (the page's layout) or ``"rows"`` (one lead per row); redraws."""
+        if arrangement not in ARRANGEMENTS:
+            raise ValueError(f"unknown arrangement {arrangement!r}; use one of {ARRANGEMENTS}")
+        self.arrangement = arrangement
+        if self.digitization is not None:
+            self.show_digitization(self.digitization, self.rhythm_index)
+
     def show_message(self, text: str) -> None:
-        """Replace the plots by a message (nothing digitised yet, or it failed)."""
+        """Replace the sheet by a message (nothing digitised yet, or it failed)."""
         self.placeholder.setText(text)
         self.placeholder.show()
-        self.scroll.hide()
+        self.graphics.hide()
+        self.review.hide()
 
     def show_digitization(self, dig: Digitization | None, rhythm_index: int | None) -> None:
-        """Rebuild the rows for a new digitisation."""
-        self.graphics.clear()
-        self.rows = []
-        self.timeline_plot = None
+        """Lay out and draw a new digitisation."""
+        self.plot.clear()
+        self.traces = []
         self.timeline_curves = {}
         self.digitization = dig
         self.rhythm_index = rhythm_index
         if dig is None or not dig.leads:
+            self.sheet = None
             self.show_message("No waveform.")
             return
+        self.sheet = sheet = layout_sheet(dig, rhythm_index, self.arrangement)
         self.placeholder.hide()
-        self.scroll.show()
-        t_end = max(ld.start_s + ld.duration_s for ld in dig.leads)
-        t_start = min(ld.start_s for ld in dig.leads)
-        first = None
-        heights = 0
-        for i in display_order(dig, rhythm_index):
-            lead = dig.leads[i]
-            is_rhythm = i == rhythm_index and len(dig.leads) > 1
-            pen = pg.mkPen(RHYTHM_RGB if is_rhythm else TRACE_RGB, width=1.6 if is_rhythm else 1.2)
-            row = _LeadRow(self, i, len(self.rows) * 2, pen)
-            plot = row.plot
-            self._style_row(plot, lead, is_rhythm, t_start, t_end)
-            self.rows.append(row)
-            row.refresh()
-            if first is None:
-                first = plot
-            else:
-                plot.setXLink(first)
-            weight = 2 if is_rhythm or len(dig.leads) == 1 else 1
-            plot.setMinimumHeight(ROW_HEIGHT_PX * weight)
-            self.graphics.ci.layout.setRowStretchFactor(len(self.rows) * 2 - 2, weight)
-            heights += ROW_HEIGHT_PX * weight
-            if is_rhythm or len(dig.leads) == 1:
-                self.timeline_plot = self._add_timeline(
-                    len(self.rows) * 2 - 1, first, t_start, t_end
-                )
-                heights += TIMELINE_HEIGHT_PX
-        last = self.rows[-1].plot
-        last.showAxis("bottom")
-        last.setLabel("bottom", "time", units="s")
-        first.setXRange(t_start, t_end, padding=0.01)
-        self.graphics.setMinimumHeight(int(heights) + 40)
+        self.graphics.show()
+        self.caption.setText(caption_text(sheet))
+        self._show_review(dig)
+        self._draw_grid(sheet)
+        labelled: set[int] = set()
+        for place in sheet.placements:
+            is_rhythm = place.index == rhythm_index and len(dig.leads) > 1
+            pen = pg.mkPen(RHYTHM_RGB if is_rhythm else TRACE_RGB, width=1.4 if is_rhythm else 1.1)
+            trace = _Trace(self, place, pen)
+            trace.refresh()
+            self.traces.append(trace)
+            self._add_label(place, is_rhythm, first=place.index not in labelled)
+            labelled.add(place.index)
+        self.stroke = self.plot.plot([], [], pen=pg.mkPen((0, 150, 136), width=2))
+        if rhythm_index is not None:
+            self._add_timeline(sheet)
+        self.fit()
+
+    def fit(self) -> None:
+        """Show the whole sheet (and the rhythm band), as large as the pane allows."""
+        s = self.sheet
+        if s is None:
+            return
+        bottom = s.band()[0] - 6 if self.timeline_curves else s.bottom_mm
+        self.view_box.setRange(
+            xRange=(s.left_mm, s.right_mm), yRange=(bottom, s.top_mm), padding=0.01
+        )
 
     def refresh_lead(self, index: int) -> None:
         """Redraw one lead after a correction (or its undo)."""
-        if self.digitization is None:
-            return
-        for row in self.rows:
-            if row.index == index:
-                row.refresh()
+        for trace in self.traces:
+            if trace.index == index:
+                trace.refresh()
 
     def set_digitization_leads(self, dig: Digitization) -> None:
-        """Take a digitisation whose leads changed (same rows) and redraw them."""
+        """Take a digitisation whose leads changed (same places) and redraw them."""
         self.digitization = dig
-        for row in self.rows:
-            row.refresh()
+        for trace in self.traces:
+            trace.refresh()
 
     def show_rhythm(self, result: RhythmResult | None, start_s: float = 0.0) -> None:
-        """Draw the per-window class probabilities beneath the rhythm strip, each window as a
-        step over the stretch it covers (so one window on a 10 s strip is still visible)."""
-        if self.timeline_plot is None:
+        """Draw the per-window class probabilities in the band, each window as a step over
+        the stretch it covers (so one window on a 10 s strip is still visible)."""
+        if not self.timeline_curves or self.sheet is None:
             return
+        s = self.sheet
+        lo, hi = s.band()
         edges = None
         if result is not None and len(result.timeline_t_s):
-            edges = start_s + window_edges(np.asarray(result.timeline_t_s), result.duration_s)
+            edges = window_edges(np.asarray(result.timeline_t_s), result.duration_s)
+            if s.timeline is not None:
+                edges = s.timeline[0] + edges * s.timeline[1]
+            else:  # a wrapped strip: the band spans the sheet's width
+                edges = s.left_mm + edges / max(result.duration_s, 1e-9) * (s.right_mm - s.left_mm)
         for name, curve in self.timeline_curves.items():
             if edges is None:
                 curve.setData([], [])
                 continue
             probs = np.asarray(result.timeline_probs)[:, CLASSES.index(name)]
-            curve.setData(edges, probs, stepMode="center")
+            curve.setData(edges, lo + probs * (hi - lo), stepMode="center")
 
     # -- building -----------------------------------------------------------------------------
-    def _style_row(self, plot: pg.PlotItem, lead, is_rhythm: bool, t0: float, t1: float) -> None:
-        sig = np.asarray(lead.signal_mv, dtype=np.float64)
-        finite = sig[np.isfinite(sig)]
-        lo = min(-1.3, float(np.percentile(finite, 0.5)) - 0.3) if finite.size else -1.5
-        hi = max(1.3, float(np.percentile(finite, 99.5)) + 0.3) if finite.size else 1.5
-        for step_s, step_mv, rgb, width in (
-            (MINOR_S, MINOR_MV, MINOR_RGB, 0.6),
-            (MAJOR_S, MAJOR_MV, MAJOR_RGB, 1.0),
-        ):
-            gx, gy = grid_lines(t0 - 1.0, t1 + 1.0, lo - 3.0, hi + 3.0, step_s, step_mv)
+    def _show_review(self, dig: Digitization) -> None:
+        reasons = tuple(getattr(dig, "review_reasons", ()) or ())
+        if getattr(dig, "status", "ok") == "needs_review" or reasons:
+            text = "; ".join(reasons) if reasons else "the self-checks found it implausible"
+            self.review.setText(
+                f"⚠ Needs review – this result cannot be right as it stands: {text}"
+            )
+            self.review.show()
+        else:
+            self.review.hide()
+
+    def _draw_grid(self, s: Sheet) -> None:
+        bottom = s.band()[0] - 5 if self.rhythm_index is not None else s.bottom_mm
+        bottom = 5 * np.floor(bottom / 5)
+        for step, rgb, width in ((1.0, MINOR_RGB, 0.5), (5.0, MAJOR_RGB, 0.9)):
+            gx, gy = grid_lines(s.left_mm, s.right_mm, bottom, s.top_mm, step, step)
             item = pg.PlotCurveItem(gx, gy, connect="pairs", pen=pg.mkPen(rgb, width=width))
             item.setZValue(-10)
-            plot.addItem(item)
-        plot.setYRange(lo, hi, padding=0)
-        plot.hideAxis("bottom")
-        plot.setMenuEnabled(False)
-        plot.hideButtons()
-        tall = is_rhythm or len(self.digitization.leads) == 1
-        plot.setLabel("left", f"{lead.name} (mV)" if tall else lead.name)  # short rows: name only
-        plot.getAxis("left").setWidth(62)
-        plot.getAxis("left").setTickSpacing(levels=[(1.0, 0.0)])  # labels at whole mV only
-        plot.getViewBox().setLimits(xMin=t0 - 1.0, xMax=t1 + 1.0, yMin=lo - 3.0, yMax=hi + 3.0)
-        plot.getViewBox().setMouseEnabled(x=True, y=True)
-        if is_rhythm:
-            plot.getViewBox().setBorder(pg.mkPen(RHYTHM_RGB, width=2))
-            label = pg.TextItem(f"Rhythm strip ({lead.name})", color=RHYTHM_RGB, anchor=(0, 0))
-            label.setPos(t0, hi)
-            plot.addItem(label)
+            self.plot.addItem(item)
+        margin = 10 * max(s.right_mm - s.left_mm, s.top_mm - bottom)  # any pane aspect fits
+        self.view_box.setLimits(
+            xMin=s.left_mm - margin, xMax=s.right_mm + margin,
+            yMin=bottom - margin, yMax=s.top_mm + margin, minXRange=4.0, minYRange=4.0,
+        )  # fmt: skip
 
-    def _add_timeline(self, row: int, link: pg.PlotItem, t0: float, t1: float) -> pg.PlotItem:
-        plot = self.graphics.addPlot(row=row, col=0)
-        plot.setXLink(link)
-        plot.setYRange(0, 1, padding=0.05)
-        plot.setMaximumHeight(TIMELINE_HEIGHT_PX + 22)
-        plot.setMinimumHeight(TIMELINE_HEIGHT_PX + 22)
-        plot.setMenuEnabled(False)
-        plot.hideButtons()
-        plot.setMouseEnabled(x=True, y=False)
-        plot.setLabel("left", "P(class)")
-        plot.getAxis("left").setWidth(62)
-        plot.getAxis("left").setTicks([[(0, "0"), (0.5, ".5"), (1, "1")]])
-        # no legend over the curves: the colours are those of the Rhythm panel's bars
-        plot.getAxis("left").setToolTip(
-            "Class probability per analysis window; colours as in the Rhythm panel"
-        )
+    def _add_label(self, place: Placement, is_rhythm: bool, first: bool) -> None:
+        lead = self.digitization.leads[place.index]
+        if first:
+            name = f"Rhythm strip ({lead.name})" if is_rhythm else lead.name
+            colour = "#1565c0" if is_rhythm else "#111"
+            html = f"<span style='color:{colour}; font-weight:bold'>{name}</span>"
+            if lead.quality < LOW_QUALITY:
+                html += (
+                    f" <span style='color:#b35c00'>trace quality {100 * lead.quality:.0f} %</span>"
+                )
+        else:  # a later row of a wrapped strip: its start time
+            html = f"<span style='color:#666'>{place.first / place.fs_hz:.0f} s</span>"
+        label = pg.TextItem(html=html, anchor=(0, 0), fill=pg.mkBrush(*PAPER_RGB, 200))
+        label.setPos(place.x0_mm + 0.5, place.baseline_mm + 0.48 * self.sheet.pitch_mm)
+        label.setZValue(5)
+        self.plot.addItem(label)
+
+    def _add_timeline(self, s: Sheet) -> None:
+        lo, hi = s.band()
+        x = [s.left_mm, s.right_mm]
+        for level in (0.0, 0.5, 1.0):
+            y = lo + level * (hi - lo)
+            line = pg.PlotCurveItem(x, [y, y], pen=pg.mkPen((150, 150, 150), width=0.7))
+            self.plot.addItem(line)
         for name in CLASSES:
-            self.timeline_curves[name] = plot.plot(
+            self.timeline_curves[name] = self.plot.plot(
                 [], [], pen=pg.mkPen(CLASS_COLOURS[name], width=1.8), name=name
             )
-        return plot
+        keys = " ".join(
+            f"<span style='color:rgb{CLASS_COLOURS[n]}'>■ {CLASS_NAMES[n]}</span>" for n in CLASSES
+        )
+        legend = pg.TextItem(
+            html=f"<span style='color:#333'>Class probability per window:</span> {keys}",
+            anchor=(0, 0),
+        )
+        legend.setPos(s.left_mm, lo - 0.5)
+        self.plot.addItem(legend)
+        for level, text in ((0.0, "0"), (1.0, "1")):
+            tick = pg.TextItem(text, color=(90, 90, 90), anchor=(1, 0.5))
+            tick.setPos(s.left_mm, lo + level * (hi - lo))
+            self.plot.addItem(tick)
+
+    # -- hand corrections ---------------------------------------------------------------------
+    def pick(self, x_mm: float, y_mm: float, tol_mm: float) -> tuple[Placement, int] | None:
+        """The placement whose trace passes within ``tol_mm`` of the point, and the sample."""
+        best = None
+        for place in self.sheet.placements if self.sheet else ():
+            if not place.covers(x_mm):
+                continue
+            sig = np.asarray(self.digitization.leads[place.index].signal_mv, dtype=np.float64)
+            k = int(round(place.sample_at(x_mm)))
+            lo, hi = max(place.first, k - 3), min(place.first + place.count, k + 4)
+            if not lo <= k < hi:
+                continue
+            with np.errstate(invalid="ignore"):
+                d = np.nanmin(np.abs(place.y_mm(sig[lo:hi]) - y_mm)) if hi > lo else np.inf
+            if d <= tol_mm and (best is None or d < best[0]):
+                best = (d, place, k)
+        return None if best is None else (best[1], best[2])
+
+    def pick_row(self, x_mm: float, y_mm: float) -> Placement | None:
+        """The placement under the point whose baseline is nearest (for redrawing)."""
+        rows = [p for p in (self.sheet.placements if self.sheet else ()) if p.covers(x_mm)]
+        if not rows:
+            return None
+        place = min(rows, key=lambda p: abs(p.baseline_mm - y_mm))
+        return place if abs(place.baseline_mm - y_mm) <= 0.75 * self.sheet.pitch_mm else None
+
+    def drag(self, ev, pos, down_pos) -> None:
+        """A left-button drag in an edit mode, ``pos``/``down_pos`` in sheet mm."""
+        if self.mode == "drag":
+            self._drag_point(ev, pos, down_pos)
+        else:
+            self._draw(ev, pos)
+
+    def _drag_point(self, ev, pos, down_pos) -> None:
+        if ev.isStart():
+            self._grab = None
+            tol = PICK_TOLERANCE_PX * self.view_box.viewPixelSize()[1]
+            hit = self.pick(down_pos.x(), down_pos.y(), tol)
+            if hit is None:
+                return
+            lead = self.digitization.leads[hit[0].index]
+            self._grab = (hit[0], hit[1], np.asarray(lead.signal_mv, dtype=np.float64).copy())
+        if self._grab is None:
+            return
+        place, k, origin = self._grab
+        delta_mv = (pos.y() - down_pos.y()) / place.mm_per_mv
+        start, values = trace_edit.drag_point(origin, k, delta_mv, place.fs_hz)
+        preview = origin.copy()
+        preview[start : start + len(values)] = values
+        for trace in self.traces:
+            if trace.index == place.index:
+                trace.refresh(preview)
+        if ev.isFinish():
+            self._grab = None
+            self.edit_requested.emit(place.index, start, values, "Move trace point")
+
+    def _draw(self, ev, pos) -> None:
+        if ev.isStart():
+            self._stroke = []
+            self._stroke_place = self.pick_row(pos.x(), pos.y())
+        place = self._stroke_place
+        if place is None:
+            return
+        self._stroke.append((pos.x(), pos.y()))
+        xs, ys = np.array(self._stroke).T
+        self.stroke.setData(xs, ys)
+        if ev.isFinish():
+            lead = self.digitization.leads[place.index]
+            t = lead.start_s + np.array([place.sample_at(x) for x in xs]) / lead.fs_hz
+            v = (ys - place.baseline_mm) / place.mm_per_mv
+            out = trace_edit.redraw_segment(lead.signal_mv, lead.fs_hz, lead.start_s, t, v)
+            self.stroke.setData([], [])
+            self._stroke, self._stroke_place = [], None
+            if out is not None:
+                self.edit_requested.emit(place.index, out[0], out[1], "Redraw trace segment")

@@ -6,6 +6,7 @@ shape ``(n_samples, n_leads)``, an explicit sampling rate, and lead names.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.errors import SignalFormatError
+from ecgviewer.io.limits import MAX_CSV_BYTES, MAX_SIGNAL_SAMPLES
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,14 @@ def _parse_header(hea_path: Path) -> tuple[dict, list[dict]]:
     head = lines[0].split()
     try:
         n_sig = int(head[1])
-        fs = float(head[2].split("/")[0]) if len(head) > 2 else 250.0
+        fs = float(head[2].split("/")[0]) if len(head) > 2 else None
         n_samp = int(head[3]) if len(head) > 3 else None
     except (IndexError, ValueError) as exc:
         raise SignalFormatError(f"{hea_path}: bad record line {lines[0]!r}") from exc
+    if fs is not None and not (math.isfinite(fs) and fs > 0):
+        raise SignalFormatError(f"{hea_path}: sampling rate must be positive, got {head[2]!r}")
+    if not 0 < n_sig <= 1000 or (n_samp is not None and n_samp < 0):
+        raise SignalFormatError(f"{hea_path}: bad record line {lines[0]!r}")
     sigs = []
     for ln in lines[1 : 1 + n_sig]:
         parts = ln.split()
@@ -93,8 +99,48 @@ def _unit_scale_to_mv(unit: str) -> float:
     return {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}.get(u, 1.0)
 
 
-def read_wfdb(path: str | os.PathLike) -> Record:
-    """Read a WFDB record (``.hea`` + format 16 or 212 ``.dat``; also CinC ``.mat`` files)."""
+def _signal_file(hea: Path, name: str) -> Path:
+    """The signal file a header names, which must be a plain file name beside the header."""
+    p = Path(name)
+    if p.name != name or name in (".", "..") or "\\" in name or p.is_absolute():
+        raise SignalFormatError(
+            f"{hea}: signal file {name!r} is not a plain file name beside the header"
+        )
+    path = hea.parent / name
+    if path.is_symlink() and path.resolve().parent != hea.parent.resolve():
+        raise SignalFormatError(f"{hea}: signal file {name!r} links outside the header's folder")
+    if not path.is_file():
+        raise SignalFormatError(f"{hea}: signal file {path.name} is missing")
+    return path
+
+
+def _declared_rate_wins(
+    declared: float | None, given: float | None, where: Path, default_hz: float | None = None
+) -> float:
+    """The sampling rate of a file: the one it declares; ``given`` (``--fs``) only fills a
+    missing one, and a conflict is refused rather than silently resolved."""
+    if given is not None and not (math.isfinite(given) and given > 0):
+        raise SignalFormatError(f"sampling rate must be positive, got {given}")
+    if declared is not None:
+        if given is not None and not math.isclose(declared, given, rel_tol=1e-6):
+            raise SignalFormatError(
+                f"{where}: the file declares {declared:g} Hz but --fs {given:g} was given; "
+                "the declared rate is used for such files, so drop --fs"
+            )
+        return float(declared)
+    if given is not None:
+        return float(given)
+    if default_hz is not None:
+        return default_hz
+    raise SignalFormatError(f"{where}: sampling rate unknown (add '# fs_hz=...' or pass --fs)")
+
+
+def read_wfdb(path: str | os.PathLike, fs_hz: float | None = None) -> Record:
+    """Read a WFDB record (``.hea`` + format 16 or 212 ``.dat``; also CinC ``.mat`` files).
+
+    The header's rate wins: ``fs_hz`` is used only when the header declares none (then the
+    WFDB default is 250 Hz), and a different ``fs_hz`` is refused. The signal file must lie
+    beside the header (a name, not a path)."""
     path = Path(path)
     hea = path.with_suffix(".hea") if path.suffix in (".dat", ".mat", ".hea", "") else path
     if path.suffix == "":
@@ -105,9 +151,13 @@ def read_wfdb(path: str | os.PathLike) -> Record:
     files = {s["file"] for s in sigs}
     if len(files) != 1:
         raise SignalFormatError(f"{hea}: signals in several files are not supported")
-    data_path = hea.parent / sigs[0]["file"]
+    data_path = _signal_file(hea, sigs[0]["file"])
+    fs = _declared_rate_wins(rec["fs"], fs_hz, hea, default_hz=250.0)
     fmt = sigs[0]["fmt"]
     n_sig = rec["n_sig"]
+    n_bytes = data_path.stat().st_size
+    if n_bytes > 2 * MAX_SIGNAL_SAMPLES:
+        raise SignalFormatError(f"{data_path}: {n_bytes / 1e6:.0f} MB is too large a record")
     if data_path.suffix == ".mat":
         digital = _read_mat_val(data_path).T
     elif fmt == "16":
@@ -119,6 +169,10 @@ def read_wfdb(path: str | os.PathLike) -> Record:
         raise SignalFormatError(f"{hea}: WFDB format {fmt} is not supported (16, 212)")
     if rec["n_samp"]:
         digital = digital[: rec["n_samp"]]
+    if digital.ndim != 2 or digital.shape[1] != n_sig:
+        raise SignalFormatError(
+            f"{data_path}: holds {digital.shape[-1]} signals, the header declares {n_sig}"
+        )
     gains = np.array([s["gain"] for s in sigs])
     base = np.array([s["baseline"] for s in sigs])
     scale = np.array([_unit_scale_to_mv(s["unit"]) for s in sigs])
@@ -126,7 +180,7 @@ def read_wfdb(path: str | os.PathLike) -> Record:
     signal[digital == -32768] = np.nan  # WFDB invalid-sample marker for format 16
     return Record(
         signal_mv=signal,
-        fs_hz=rec["fs"],
+        fs_hz=fs,
         lead_names=tuple(s["name"] for s in sigs),
         name=rec["name"],
     )
@@ -147,20 +201,32 @@ def _read_mat_val(path: Path) -> np.ndarray:
 
     try:
         val = loadmat(path)["val"]
+    except KeyError:
+        raise SignalFormatError(f"{path}: MAT file holds no 'val' signal array") from None
     except Exception as exc:  # scipy raises several types for corrupt files
         raise SignalFormatError(f"{path}: not a readable MAT file ({exc})") from exc
-    return np.atleast_2d(np.asarray(val))
+    val = np.asarray(val)
+    if val.dtype.kind not in "iuf" or val.ndim > 2 or val.size == 0:
+        kind = {"S": "text", "U": "text", "O": "a structure", "V": "a structure"}
+        raise SignalFormatError(
+            f"{path}: 'val' must be a numeric matrix of samples, got "
+            f"{kind.get(val.dtype.kind, str(val.dtype))} of shape {val.shape}"
+        )
+    if val.size > MAX_SIGNAL_SAMPLES:
+        raise SignalFormatError(f"{path}: {val.size} samples is too large a record")
+    return np.atleast_2d(val)
 
 
-def read_cinc_mat(path: str | os.PathLike, fs_hz: float = 300.0) -> Record:
-    """Read a CinC 2017 ``.mat`` (int16 ``val``, 1000 adu/mV); the ``.hea`` beside it wins."""
+def read_cinc_mat(path: str | os.PathLike, fs_hz: float | None = None) -> Record:
+    """Read a CinC 2017 ``.mat`` (int16 ``val``, 1000 adu/mV, 300 Hz unless ``fs_hz``);
+    the ``.hea`` beside it wins (and a different ``fs_hz`` is refused)."""
     path = Path(path)
     if path.with_suffix(".hea").exists():
-        return read_wfdb(path.with_suffix(".hea"))
+        return read_wfdb(path.with_suffix(".hea"), fs_hz)
     val = _read_mat_val(path).astype(np.float64)
     return Record(
         signal_mv=(val / 1000.0).T,
-        fs_hz=fs_hz,
+        fs_hz=_declared_rate_wins(None, fs_hz, path, default_hz=300.0),
         lead_names=tuple(["ECG"] * val.shape[0]) if val.shape[0] == 1 else tuple(
             f"ch{i + 1}" for i in range(val.shape[0])
         ),
@@ -214,38 +280,76 @@ def write_csv(record: Record, path: str | os.PathLike) -> Path:
 
 
 def read_csv(path: str | os.PathLike, fs_hz: float | None = None) -> Record:
-    """Read a CSV of leads in mV. fs comes from ``# fs_hz=``, a ``time_s`` column or ``fs_hz``."""
+    """Read a CSV of leads in mV. The rate comes from a ``# fs_hz=`` line or a ``time_s``
+    column; ``fs_hz`` is for files that declare none (a different one is refused)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        size = path.stat().st_size
+        if size > MAX_CSV_BYTES:
+            raise SignalFormatError(
+                f"{path}: {size / 2**20:.0f} MiB is larger than the "
+                f"{MAX_CSV_BYTES >> 20} MiB a CSV signal may have"
+            )
+        text = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     except OSError as exc:
-        raise SignalFormatError(f"{path}: cannot read ({exc})") from exc
-    comments = [ln for ln in text if ln.startswith("#")]
+        raise SignalFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    declared = _csv_declared_rate(path, [ln for ln in text if ln.startswith("#")])
     rows = [ln for ln in text if ln.strip() and not ln.startswith("#")]
-    for c in comments:
-        if "fs_hz=" in c:
-            fs_hz = fs_hz or float(c.split("fs_hz=")[1].split()[0].strip(","))
+    del text
     if not rows:
         raise SignalFormatError(f"{path}: no data rows")
     first = rows[0].split(",")
     has_header = any(not _is_number(x) for x in first)
     names = [x.strip() for x in first] if has_header else [f"ch{i + 1}" for i in range(len(first))]
-    try:
-        data = np.array(
-            [[float(x) if x.strip() else np.nan for x in r.split(",")] for r in rows[has_header:]]
-        )
-    except ValueError as exc:
-        raise SignalFormatError(f"{path}: non-numeric value ({exc})") from exc
-    if data.ndim != 2 or data.shape[0] < 2:
+    data = _csv_table(path, rows[has_header:], len(first))
+    if data.shape[0] < 2:
         raise SignalFormatError(f"{path}: too few samples")
     if names and names[0].lower() in ("time_s", "time", "t", "seconds"):
-        if fs_hz is None:
-            dt = np.median(np.diff(data[:, 0]))
-            fs_hz = 1.0 / dt if dt > 0 else None
+        if declared is None:
+            dt = float(np.nanmedian(np.diff(data[:, 0])))
+            declared = 1.0 / dt if math.isfinite(dt) and dt > 0 else None
         data, names = data[:, 1:], names[1:]
-    if fs_hz is None:
-        raise SignalFormatError(f"{path}: sampling rate unknown (add '# fs_hz=...' or pass fs)")
-    return Record(signal_mv=data, fs_hz=float(fs_hz), lead_names=tuple(names), name=path.stem)
+    if not names:
+        raise SignalFormatError(f"{path}: no signal columns")
+    fs = _declared_rate_wins(declared, fs_hz, path)
+    return Record(signal_mv=data, fs_hz=fs, lead_names=tuple(names), name=path.stem)
+
+
+def _csv_declared_rate(path: Path, comments: list[str]) -> float | None:
+    """The rate a ``# fs_hz=<Hz>`` comment declares (None without one)."""
+    for c in comments:
+        if "fs_hz=" in c:
+            text = (c.split("fs_hz=")[1].split() or [""])[0].strip(",")
+            try:
+                value = float(text)
+            except ValueError:
+                raise SignalFormatError(f"{path}: '# fs_hz={text}' is not a number") from None
+            if not (math.isfinite(value) and value > 0):
+                raise SignalFormatError(f"{path}: '# fs_hz={text}' must be a positive rate")
+            return value
+    return None
+
+
+def _csv_table(path: Path, rows: list[str], n_cols: int) -> np.ndarray:
+    """The numbers of ``rows`` as one float array (empty cells NaN), filled row by row so
+    memory stays near the size of the result."""
+    if len(rows) * n_cols > MAX_SIGNAL_SAMPLES:
+        raise SignalFormatError(f"{path}: {len(rows)} rows x {n_cols} columns is too large")
+    data = np.empty((len(rows), n_cols))
+    for i, r in enumerate(rows):
+        cells = r.split(",")
+        if len(cells) != n_cols:
+            raise SignalFormatError(
+                f"{path}: data line {i + 1} has {len(cells)} values, expected {n_cols}"
+            )
+        try:
+            data[i] = [float(x) if x.strip() else np.nan for x in cells]
+        except ValueError:
+            bad = next(x for x in cells if x.strip() and not _is_number(x))
+            raise SignalFormatError(
+                f"{path}: non-numeric value {bad.strip()[:40]!r} in data line {i + 1}"
+            ) from None
+    return data
 
 
 def _is_number(s: str) -> bool:
@@ -261,9 +365,9 @@ def read_signal(path: str | os.PathLike, fs_hz: float | None = None) -> Record:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".hea", ".dat", ""):
-        return read_wfdb(path)
+        return read_wfdb(path, fs_hz)
     if suffix == ".mat":
-        return read_cinc_mat(path)
+        return read_cinc_mat(path, fs_hz)
     if suffix in (".csv", ".txt"):
         return read_csv(path, fs_hz)
     raise SignalFormatError(f"{path}: unsupported signal format {suffix!r}")

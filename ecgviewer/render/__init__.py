@@ -5,12 +5,12 @@
 >>> page.image_rgb.shape, page.truth.lead_names  # doctest: +SKIP
 """
 
+from ecgviewer.paper.colours import GRID_PRESETS, TRACE_COLOURS
 from ecgviewer.render.distort import apply_distortions
-from ecgviewer.render.layout import canonical_lead_name, plan_page
+from ecgviewer.render.layout import plan_page
 from ecgviewer.render.renderer import RenderedEcg, render_ecg
 from ecgviewer.render.style import (
     DISTORTION_PRESETS,
-    GRID_PRESETS,
     LAYOUTS,
     Distortions,
     RenderStyle,
@@ -22,11 +22,11 @@ __all__ = [
     "DISTORTION_PRESETS",
     "GRID_PRESETS",
     "LAYOUTS",
+    "TRACE_COLOURS",
     "Distortions",
     "RenderStyle",
     "RenderedEcg",
     "apply_distortions",
-    "canonical_lead_name",
     "plan_page",
     "random_style",
     "render_ecg",

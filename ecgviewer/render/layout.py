@@ -3,12 +3,8 @@
 Pure arithmetic, no pixels: :func:`plan_page` turns a style and a record's duration into a
 :class:`PagePlan` that the rasteriser draws and that becomes the ground-truth layout.
 
-Standard arrangements (as printed by 12-lead carts): ``3x4`` has rows I/aVR/V1/V4,
-II/aVL/V2/V5, III/aVF/V3/V6, each column showing the next quarter of the page time
-(2.5 s at 25 mm/s); ``+1`` adds a full-width lead II rhythm strip, ``+3`` adds V1, II, V5;
-``6x2`` shows limb leads over the first half and chest leads over the second half;
-``12x1`` shows every lead over the full page time. ``single`` prints one lead as
-consecutive rows of ``row_seconds`` each (a long single-lead strip, e.g. CinC 2017).
+The arrangements themselves (which lead goes where) are the table
+:data:`ecgviewer.paper.LAYOUT_SPECS`; this module turns one into millimetres.
 """
 
 from __future__ import annotations
@@ -16,7 +12,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ecgviewer.digitize.types import STANDARD_LEADS
+from ecgviewer.paper.layouts import (
+    LAYOUT_SPECS,
+    PAPER_LAYOUTS,
+    STANDARD_LEADS,
+    canonical_lead_name,
+)
 from ecgviewer.render.style import PAPER_SIZES_MM, RenderStyle
 
 MARGIN_X_MM = 5.0
@@ -25,9 +26,6 @@ MARGIN_BOTTOM_MM = 6.0
 HEADER_LINE_MM = 5.0
 PULSE_WIDTH_S = 0.2
 PULSE_LEAD_IN_MM = 2.0
-
-_ROWS_3X4 = (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"), ("III", "aVF", "V3", "V6"))
-_RHYTHM_ROWS = {"3x4": (), "3x4+1": ("II",), "3x4+3": ("V1", "II", "V5")}
 
 
 @dataclass(frozen=True)
@@ -70,14 +68,6 @@ class PagePlan:
     page_seconds: float  # record time shown on the page (may be cut short by the record)
 
 
-def canonical_lead_name(name: str) -> str:
-    """``AVR`` -> ``aVR``, ``ii`` -> ``II``; names that are not standard leads stay as they are."""
-    for std in STANDARD_LEADS:
-        if name.strip().lower() == std.lower():
-            return std
-    return name.strip()
-
-
 def _grid_box(style: RenderStyle) -> tuple[float, float, float, float, float, float]:
     page_w, page_h = PAPER_SIZES_MM[style.paper]
     top = MARGIN_TOP_MM + HEADER_LINE_MM * len(style.header_lines)
@@ -99,23 +89,16 @@ def plan_page(style: RenderStyle, duration_s: float, lead_names: tuple[str, ...]
     plot_x0 = gx0 + _pulse_area_mm(style)
     avail_s = (gx1 - plot_x0 - 1.0) / style.paper_speed_mm_s
     speed = style.paper_speed_mm_s
-    if style.layout == "single":
+    if style.layout not in PAPER_LAYOUTS:
+        raise ValueError(f"unknown layout {style.layout!r}")
+    spec = LAYOUT_SPECS[style.layout]
+    if spec.single:
         return _plan_single(style, duration_s, lead_names, page_w, page_h, gx0, gx1, gy0, gy1,
                             plot_x0, avail_s)
     page_s = style.page_seconds or min(10.0, math.floor(avail_s / 2.5) * 2.5)
     page_s = min(page_s, avail_s)
-    if style.layout.startswith("3x4"):
-        grid_rows = [list(r) for r in _ROWS_3X4]
-        rhythm = _RHYTHM_ROWS[style.layout]
-    elif style.layout == "6x2":
-        grid_rows = [[STANDARD_LEADS[i], STANDARD_LEADS[i + 6]] for i in range(6)]
-        rhythm = ()
-    elif style.layout == "12x1":
-        grid_rows = [[name] for name in STANDARD_LEADS]
-        rhythm = ()
-    else:
-        raise ValueError(f"unknown layout {style.layout!r}")
-    n_rows = len(grid_rows) + len(rhythm)
+    grid_rows, rhythm = spec.grid_rows, spec.rhythm_leads
+    n_rows = spec.n_rows
     row_h = (gy1 - gy0) / n_rows
     baselines = tuple(gy0 + row_h * (r + 0.55) for r in range(n_rows))
     segments = []

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ecgviewer.digitize.types import Calibration, Layout, LeadBox
 from ecgviewer.errors import SignalFormatError
 from ecgviewer.io.signals import Record
+from ecgviewer.paper.colours import GRID_PRESETS, TRACE_COLOURS
+from ecgviewer.paper.layouts import LAYOUT_SPECS, canonical_lead_name
+from ecgviewer.paper.types import Calibration, Layout, LeadBox
 from ecgviewer.render.distort import apply_distortions
 from ecgviewer.render.draw import (
     composite,
@@ -30,15 +32,10 @@ from ecgviewer.render.layout import (
     PULSE_LEAD_IN_MM,
     PULSE_WIDTH_S,
     PagePlan,
-    canonical_lead_name,
+    Segment,
     plan_page,
 )
-from ecgviewer.render.style import (
-    GRID_PRESETS,
-    TRACE_COLOURS,
-    Distortions,
-    RenderStyle,
-)
+from ecgviewer.render.style import Distortions, RenderStyle
 
 WHITE = (255, 255, 255)
 
@@ -122,6 +119,18 @@ def _font(size_px: float) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
+@dataclass
+class _Traces:
+    """The traces of a page in pixels and the signal exactly as plotted (see :func:`_trace`)."""
+
+    truth: np.ndarray  # n_samples × n_leads, NaN where not plotted
+    polylines: list[np.ndarray] = field(default_factory=list)
+    boxes: list[LeadBox] = field(default_factory=list)
+    box_times: list[tuple[float, float]] = field(default_factory=list)
+    n_plotted: int = 0
+    n_clipped: int = 0
+
+
 def render_ecg(
     record: Record,
     style: RenderStyle | None = None,
@@ -137,46 +146,71 @@ def render_ecg(
     distortions = distortions or Distortions()
     if not 50 <= style.dpi <= 1200:
         raise ValueError(f"dpi {style.dpi} out of range 50..1200")
+    sig, fs, plan, columns = plan_record(record, style)
+    px_per_mm = style.dpi / 25.4
+    shape_hw = (round(plan.page_h_mm * px_per_mm), round(plan.page_w_mm * px_per_mm))
+    traces = _trace(sig, fs, plan, columns, style, px_per_mm, shape_hw[0])
+    page, paper = _draw_page(plan, style, traces.polylines, px_per_mm, shape_hw)
+    rng = np.random.default_rng(seed)
+    out = apply_distortions(page, distortions, rng, fill_rgb=paper)
+    truth_rec = Record(
+        signal_mv=traces.truth,
+        fs_hz=fs,
+        lead_names=plan.lead_names,
+        name=record.name,
+        meta={"source": "ecgviewer.render", "layout": style.layout},
+    )
+    spec = LAYOUT_SPECS[style.layout]
+    rhythm = plan.lead_names[0] if spec.single else spec.rhythm_lead
+    return RenderedEcg(
+        image_rgb=out,
+        truth=truth_rec,
+        layout=Layout(name=style.layout, boxes=tuple(traces.boxes), rhythm_lead=rhythm),
+        calibration=_calibration(style, px_per_mm),
+        style=style,
+        distortions=distortions,
+        seed=seed,
+        clipped_fraction=traces.n_clipped / max(traces.n_plotted, 1),
+        box_times_s=tuple(traces.box_times),
+    )
+
+
+def plan_record(
+    record: Record, style: RenderStyle
+) -> tuple[np.ndarray, float, PagePlan, dict[str, int]]:
+    """The record's samples (float64), its rate, its page plan and each truth lead's column
+    of samples: what every page renderer (raster or vector) starts from."""
     sig = np.asarray(record.signal_mv, dtype=np.float64)
     fs = float(record.fs_hz)
-    n_samples = sig.shape[0]
-    if n_samples < 2:
+    if sig.shape[0] < 2:
         raise SignalFormatError(f"record {record.name!r} has too few samples to render")
-    plan = plan_page(style, n_samples / fs, record.lead_names)
-    columns = _source_columns(record, plan, style)
+    plan = plan_page(style, sig.shape[0] / fs, record.lead_names)
+    return sig, fs, plan, _source_columns(record, plan, style)
 
-    px_per_mm = style.dpi / 25.4
-    w_px = round(plan.page_w_mm * px_per_mm)
-    h_px = round(plan.page_h_mm * px_per_mm)
+
+def _trace(
+    sig: np.ndarray,
+    fs: float,
+    plan: PagePlan,
+    columns: dict[str, int],
+    style: RenderStyle,
+    px_per_mm: float,
+    h_px: int,
+) -> _Traces:
+    """Every segment of ``plan`` as pixel polylines (clipped to the page, broken at NaN gaps),
+    its lead box and time span, and the truth: the signal as plotted after clipping."""
+    n_samples = sig.shape[0]
     px_per_s = px_per_mm * style.paper_speed_mm_s
     px_per_mv = px_per_mm * style.gain_mm_mv
-
-    # ---- traces and ground truth
-    truth = np.full((n_samples, len(plan.lead_names)), np.nan)
+    out = _Traces(truth=np.full((n_samples, len(plan.lead_names)), np.nan))
     lead_index = {n: i for i, n in enumerate(plan.lead_names)}
-    polylines: list[np.ndarray] = []
-    boxes: list[LeadBox] = []
-    box_times: list[tuple[float, float]] = []
-    n_plotted = n_clipped = 0
     for seg in plan.segments:
         i0 = max(int(np.ceil(seg.t0_s * fs - 1e-9)), 0)
         i1 = min(int(np.ceil(seg.t1_s * fs - 1e-9)), n_samples)
-        baseline_px = float(mm_to_px(seg.baseline_mm, px_per_mm))
-        x0_px = float(mm_to_px(seg.x0_mm, px_per_mm))
-        x1_px = float(mm_to_px(seg.x1_mm, px_per_mm))
-        boxes.append(
-            LeadBox(
-                name=seg.lead,
-                x0=round(x0_px),
-                x1=round(x1_px),
-                y0=round(mm_to_px(seg.row_top_mm, px_per_mm)),
-                y1=round(mm_to_px(seg.row_bottom_mm, px_per_mm)),
-                baseline_y=baseline_px,
-                row=seg.row,
-                col=seg.col,
-            )
-        )
-        box_times.append((float(seg.t0_s), float(min(seg.t1_s, n_samples / fs))))
+        box = _segment_box(seg, px_per_mm)
+        baseline_px = box.baseline_y
+        out.boxes.append(box)
+        out.box_times.append((float(seg.t0_s), float(min(seg.t1_s, n_samples / fs))))
         if i1 <= i0:
             continue
         idx = np.arange(i0, i1)
@@ -185,26 +219,53 @@ def render_ecg(
         y = baseline_px - v * px_per_mv
         y_clip = np.clip(y, 0.0, h_px - 1.0)
         ok = np.isfinite(v)
-        n_plotted += int(ok.sum())
-        n_clipped += int((ok & (y_clip != y)).sum())
-        truth[idx[ok], lead_index[seg.lead]] = (baseline_px - y_clip[ok]) / px_per_mv
-        pts = np.column_stack([x, y_clip])
-        # break the polyline at gaps (NaN samples are not drawn)
-        breaks = np.flatnonzero(~ok)
-        start = 0
-        for b in [*breaks, len(pts)]:
-            if b > start:
-                polylines.append(pts[start:b])
-            start = b + 1
+        out.n_plotted += int(ok.sum())
+        out.n_clipped += int((ok & (y_clip != y)).sum())
+        out.truth[idx[ok], lead_index[seg.lead]] = (baseline_px - y_clip[ok]) / px_per_mv
+        out.polylines += _split_at_gaps(np.column_stack([x, y_clip]), ok)
+    return out
 
-    # ---- page: paper, grid, traces, text
+
+def _segment_box(seg: Segment, px_per_mm: float) -> LeadBox:
+    """The ground-truth lead box of one planned segment, in pixels."""
+    return LeadBox(
+        name=seg.lead,
+        x0=round(float(mm_to_px(seg.x0_mm, px_per_mm))),
+        x1=round(float(mm_to_px(seg.x1_mm, px_per_mm))),
+        y0=round(mm_to_px(seg.row_top_mm, px_per_mm)),
+        y1=round(mm_to_px(seg.row_bottom_mm, px_per_mm)),
+        baseline_y=float(mm_to_px(seg.baseline_mm, px_per_mm)),
+        row=seg.row,
+        col=seg.col,
+    )
+
+
+def _split_at_gaps(pts: np.ndarray, ok: np.ndarray) -> list[np.ndarray]:
+    """The runs of ``pts`` between samples that are not ``ok`` (NaN samples are not drawn)."""
+    pieces = []
+    start = 0
+    for b in [*np.flatnonzero(~ok), len(pts)]:
+        if b > start:
+            pieces.append(pts[start:b])
+        start = b + 1
+    return pieces
+
+
+def _draw_page(
+    plan: PagePlan,
+    style: RenderStyle,
+    polylines: list[np.ndarray],
+    px_per_mm: float,
+    shape_hw: tuple[int, int],
+) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """The undistorted page (paper, grid, traces, pulses, text) and its paper colour."""
+    h_px, w_px = shape_hw
     grid = GRID_PRESETS[style.grid]
     paper = grid.tinted_paper if (grid is not None and style.tinted_paper) else WHITE
     image = np.empty((h_px, w_px, 3), dtype=np.uint8)
     image[:] = np.asarray(paper, dtype=np.uint8)
     if grid is not None:
         _draw_grid(image, plan, px_per_mm, style, grid.minor, grid.major)
-
     ink = polylines + _furniture_polylines(plan, style, px_per_mm)
     factor = supersample_factor(px_per_mm)
     trace_alpha = polyline_mask((h_px, w_px), ink, style.trace_width_mm * px_per_mm, factor)
@@ -212,40 +273,20 @@ def render_ecg(
     composite(image, trace_alpha, trace_colour)
     page = Image.fromarray(image, "RGB")
     _draw_text(page, plan, style, px_per_mm, trace_colour)
+    return np.asarray(page), paper
 
-    rng = np.random.default_rng(seed)
-    out = apply_distortions(np.asarray(page), distortions, rng, fill_rgb=paper)
 
-    calibration = Calibration(
+def _calibration(style: RenderStyle, px_per_mm: float) -> Calibration:
+    """The page's true calibration (before any distortion)."""
+    return Calibration(
         px_per_mm_x=px_per_mm,
         px_per_mm_y=px_per_mm,
         paper_speed_mm_s=style.paper_speed_mm_s,
         gain_mm_mv=style.gain_mm_mv,
         source="dpi",
-        grid_found=grid is not None,
+        grid_found=GRID_PRESETS[style.grid] is not None,
         pulse_found=style.calibration_pulse,
         pulse_height_mm=style.gain_mm_mv if style.calibration_pulse else None,
-    )
-    rhythm = "II" if style.layout in ("3x4+1", "3x4+3") else None
-    if style.layout == "single":
-        rhythm = plan.lead_names[0]
-    truth_rec = Record(
-        signal_mv=truth,
-        fs_hz=fs,
-        lead_names=plan.lead_names,
-        name=record.name,
-        meta={"source": "ecgviewer.render", "layout": style.layout},
-    )
-    return RenderedEcg(
-        image_rgb=out,
-        truth=truth_rec,
-        layout=Layout(name=style.layout, boxes=tuple(boxes), rhythm_lead=rhythm),
-        calibration=calibration,
-        style=style,
-        distortions=distortions,
-        seed=seed,
-        clipped_fraction=n_clipped / max(n_plotted, 1),
-        box_times_s=tuple(box_times),
     )
 
 

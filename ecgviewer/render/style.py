@@ -12,33 +12,10 @@ from typing import Literal
 
 import numpy as np
 
-RenderLayout = Literal["single", "3x4", "3x4+1", "3x4+3", "6x2", "12x1"]
-LAYOUTS: tuple[str, ...] = ("single", "3x4", "3x4+1", "3x4+3", "6x2", "12x1")
-GridPreset = Literal["red", "pink", "orange", "green", "blue", "grey", "none"]
+from ecgviewer.paper.layouts import LAYOUT_SPECS, PAPER_LAYOUTS, PaperLayoutName
 
-RGB = tuple[int, int, int]
-
-
-@dataclass(frozen=True)
-class GridColours:
-    """Minor/major line colours and the paper tint that goes with a grid preset."""
-
-    minor: RGB
-    major: RGB
-    tinted_paper: RGB
-
-
-GRID_PRESETS: dict[str, GridColours | None] = {
-    "red": GridColours(minor=(244, 178, 178), major=(226, 96, 96), tinted_paper=(255, 246, 244)),
-    "pink": GridColours(minor=(248, 206, 216), major=(236, 140, 166), tinted_paper=(255, 245, 248)),
-    "orange": GridColours(minor=(250, 208, 168), major=(238, 150, 80), tinted_paper=(255, 248, 236)),
-    "green": GridColours(minor=(186, 222, 186), major=(100, 176, 100), tinted_paper=(244, 252, 244)),
-    "blue": GridColours(minor=(186, 204, 240), major=(100, 138, 220), tinted_paper=(244, 247, 255)),
-    "grey": GridColours(minor=(214, 214, 214), major=(150, 150, 150), tinted_paper=(248, 248, 246)),
-    "none": None,
-}
-
-TRACE_COLOURS: dict[str, RGB] = {"black": (18, 18, 18), "dark_blue": (20, 32, 110)}
+LAYOUTS: tuple[str, ...] = PAPER_LAYOUTS  # the layouts the renderer prints
+GridPreset = Literal["red", "pink", "orange", "green", "blue", "grey", "none"]  # GRID_PRESETS
 
 PAPER_SIZES_MM: dict[str, tuple[float, float]] = {
     "a4": (297.0, 210.0),  # landscape: width, height
@@ -50,7 +27,7 @@ PAPER_SIZES_MM: dict[str, tuple[float, float]] = {
 class RenderStyle:
     """Everything that decides how a record is printed on paper (geometry, colours, text)."""
 
-    layout: RenderLayout = "3x4+1"
+    layout: PaperLayoutName = "3x4+1"
     dpi: float = 200.0  # 100..600
     paper_speed_mm_s: float = 25.0  # 25 or 50
     gain_mm_mv: float = 10.0  # 5, 10 or 20
@@ -122,9 +99,10 @@ def random_style(
     """
     layout = str(rng.choice(layouts or LAYOUTS))
     speed = 25.0 if rng.random() < 0.85 else 50.0
-    if layout == "12x1":
+    n_rows = LAYOUT_SPECS[layout].n_rows
+    if n_rows >= 12:
         gain = 5.0 if rng.random() < 0.7 else 10.0
-    elif layout in ("6x2", "3x4+3"):  # six rows: 20 mm/mV would pile the traces up
+    elif n_rows >= 6:  # six rows: 20 mm/mV would pile the traces up
         gain = float(rng.choice([5.0, 10.0, 10.0, 10.0]))
     else:
         gain = float(rng.choice([5.0, 10.0, 10.0, 10.0, 20.0]))
@@ -180,12 +158,9 @@ def resolve_distortions(spec: str | Distortions | None, rng: np.random.Generator
 
 __all__ = [
     "DISTORTION_PRESETS",
-    "GRID_PRESETS",
     "LAYOUTS",
     "PAPER_SIZES_MM",
-    "TRACE_COLOURS",
     "Distortions",
-    "GridColours",
     "RenderStyle",
     "random_style",
     "resolve_distortions",

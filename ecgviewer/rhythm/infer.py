@@ -96,21 +96,41 @@ def load_model(path: str | Path | None = None) -> RhythmModel:
                 net.load_state_dict(state)
                 net.eval()
                 nets.append(net)
+            bias = tuple(float(v) for v in blob.get("class_bias", [0.0] * len(CLASSES)))
+            model = RhythmModel(
+                nets=tuple(nets),
+                temperature=float(blob["temperature"]),
+                fs_hz=float(blob["fs_hz"]),
+                sha256=digest,
+                card=card,
+                class_bias=bias,
+            )
         except ModelError:
             raise
+        except KeyError as exc:
+            raise ModelError(f"rhythm model {path} lacks {exc.args[0]!r}") from None
         except Exception as exc:  # torch raises many types for a bad file
             raise ModelError(f"rhythm model weights {path} cannot be loaded: {exc}") from exc
-        bias = tuple(float(v) for v in blob.get("class_bias", [0.0] * len(CLASSES)))
-        model = RhythmModel(
-            nets=tuple(nets),
-            temperature=float(blob["temperature"]),
-            fs_hz=float(blob["fs_hz"]),
-            sha256=digest,
-            card=card,
-            class_bias=bias,
-        )
+        _check_model(model, path)
         _cache[key] = model
         return model
+
+
+def _check_model(model: RhythmModel, path: Path) -> None:
+    """Refuse a model that cannot give a meaningful probability (validated at load)."""
+    import math
+
+    problems = []
+    if not model.nets:
+        problems.append("holds no networks")
+    if not (math.isfinite(model.temperature) and model.temperature > 0):
+        problems.append(f"temperature {model.temperature} is not a finite positive number")
+    if not (math.isfinite(model.fs_hz) and 10 <= model.fs_hz <= 10_000):
+        problems.append(f"input rate {model.fs_hz} Hz is not in [10, 10000]")
+    if len(model.class_bias) != len(CLASSES) or not all(map(math.isfinite, model.class_bias)):
+        problems.append(f"class_bias must be {len(CLASSES)} finite numbers")
+    if problems:
+        raise ModelError(f"rhythm model {path} is unusable: {'; '.join(problems)}")
 
 
 def save_model(

@@ -31,7 +31,7 @@ def opened(qtbot, window, small_scan):
 
 
 def _rhythm_lead_with_gaps(window):
-    from ecgviewer.gui.document import signal_with_gaps
+    from ecgviewer.digitize.stages import signal_with_gaps
 
     return signal_with_gaps(window.doc.digitization.leads[window.doc.rhythm_lead_index()])
 
@@ -47,7 +47,7 @@ class TestExport:
         i = w.doc.rhythm_lead_index()
         w.edit_trace(i, 200, np.full(10, 1.5), "Redraw trace segment")
         w._rhythm_timer.stop()
-        assert w.export_signal(tmp_path / name, fmt), errors
+        assert w.save_as("signal", tmp_path / name, fmt), errors
         rec = read_signal(tmp_path / name) if fmt != "edf" else _read_edf(tmp_path / name)
         assert rec.signal_mv.shape[1] >= 1
         assert rec.fs_hz == pytest.approx(w.doc.digitization.leads[i].fs_hz, rel=1e-3)
@@ -62,12 +62,18 @@ class TestExport:
         assert np.nanmax(np.abs(values - 1.5)) > 0  # not everything is the plateau
         assert np.any(np.isclose(values, 1.5, atol=0.01))
 
+    def test_signal_export_remembers_its_folder(self, opened, tmp_path, errors):
+        folder = tmp_path / "signals"
+        folder.mkdir()
+        assert opened.save_as("signal", folder / "out.csv", "csv"), errors
+        assert opened.qsettings.value("export_dir") == str(folder)
+
     def test_failed_export_shows_a_dialog_and_keeps_the_document(self, opened, tmp_path, errors):
         w = opened
         dig = w.doc.digitization
         blocker = tmp_path / "a-file"
         blocker.write_text("not a folder")
-        assert not w.export_signal(blocker / "out.csv", "csv")  # cannot write below a file
+        assert not w.save_as("signal", blocker / "out.csv", "csv")  # cannot write below a file
         assert errors and errors[0][0] == "Export failed"
         assert w.doc.digitization is dig
         assert blocker.read_text() == "not a folder"
@@ -76,15 +82,20 @@ class TestExport:
         from PIL import Image
 
         w = opened
-        assert w.export_report(tmp_path / "r.png"), errors
-        assert w.export_report(tmp_path / "r.pdf"), errors
+        assert w.save_as("report", tmp_path / "r.png"), errors
+        assert w.save_as("report", tmp_path / "r.pdf"), errors
         with Image.open(tmp_path / "r.png") as im:
             assert im.size == (1754, 1240)  # A4 landscape at 150 dpi
             arr = np.asarray(im.convert("RGB"))
         assert (arr < 100).any() and arr.std() > 10  # text and traces, not blank
+        assert (arr[:, -1] == 255).all()  # the last pixel column is paper, not uninitialised
+        umask = os.umask(0)
+        os.umask(umask)
+        for name in ("r.png", "r.pdf"):  # the umask decides, as for every other output
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask
         head = (tmp_path / "r.pdf").read_bytes()[:5]
         assert head == b"%PDF-"
-        assert not w.export_report(tmp_path / "r.txt")
+        assert not w.save_as("report", tmp_path / "r.txt")
         assert not list(tmp_path.glob(".report-*"))  # no temporary left behind
 
 
@@ -103,7 +114,7 @@ class TestSummaryAndOverlay:
         w = opened
         w.edit_trace(w.doc.rhythm_lead_index(), 5, np.zeros(3), "Redraw trace segment")
         w._rhythm_timer.stop()
-        assert w.export_summary(tmp_path / "s.json"), errors
+        assert w.save_as("summary", tmp_path / "s.json"), errors
         data = json.loads((tmp_path / "s.json").read_text())
         assert len(data["leads"]) == len(w.doc.digitization.leads)
         assert data["rhythm"]["label"] == "N"  # the stand-in model's answer
@@ -111,7 +122,7 @@ class TestSummaryAndOverlay:
             w.doc.digitization.leads[w.doc.rhythm_lead_index()].name
         ]
         assert data["input"]["path"].endswith(w.doc.image.path.name)
-        assert w.export_overlay(tmp_path / "o.png"), errors
+        assert w.save_as("overlay", tmp_path / "o.png"), errors
         with Image.open(tmp_path / "o.png") as im:
             assert im.size == (
                 w.doc.digitization.image_rgb.shape[1],
@@ -134,7 +145,7 @@ class TestSession:
         i = w.doc.rhythm_lead_index()
         w.edit_trace(i, 300, np.linspace(0, 1, 25), "Redraw trace segment")
         w._rhythm_timer.stop()
-        assert w.save_session(tmp_path / "scan.ecgviewer.json"), errors
+        assert w.save_as("session", tmp_path / "scan.ecgviewer.json"), errors
         expected = _rhythm_lead_with_gaps(w)
 
         w2 = MainWindow(settings_path=tmp_path / "other.ini")
@@ -180,7 +191,7 @@ class TestPreferences:
             w2.shutdown()
 
     def test_default_settings_live_in_the_per_user_folder(self):
-        from ecgviewer.gui.main_window import default_settings_path
+        from ecgviewer.gui.preferences import default_settings_path
         from ecgviewer.paths import user_data_dir
 
         assert default_settings_path().parent == user_data_dir()
@@ -215,6 +226,9 @@ class TestCommand:
         assert proc.returncode == 0, proc.stderr
         with Image.open(out) as im:
             assert im.size == (1200, 800)
+        # the screenshot's window size is not remembered for the next real start
+        ini = tmp_path / "s.ini"
+        assert "geometry" not in (ini.read_text() if ini.exists() else "")
 
     def test_screenshot_of_a_bad_file_still_exits(self, tmp_path):
         bad = tmp_path / "bad.jpg"
@@ -262,7 +276,7 @@ class TestCommand:
         )
         from ecgviewer.session import sidecar_path
 
-        assert w.save_session(sidecar_path(image)), errors
+        assert w.save_as("session", sidecar_path(image)), errors
         asked = []
         monkeypatch.setattr(
             QMessageBox,

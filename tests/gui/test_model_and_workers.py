@@ -8,9 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from ecgviewer.digitize.types import Calibration, CropBox, Digitization, Layout, Lead
+from ecgviewer.digitize.stages import MIN_CROP_PX, clip_crop, prepare_key
+from ecgviewer.digitize.types import CropBox, Digitization, Lead
 from ecgviewer.gui import trace_edit
-from ecgviewer.gui.document import Document, clip_crop, prepare_key
+from ecgviewer.gui.document import Document
+from ecgviewer.paper import Calibration, Layout
 
 pytestmark = pytest.mark.gui
 
@@ -90,7 +92,7 @@ class TestDocument:
         doc.darkness = np.arange(100 * 80, dtype=np.float32).reshape(100, 80)
         region, crop = doc.darkness_crop(CropBox(-10, 50, 500, 90))
         assert crop == CropBox(0, 50, 80, 90) and region.shape == (40, 80)
-        assert clip_crop(CropBox(70, 95, 71, 96), 80, 100) == CropBox(70, 92, 78, 100)
+        assert clip_crop(CropBox(70, 95, 71, 96), 80, 100, MIN_CROP_PX) == CropBox(70, 92, 78, 100)
 
 
 class TestTraceEdit:
@@ -231,7 +233,7 @@ class TestGarbageCollection:
 
 class TestTimeline:
     def test_window_edges_cover_the_strip(self):
-        from ecgviewer.gui.waveform_view import window_edges
+        from ecgviewer.gui.sheet import window_edges
 
         np.testing.assert_allclose(window_edges(np.array([5.0]), 10.0), [0.0, 10.0])
         np.testing.assert_allclose(window_edges(np.array([2.0, 6.0, 10.0]), 12.0), [0, 4, 8, 12])

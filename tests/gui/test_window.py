@@ -12,11 +12,10 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from ecgviewer.digitize.binarize import binarize
+from ecgviewer.digitize.binarize import binarize, binarize_preview
 from ecgviewer.digitize.types import CropBox
 from ecgviewer.gui import pipeline
 from ecgviewer.gui.app import result_shown
-from ecgviewer.gui.main_window import preview_binary
 from ecgviewer.rhythm.types import CLASSES, RhythmResult
 
 pytestmark = pytest.mark.gui
@@ -64,7 +63,7 @@ class TestOpening:
         assert doc.image is not None and Path(doc.image.path) == small_scan
         dig = doc.digitization
         assert dig is not None and len(dig.leads) >= 1
-        assert len(window.waveform.rows) == len(dig.leads)
+        assert {tr.index for tr in window.waveform.traces} == set(range(len(dig.leads)))
         assert window.image_view.page_item.image.shape[:2] == dig.image_rgb.shape[:2]
         assert window.image_view.binary_item.image.shape == dig.binary.shape
         assert len(window.image_view.trace_items) >= 1
@@ -110,7 +109,7 @@ class TestOpening:
         qtbot.waitUntil(lambda: not window.pipeline.busy, timeout=TIMEOUT_MS)
         assert "broken.png" in errors[0][0] + errors[0][1]
         assert window.doc.image is before_image and window.doc.digitization is before_dig
-        assert len(window.waveform.rows) == len(before_dig.leads)
+        assert {tr.index for tr in window.waveform.traces} == set(range(len(before_dig.leads)))
         missing = tmp_path / "missing.png"
         window.open_file(missing)
         assert len(errors) == 2 and window.doc.image is before_image
@@ -161,7 +160,7 @@ class TestLiveSettings:
         preview = window.image_view.binary_item.image
         assert int(preview.sum()) > ink_before
         region, _crop = window.doc.darkness_crop()
-        expected = preview_binary(region, window.doc.settings.binarize_method, new)
+        expected = binarize_preview(region, window.doc.settings.binarize_method, new)
         np.testing.assert_array_equal(preview.astype(bool), expected)
         panel.flush()  # the delayed "commit" re-digitises with the new threshold
         qtbot.waitUntil(
@@ -189,7 +188,7 @@ class TestLiveSettings:
         panel.threshold.setValue(321)
         qtbot.waitUntil(lambda: not window.preview.busy, timeout=TIMEOUT_MS)
         region, _ = window.doc.darkness_crop()
-        expected = preview_binary(region, window.doc.settings.binarize_method, 0.321)
+        expected = binarize_preview(region, window.doc.settings.binarize_method, 0.321)
         np.testing.assert_array_equal(window.image_view.binary_item.image.astype(bool), expected)
         panel.flush()
         qtbot.waitUntil(lambda: result_shown(window), timeout=TIMEOUT_MS)
@@ -201,11 +200,11 @@ class TestLiveSettings:
         region = np.random.default_rng(1).random((60, 80)).astype(np.float32)
         for method in ("manual", "otsu", "modified_otsu", "adaptive"):
             np.testing.assert_array_equal(
-                preview_binary(region, method, 0.4), binarize(region, method, 0.4).binary
+                binarize_preview(region, method, 0.4), binarize(region, method, 0.4).binary
             )
         # "auto" differs only by the removal of specks: never adds ink
         auto = binarize(region, "auto", 0.4).binary
-        assert not (auto & ~preview_binary(region, "auto", 0.4)).any()
+        assert not (auto & ~binarize_preview(region, "auto", 0.4)).any()
 
     def test_moving_the_crop_previews_and_redigitises(self, qtbot, window, small_scan, quick_model):
         open_and_wait(qtbot, window, small_scan)
@@ -318,8 +317,8 @@ class TestCorrections:
         window.edit_trace(i, 100, np.full(20, 1.25), "Redraw trace segment")
         assert np.allclose(doc.digitization.leads[i].signal_mv[100:120], 1.25)
         assert "corrected by hand" in window.windowTitle()
-        row = next(r for r in window.waveform.rows if r.index == i)
-        assert np.allclose(row.curve.yData[100:120], 1.25)
+        trace = next(tr for tr in window.waveform.traces if tr.index == i and tr.place.first == 0)
+        assert np.allclose(trace.place.mv_at(trace.curve.yData[100:120]), 1.25)
         # the rhythm lead changed: rhythm is read again after a short delay
         qtbot.waitUntil(lambda: bool(reread) and result_shown(window), timeout=TIMEOUT_MS)
         assert reread[-1] is not None
@@ -333,11 +332,15 @@ class TestCorrections:
     def test_dragging_and_drawing_on_the_plot(self, qtbot, window, small_scan, quick_model):
         open_and_wait(qtbot, window, small_scan)
         doc = window.doc
-        row = window.waveform.rows[0]
-        lead = doc.digitization.leads[row.index]
+        view = window.waveform
+        place = view.traces[0].place
+        lead = doc.digitization.leads[place.index]
         k = int(np.flatnonzero(lead.valid_mask)[len(lead.signal_mv) // 3])
-        t = lead.start_s + k / lead.fs_hz
+        x = float(place.x_mm(k))
         y = float(lead.signal_mv[k])
+
+        def at(x_mm, mv):  # a point on the sheet (mm) from a time offset and mV on this lead
+            return QPointF(x_mm, float(place.y_mm(mv)))
 
         class Drag:
             def __init__(self, start, finish):
@@ -349,22 +352,23 @@ class TestCorrections:
             def isFinish(self):
                 return self._f
 
-        window.waveform.set_mode("drag")
-        row.drag(Drag(True, False), QPointF(t, y + 0.2), QPointF(t, y))
-        row.drag(Drag(False, True), QPointF(t, y + 0.5), QPointF(t, y))
-        assert doc.digitization.leads[row.index].signal_mv[k] == pytest.approx(y + 0.5)
+        mm_per_s = place.mm_per_s
+        view.set_mode("drag")
+        view.drag(Drag(True, False), at(x, y + 0.2), at(x, y))
+        view.drag(Drag(False, True), at(x, y + 0.5), at(x, y))
+        assert doc.digitization.leads[place.index].signal_mv[k] == pytest.approx(y + 0.5)
         assert window.undo_stack.count() == 1
-        window.waveform.set_mode("draw")
-        row.drag(Drag(True, False), QPointF(t, 0.0), None)
-        row.drag(Drag(False, False), QPointF(t + 0.05, 1.0), None)
-        row.drag(Drag(False, True), QPointF(t + 0.1, 0.0), None)
-        sig = doc.digitization.leads[row.index].signal_mv
+        view.set_mode("draw")
+        view.drag(Drag(True, False), at(x, 0.0), None)
+        view.drag(Drag(False, False), at(x + 0.05 * mm_per_s, 1.0), None)
+        view.drag(Drag(False, True), at(x + 0.1 * mm_per_s, 0.0), None)
+        sig = doc.digitization.leads[place.index].signal_mv
         mid = k + int(round(0.05 * lead.fs_hz))
         assert sig[mid] == pytest.approx(1.0, abs=0.05)
         assert window.undo_stack.count() == 2
         window.undo_stack.undo()
         window.undo_stack.undo()
-        np.testing.assert_allclose(doc.digitization.leads[row.index].signal_mv, lead.signal_mv)
+        np.testing.assert_allclose(doc.digitization.leads[place.index].signal_mv, lead.signal_mv)
         window._rhythm_timer.stop()
 
     def test_redigitising_asks_before_discarding_corrections(
@@ -391,14 +395,15 @@ class TestCorrections:
     def test_mouse_drag_on_the_plot_reaches_the_edit(
         self, qtbot, window, small_scan, quick_model, monkeypatch
     ):
-        """A pyqtgraph drag event on a lead's ViewBox, in scene coordinates, edits that lead."""
+        """A pyqtgraph drag event on the sheet's ViewBox, in scene coordinates, edits the lead
+        under the pointer."""
         open_and_wait(qtbot, window, small_scan)
-        row = window.waveform.rows[0]
-        lead = window.doc.digitization.leads[row.index]
+        place = window.waveform.traces[0].place
+        lead = window.doc.digitization.leads[place.index]
         k = int(np.flatnonzero(lead.valid_mask)[len(lead.signal_mv) // 2])
-        t, y = lead.start_s + k / lead.fs_hz, float(lead.signal_mv[k])
-        vb = row.plot.getViewBox()
-        down = vb.mapViewToScene(QPointF(t, y))
+        x, y = float(place.x_mm(k)), float(lead.signal_mv[k])
+        vb = window.waveform.view_box
+        down = vb.mapViewToScene(QPointF(x, float(place.y_mm(y))))
 
         class Ev:
             def __init__(self, to, start, finish):
@@ -408,7 +413,7 @@ class TestCorrections:
                 return Qt.MouseButton.LeftButton
 
             def scenePos(self):
-                return vb.mapViewToScene(QPointF(t, self.to))
+                return vb.mapViewToScene(QPointF(x, float(place.y_mm(self.to))))
 
             def buttonDownScenePos(self):
                 return down
@@ -426,7 +431,7 @@ class TestCorrections:
         assert window.waveform.mode == "drag"
         vb.mouseDragEvent(Ev(y + 0.1, True, False))
         vb.mouseDragEvent(Ev(y + 0.4, False, True))
-        assert window.doc.digitization.leads[row.index].signal_mv[k] == pytest.approx(
+        assert window.doc.digitization.leads[place.index].signal_mv[k] == pytest.approx(
             y + 0.4, abs=0.02
         )
         window.mode_actions["view"].trigger()  # zoom/pan: the drag goes to pyqtgraph, no edit

@@ -6,14 +6,13 @@ fold writes ``fold{k}.pt`` and ``oof_fold{k}.npz``; a finished fold is skipped o
 ``finalize`` joins the OOF logits, fits the temperature and writes the shipped model + card.
 
 With ``paper_frac > 0`` every training record is drawn, with that probability, as its paper
-round trip (printed and digitised, :mod:`ecgviewer.rhythm.image_data`) instead of the raw
+round trip (printed and digitised, :mod:`ecgviewer.rhythm.training.image_data`) instead of the raw
 samples, and each held-out fold is scored on both, record for record. ``init_from`` starts each
 fold from the weights of an earlier run's same fold: fine-tuning, as the study did.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
@@ -24,7 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecgviewer.rhythm.data import (
+from ecgviewer.rhythm.metrics import challenge_score
+from ecgviewer.rhythm.model import ModelConfig, RhythmCNN
+from ecgviewer.rhythm.training.data import (
     RhythmDataset,
     concat_datasets,
     first_records,
@@ -33,10 +34,8 @@ from ecgviewer.rhythm.data import (
     save_folds,
     stratified_folds,
 )
-from ecgviewer.rhythm.metrics import challenge_score
-from ecgviewer.rhythm.model import ModelConfig, RhythmCNN
 
-log = logging.getLogger("ecgviewer.rhythm.train")
+log = logging.getLogger("ecgviewer.rhythm.training.train")
 
 
 @dataclass(frozen=True)
@@ -166,82 +165,13 @@ def train_fold(
     n_raw = len(fold)
     torch.manual_seed(cfg.seed + k)
     rng = np.random.default_rng(cfg.seed + 100 * k)
-    tr_all = np.flatnonzero(fold != k)
-    tr, va = _inner_split(ds.labels, tr_all, cfg.inner_val_frac, cfg.seed + k)
+    tr, va = _inner_split(ds.labels, np.flatnonzero(fold != k), cfg.inner_val_frac, cfg.seed + k)
     te = np.flatnonzero(fold == k)
-    counts = np.bincount(ds.labels[tr], minlength=cfg.model.n_classes).astype(float)
-    w = (counts.sum() / np.maximum(counts, 1)) ** cfg.class_weight_power
-    w = w / (w * counts).sum() * counts.sum()
-    loss_fn = nn.CrossEntropyLoss(
-        weight=torch.tensor(w, dtype=torch.float32, device=device),
-        label_smoothing=cfg.label_smoothing,
-    )
-    model = RhythmCNN(cfg.model).to(device)
-    if cfg.init_from:
-        model.load_state_dict(torch.load(Path(cfg.init_from) / f"fold{k}.pt", weights_only=True))
-        log.info("fold %d starts from %s", k, Path(cfg.init_from) / f"fold{k}.pt")
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    n_batches = int(np.ceil(tr.size / cfg.batch_size))
-    if cfg.max_batches:
-        n_batches = min(n_batches, cfg.max_batches)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg.lr, total_steps=cfg.epochs * n_batches, pct_start=0.2
-    )
-    lens = ds.lengths()
-    best, best_state, best_epoch, stale = -1.0, None, -1, 0
+    loss_fn = _class_weighted_loss(cfg, ds.labels[tr], device)
+    model = _start_model(cfg, k, device)
     t_fold = time.time()
-    for epoch in range(cfg.epochs):
-        t0 = time.time()
-        model.train()
-        # length bucketing: shuffle, then sort by length within chunks of 16 batches
-        perm = rng.permutation(tr)
-        chunk = 16 * cfg.batch_size
-        perm = np.concatenate(
-            [
-                c[np.argsort(lens[c], kind="stable")]
-                for c in np.array_split(perm, max(1, perm.size // chunk))
-            ]
-        )
-        batches = [perm[a : a + cfg.batch_size] for a in range(0, perm.size, cfg.batch_size)]
-        rng.shuffle(batches)
-        total, seen = 0.0, 0
-        for bi, b in enumerate(batches[:n_batches]):
-            crop = int(rng.uniform(*cfg.crop_s) * ds.fs_hz)
-            if paper_ok is not None:
-                b = np.where(paper_ok[b] & (rng.random(b.size) < cfg.paper_frac), b + n_raw, b)
-            x, m = (t.to(device) for t in make_batch(ds, b, crop, rng, True))
-            y = torch.from_numpy(ds.labels[b]).to(device)
-            loss = loss_fn(model(x, m), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(b)
-            seen += len(b)
-        t_train = time.time() - t0
-        zv = predict_logits(model, ds, va)
-        score = challenge_score(ds.labels[va], zv.argmax(1))
-        if paper_ok is not None:  # the model must serve both inputs: mean of the two scores
-            vp = va[paper_ok[va]]
-            zp = predict_logits(model, ds, vp + n_raw)
-            score = 0.5 * (score + challenge_score(ds.labels[vp], zp.argmax(1)))
-        log.info(
-            "fold %d epoch %d loss %.4f inner-val score %.4f (train %.0f s, val %.0f s)",
-            k,
-            epoch,
-            total / max(seen, 1),
-            score,
-            t_train,
-            time.time() - t0 - t_train,
-        )
-        if score > best or cfg.keep_epoch == "last":
-            best, best_epoch, stale = score, epoch, 0
-            best_state = {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                log.info("fold %d early stop at epoch %d", k, epoch)
-                break
+    fit = _Fit(cfg, ds, n_raw, paper_ok, device, rng)
+    best, best_state, best_epoch = fit.run(model, loss_fn, tr, va, k)
     model.load_state_dict(best_state)
     wall = time.time() - t_fold
     torch.save(best_state, out / f"fold{k}.pt")
@@ -267,6 +197,134 @@ def train_fold(
         wall / 60,
     )
     return info
+
+
+def _class_weighted_loss(cfg: TrainConfig, labels: np.ndarray, device: str) -> nn.Module:
+    """Cross-entropy with class weights (n / count) ** power over the training ``labels``,
+    scaled so that the mean weight per record is 1; label smoothing from the recipe."""
+    counts = np.bincount(labels, minlength=cfg.model.n_classes).astype(float)
+    w = (counts.sum() / np.maximum(counts, 1)) ** cfg.class_weight_power
+    w = w / (w * counts).sum() * counts.sum()
+    return nn.CrossEntropyLoss(
+        weight=torch.tensor(w, dtype=torch.float32, device=device),
+        label_smoothing=cfg.label_smoothing,
+    )
+
+
+def _start_model(cfg: TrainConfig, k: int, device: str) -> RhythmCNN:
+    """A fresh network, or fold k of the run ``cfg.init_from`` when fine-tuning."""
+    model = RhythmCNN(cfg.model).to(device)
+    if cfg.init_from:
+        model.load_state_dict(torch.load(Path(cfg.init_from) / f"fold{k}.pt", weights_only=True))
+        log.info("fold %d starts from %s", k, Path(cfg.init_from) / f"fold{k}.pt")
+    return model
+
+
+@dataclass
+class _Fit:
+    """The epoch loop of one fold: what every epoch needs besides the network and the split."""
+
+    cfg: TrainConfig
+    ds: RhythmDataset
+    n_raw: int  # paper round trip of record i is record i + n_raw of ``ds``
+    paper_ok: np.ndarray | None
+    device: str
+    rng: np.random.Generator
+
+    def run(
+        self, model: nn.Module, loss_fn: nn.Module, tr: np.ndarray, va: np.ndarray, k: int
+    ) -> tuple[float, dict, int]:
+        """Train on ``tr``, pick the epoch on ``va``; (score, weights, index) of that epoch."""
+        cfg = self.cfg
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        n_batches = int(np.ceil(tr.size / cfg.batch_size))
+        if cfg.max_batches:
+            n_batches = min(n_batches, cfg.max_batches)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=cfg.lr, total_steps=cfg.epochs * n_batches, pct_start=0.2
+        )
+        best, best_state, best_epoch, stale = -1.0, None, -1, 0
+        for epoch in range(cfg.epochs):
+            t0 = time.time()
+            model.train()
+            batches = self.bucketed_batches(tr)[:n_batches]
+            loss = self.train_epoch(model, loss_fn, opt, sched, batches)
+            t_train = time.time() - t0
+            score = self.inner_val_score(model, va)
+            log.info(
+                "fold %d epoch %d loss %.4f inner-val score %.4f (train %.0f s, val %.0f s)",
+                k,
+                epoch,
+                loss,
+                score,
+                t_train,
+                time.time() - t0 - t_train,
+            )
+            if score > best or cfg.keep_epoch == "last":
+                best, best_epoch, stale = score, epoch, 0
+                best_state = {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= cfg.patience:
+                    log.info("fold %d early stop at epoch %d", k, epoch)
+                    break
+        return best, best_state, best_epoch
+
+    def bucketed_batches(self, tr: np.ndarray) -> list[np.ndarray]:
+        """One epoch's batches: shuffle, sort by length within chunks of 16 batches (less
+        padding), then shuffle the batches."""
+        lens = self.ds.lengths()
+        perm = self.rng.permutation(tr)
+        chunk = 16 * self.cfg.batch_size
+        perm = np.concatenate(
+            [
+                c[np.argsort(lens[c], kind="stable")]
+                for c in np.array_split(perm, max(1, perm.size // chunk))
+            ]
+        )
+        size = self.cfg.batch_size
+        batches = [perm[a : a + size] for a in range(0, perm.size, size)]
+        self.rng.shuffle(batches)
+        return batches
+
+    def train_epoch(
+        self,
+        model: nn.Module,
+        loss_fn: nn.Module,
+        opt: torch.optim.Optimizer,
+        sched: torch.optim.lr_scheduler.LRScheduler,
+        batches: list[np.ndarray],
+    ) -> float:
+        """One pass over ``batches`` (random crops; with paper round trips, each record drawn
+        as its round trip with probability ``paper_frac``); returns the mean loss."""
+        cfg, ds, rng = self.cfg, self.ds, self.rng
+        total, seen = 0.0, 0
+        for b in batches:
+            crop = int(rng.uniform(*cfg.crop_s) * ds.fs_hz)
+            if self.paper_ok is not None:
+                paper = self.paper_ok[b] & (rng.random(b.size) < cfg.paper_frac)
+                b = np.where(paper, b + self.n_raw, b)
+            x, m = (t.to(self.device) for t in make_batch(ds, b, crop, rng, True))
+            y = torch.from_numpy(ds.labels[b]).to(self.device)
+            loss = loss_fn(model(x, m), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(b)
+            seen += len(b)
+        return total / max(seen, 1)
+
+    def inner_val_score(self, model: nn.Module, va: np.ndarray) -> float:
+        """Challenge score on the inner split; with paper round trips the model must serve both
+        inputs: the mean of the raw and the paper score."""
+        ds = self.ds
+        score = challenge_score(ds.labels[va], predict_logits(model, ds, va).argmax(1))
+        if self.paper_ok is not None:
+            vp = va[self.paper_ok[va]]
+            zp = predict_logits(model, ds, vp + self.n_raw)
+            score = 0.5 * (score + challenge_score(ds.labels[vp], zp.argmax(1)))
+        return score
 
 
 def write_held_out(
@@ -311,7 +369,7 @@ def train_cv(cfg: TrainConfig) -> list[dict]:
     log.info("loaded %d records in %.1f s", len(ds), time.time() - t0)
     paper_ok = None
     if cfg.paper_frac > 0:
-        from ecgviewer.rhythm.image_data import load_image_derived
+        from ecgviewer.rhythm.training.image_data import load_image_derived
 
         paper = load_image_derived(
             cfg.data_dir, cfg.cache_dir, cfg.paper_seed, cfg.paper_workers, limit=cfg.paper_limit
@@ -354,16 +412,3 @@ def _setup_logging(path: Path) -> None:
         sh = logging.StreamHandler()
         sh.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         root.addHandler(sh)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m ecgviewer.rhythm.train``: the same options as ``ecgviewer train``."""
-    from ecgviewer.commands import train as command
-
-    p = argparse.ArgumentParser(description=command.HELP)
-    command.add_arguments(p)
-    return command.run(p.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

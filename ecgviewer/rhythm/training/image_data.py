@@ -4,7 +4,7 @@ As in the study, the rhythm model is also trained and scored on signals that wen
 paper: each record is rendered by ``ecgviewer.render`` (a seeded, varied single-lead style
 and distortions) and digitised by ``ecgviewer.digitize`` with what a user would tell the app
 (single-lead layout, paper speed, gain, the file's dpi). The result is a
-:class:`~ecgviewer.rhythm.data.RhythmDataset` with the same names, labels and order as the
+:class:`~ecgviewer.rhythm.training.data.RhythmDataset` with the same names, labels and order as the
 raw one, so folds, training and scores compare record for record. Records the digitiser
 cannot read are kept (all-invalid, ``failed`` set) so nothing silently drops out of a score.
 
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgviewer.rhythm.data import RhythmDataset, default_cache_dir, read_reference
 from ecgviewer.rhythm.preprocess import MODEL_FS_HZ, preprocess
+from ecgviewer.rhythm.training.data import RhythmDataset, default_cache_dir, read_reference
 from ecgviewer.rhythm.types import CLASSES
 
-log = logging.getLogger("ecgviewer.rhythm.image_data")
+log = logging.getLogger("ecgviewer.rhythm.training.image_data")
 
 IMAGE_CACHE_VERSION = 2
 CHUNK = 64
@@ -258,41 +258,25 @@ def _read(path: Path, rows: list[tuple[str, str]], fs_hz: float) -> ImageDerived
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m ecgviewer.rhythm.image_data DATA_DIR [--workers 2] [--limit N]``: build."""
-    import argparse
-
-    p = argparse.ArgumentParser(description="print and digitise every CinC record (cached)")
-    p.add_argument("data_dir")
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--seed", type=int, default=2017)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--limit", type=int, default=None)
-    a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    t0 = time.time()
-    s = load_image_derived(a.data_dir, a.cache_dir, a.seed, a.workers, limit=a.limit)
+def describe(s: ImageDerivedSet, data_dir: str | Path) -> str:
+    """How well a paper set was read: unreadable pages, pages whose digitised length is within
+    2 % of the printed one, the median ratio, and how many pages printed the whole record."""
     n = len(s.dataset)
     ratio = s.digitised_s / np.maximum(s.printed_s, 1e-9)
     ok = ~s.failed
     right = length_read_right(s.digitised_s, s.printed_s, ok)
-    whole = s.printed_s >= _durations(a.data_dir)[:n] - 0.05
-    print(
-        f"{n} records in {time.time() - t0:.0f} s: {int(s.failed.sum())} not digitised; "
+    whole = s.printed_s >= _durations(data_dir)[:n] - 0.05
+    return (
+        f"{int(s.failed.sum())} not digitised; "
         f"digitised/printed duration within 2 %: {right[ok].mean():.3f}, "
         f"median {np.median(ratio[ok]):.3f}; printed the whole record: "
         f"{whole.mean():.3f}"
     )
-    return 0
 
 
-def _durations(data_dir: str) -> np.ndarray:
+def _durations(data_dir: str | Path) -> np.ndarray:
     """Raw record durations (from the raw cache when present)."""
-    from ecgviewer.rhythm.data import load_cinc
+    from ecgviewer.rhythm.training.data import load_cinc
 
     raw = load_cinc(data_dir)
     return raw.lengths() / raw.fs_hz
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

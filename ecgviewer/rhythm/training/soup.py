@@ -3,7 +3,7 @@
 Fine-tuning runs that start from the same base run (``init_from``) stay in its loss basin, so
 the average of their weights is a single network, with no extra parameters or inference time,
 that is usually better than each of them (Wortsman et al., "Model soups", ICML 2022). The soup
-is written as a run folder that :mod:`ecgviewer.rhythm.finalize` packages like any other:
+is written as a run folder that :mod:`ecgviewer.rhythm.training.finalize` packages like any other:
 ``fold{k}.pt`` (mean weights), ``oof_fold{k}.npz`` (the held-out fold scored again, raw and,
 when the ingredients were, printed and digitised), ``fold{k}.json``, ``folds.json`` and
 ``config.json`` (the first ingredient's recipe, plus ``soup_of`` and every ingredient's
@@ -12,7 +12,6 @@ recipe in ``soup_configs``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
@@ -21,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ecgviewer.rhythm.data import load_cinc
 from ecgviewer.rhythm.model import ModelConfig, RhythmCNN
-from ecgviewer.rhythm.train import write_held_out
+from ecgviewer.rhythm.training.data import load_cinc
+from ecgviewer.rhythm.training.train import write_held_out
 
-log = logging.getLogger("ecgviewer.rhythm.soup")
+log = logging.getLogger("ecgviewer.rhythm.training.soup")
 
 
 def mean_state(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -73,7 +72,7 @@ def make_soup(
     first = np.load(runs[0] / "oof_fold0.npz")
     paper = None
     if "logits_paper" in first:
-        from ecgviewer.rhythm.image_data import load_image_derived
+        from ecgviewer.rhythm.training.image_data import load_image_derived
 
         paper = load_image_derived(data_dir, cache_dir, cfg.get("paper_seed", 2017)).dataset
     out.mkdir(parents=True, exist_ok=True)
@@ -111,24 +110,3 @@ def make_soup(
         log.info("fold %d soup: %s (%.0f s)", k, scores, time.time() - t0)
         infos.append(info)
     return infos
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        description="Average the fold weights of fine-tuning runs of one base run (a model "
-        "soup) into a run folder that `python -m ecgviewer.rhythm.finalize` packages"
-    )
-    p.add_argument("--runs", nargs="+", required=True, help="fine-tuning run folders")
-    p.add_argument("--out", required=True, help="soup run folder to write")
-    p.add_argument("--data", required=True, help="the CinC folder the runs were trained on")
-    p.add_argument("--cache", default=None, help="cache folder (default ~/.cache/ecgviewer)")
-    a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    infos = make_soup(a.runs, a.out, a.data, a.cache)
-    for i in infos:
-        print(json.dumps({k: v for k, v in i.items() if k != "soup_of"}))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""What the GUI shares with the pipeline: the slow stage's settings, crop clipping, gaps as NaN,
+the live-preview rule and the one Otsu."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ecgviewer.digitize.binarize import (
+    binarize,
+    binarize_preview,
+    otsu_threshold,
+    preview_method,
+)
+from ecgviewer.digitize.stages import (
+    MIN_CROP_PX,
+    PREPARE_FIELDS,
+    clip_crop,
+    prepare_key,
+    prepare_settings,
+    signal_with_gaps,
+)
+from ecgviewer.digitize.types import BINARIZE_METHODS, CropBox, DigitizeSettings, Lead
+
+
+def test_prepare_settings_keep_only_the_prepare_fields():
+    s = DigitizeSettings(rotation_deg=2.0, correct_perspective=False, dpi=150.0, threshold=0.4)
+    kept = prepare_settings(s)
+    assert prepare_key(kept) == prepare_key(s) == (2.0, False, 150.0)
+    others = [f.name for f in dataclasses.fields(DigitizeSettings) if f.name not in PREPARE_FIELDS]
+    assert all(getattr(kept, f) == getattr(DigitizeSettings(), f) for f in others)
+
+
+class TestClipCrop:
+    def test_whole_page_when_none(self):
+        assert clip_crop(None, 80, 100) == CropBox(0, 0, 80, 100)
+
+    def test_clipped_and_put_in_order(self):
+        assert clip_crop(CropBox(-10, 50, 500, 90), 80, 100) == CropBox(0, 50, 80, 90)
+        assert clip_crop(CropBox(60, 90, 10, 20), 80, 100) == CropBox(10, 20, 60, 90)
+
+    def test_tiny_crop_kept_tiny_or_grown_for_a_preview(self):
+        tiny = CropBox(70, 95, 71, 96)
+        assert clip_crop(tiny, 80, 100) == CropBox(70, 95, 71, 96)
+        assert clip_crop(tiny, 80, 100, MIN_CROP_PX) == CropBox(70, 92, 78, 100)
+
+
+def _lead(valid: list[bool]) -> Lead:
+    n = len(valid)
+    return Lead("II", np.arange(n, dtype=float), 100.0, 0.0, np.asarray(valid), 1.0)
+
+
+class TestSignalWithGaps:
+    def test_every_untraced_sample_by_default(self):
+        sig = signal_with_gaps(_lead([True, False, True, True, False]))
+        assert np.array_equal(np.isnan(sig), [False, True, False, False, True])
+        assert sig[0] == 0.0 and sig[3] == 3.0
+
+    def test_short_inner_gaps_kept_with_a_minimum(self):
+        valid = [False] + [True] * 3 + [False] * 3 + [True] * 3 + [False] * 8 + [True] * 2 + [False]
+        sig = signal_with_gaps(_lead(valid), min_gap_s=0.05)  # 5 samples at 100 Hz
+        gaps = np.isnan(sig)
+        assert gaps[0] and gaps[-1]  # touching the ends
+        assert not gaps[4:7].any()  # 3 samples: bridged
+        assert gaps[10:18].all()  # 8 samples: a gap
+
+    def test_all_valid_is_a_copy(self):
+        lead = _lead([True] * 4)
+        sig = signal_with_gaps(lead)
+        sig[0] = 9.0
+        assert lead.signal_mv[0] == 0.0
+
+
+class TestPreviewAndOtsu:
+    def test_auto_previews_as_modified_otsu_others_as_themselves(self):
+        assert preview_method("auto") == "modified_otsu"
+        for method in BINARIZE_METHODS:
+            if method != "auto":
+                assert preview_method(method) == method
+
+    def test_preview_is_the_plain_threshold(self):
+        rng = np.random.default_rng(0)
+        d = rng.random((60, 80)).astype(np.float32) ** 4
+        preview = binarize_preview(d, "auto", 0.3)
+        assert np.array_equal(preview, binarize(d, "modified_otsu", 0.3).binary)
+        assert not (binarize(d, "auto", 0.3).binary & ~preview).any()
+
+    @pytest.mark.parametrize("split", [0.25, 0.5, 0.8])
+    def test_otsu_splits_two_classes_between_them(self, split):
+        d = np.r_[np.full(500, split - 0.2), np.full(300, split + 0.15)].astype(np.float32)
+        t = otsu_threshold(d)
+        assert split - 0.2 < t <= split + 0.15
+        assert t * 256 == round(t * 256)  # a bin edge: ``d > t`` splits between bins
