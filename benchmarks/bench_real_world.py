@@ -278,6 +278,7 @@ def measure(page: Page, method: str, args) -> dict:
         "hr_ok": (None if hr_true is None
                   else hr_est is not None and abs(hr_est - hr_true) <= 0.1 * hr_true),
     }
+    row["fallback"] = dig is not None and any("segmenter unavailable" in w for w in dig.warnings)
     row["layout_ok"] = row["layout"] == page.layout
     row["ok_wrong_layout"] = row["status"] == "ok" and not row["layout_ok"]
     if args.verbose:
@@ -313,6 +314,8 @@ def print_table(results: dict) -> None:
     wrong = sum(r["ok_wrong_layout"] for r in every)
     print(f"\n'ok' with a wrong layout: {wrong}/{len(every)} pages "
           f"({100 * wrong / max(len(every), 1):.1f} %, target <= 1 %)")
+    fallback = sum(r["fallback"] for r in every)
+    print(f"'auto' used the classical fallback (no segmenter weights) on {fallback} pages")
 
 
 # ------------------------------------------------------------------ real photos

@@ -22,13 +22,18 @@ from ecgviewer import RESEARCH_NOTICE, __version__
 from ecgviewer.digitize.types import Digitization, DigitizeSettings
 from ecgviewer.errors import EcgViewerError, OutputExistsError
 from ecgviewer.io.names import safe_stem
-from ecgviewer.io.signals import Record, atomic_write_bytes, write_csv, write_wfdb
+from ecgviewer.io.signals import Record, atomic_write_bytes, write_csv, write_dicom, write_wfdb
 
-SignalFormat = Literal["wfdb", "csv", "edf"]
-SIGNAL_FORMATS: tuple[str, ...] = ("wfdb", "csv", "edf")
+SignalFormat = Literal["wfdb", "csv", "edf", "dicom"]
+SIGNAL_FORMATS: tuple[str, ...] = ("wfdb", "csv", "edf", "dicom")
 SUMMARY_SCHEMA = "ecgviewer.digitization/1"
 OVERLAY_RGB = (0, 120, 255)  # bright blue: stands out on red, green or grey grids and black ink
-_SUFFIXES = {"wfdb": (".hea", ".dat"), "csv": (".csv",), "edf": (".edf",)}
+_SUFFIXES = {
+    "wfdb": (".hea", ".dat"),
+    "csv": (".csv",),
+    "edf": (".edf",),
+    "dicom": (".dcm",),
+}
 
 
 # --------------------------------------------------------------------------- paths
@@ -80,7 +85,8 @@ def export_signal(
     overwrite: bool = False,
     fs_hz: float | None = None,
 ) -> tuple[Path, ...]:
-    """Write the signal in mV as WFDB (``.hea`` + ``.dat``), CSV or EDF; returns the files.
+    """Write the signal in mV as WFDB (``.hea`` + ``.dat``), CSV, EDF or a DICOM ECG waveform
+    (``.dcm``); returns the files.
 
     ``path`` is the output path with or without its extension. WFDB record names may hold
     only letters, digits, ``_`` and ``-``: other characters in the name become ``_``.
@@ -95,6 +101,8 @@ def export_signal(
         return write_wfdb(record, base)
     if format == "csv":
         return (write_csv(record, paths[0]),)
+    if format == "dicom":
+        return (write_dicom(record, paths[0]),)
     from ecgviewer.io.edf import write_edf
 
     return (write_edf(record, paths[0]),)

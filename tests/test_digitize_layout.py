@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ecgviewer.digitize import LAYOUT_NAMES
-from ecgviewer.digitize.binarize import binarize
+from ecgviewer.digitize.binarize import binarize, darkness_as_probability
 from ecgviewer.digitize.layout import detect_layout
 from ecgviewer.digitize.preprocess import trace_darkness
 from ecgviewer.digitize.rows import find_rows, locate_rows
@@ -99,7 +99,8 @@ def _page(record, **style):
     """A clean rendered page, its binary image (the core's binariser) and its true rows as
     ``(baseline_y, x0, x1)`` top to bottom."""
     page = render_ecg(record, RenderStyle(dpi=100, **style), seed=1)
-    binary = binarize(trace_darkness(page.image_rgb), "auto").binary
+    # the classical automatic binary ("auto" without the segmenter)
+    binary = binarize(darkness_as_probability(trace_darkness(page.image_rgb)), "auto").binary
     rows: dict[int, tuple[float, int, int]] = {}
     for b in page.layout.boxes:
         y, x0, x1 = rows.get(b.row, (b.baseline_y, b.x0, b.x1))

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from ecgviewer.digitize.binarize import (
+    AUTO_THRESHOLD,
     binarize,
     binarize_preview,
+    darkness_as_probability,
+    modified_otsu_threshold,
     otsu_threshold,
-    preview_method,
 )
 from ecgviewer.digitize.stages import (
     MIN_CROP_PX,
@@ -74,18 +76,30 @@ class TestSignalWithGaps:
 
 
 class TestPreviewAndOtsu:
-    def test_auto_previews_as_modified_otsu_others_as_themselves(self):
-        assert preview_method("auto") == "modified_otsu"
+    def test_others_preview_as_themselves(self):
+        d = np.random.default_rng(1).random((60, 80)).astype(np.float32)
         for method in BINARIZE_METHODS:
             if method != "auto":
-                assert preview_method(method) == method
+                expected = binarize(d, method, 0.4).binary
+                assert np.array_equal(binarize_preview(d, method, 0.4), expected)
 
-    def test_preview_is_the_plain_threshold(self):
+    def test_auto_previews_the_plain_probability_threshold(self):
         rng = np.random.default_rng(0)
-        d = rng.random((60, 80)).astype(np.float32) ** 4
-        preview = binarize_preview(d, "auto", 0.3)
-        assert np.array_equal(preview, binarize(d, "modified_otsu", 0.3).binary)
-        assert not (binarize(d, "auto", 0.3).binary & ~preview).any()
+        p = rng.random((60, 80)).astype(np.float32) ** 4
+        preview = binarize_preview(p, "auto", 0.3)
+        assert np.array_equal(preview, p > 0.3)
+        assert np.array_equal(binarize_preview(p, "auto"), p > AUTO_THRESHOLD)
+        assert not (binarize(p, "auto", 0.3).binary & ~preview).any()  # only specks removed
+
+    def test_darkness_fallback_puts_the_classical_threshold_at_one_half(self):
+        rng = np.random.default_rng(2)
+        d = (rng.random((120, 160)) ** 6).astype(np.float32)
+        d[60, 10:150] = 0.9  # a trace
+        p = darkness_as_probability(d)
+        assert p.min() >= 0 and p.max() <= 1
+        assert np.array_equal(p > AUTO_THRESHOLD, d > modified_otsu_threshold(d))
+        order = np.argsort(d.ravel(), kind="stable")
+        assert (np.diff(p.ravel()[order]) >= 0).all()  # monotone: the slider still works
 
     @pytest.mark.parametrize("split", [0.25, 0.5, 0.8])
     def test_otsu_splits_two_classes_between_them(self, split):

@@ -1,9 +1,10 @@
 """``ecgviewer classify``: heart rhythm (N / A / O / ~) of ECG images or signal files.
 
 Inputs: images/PDFs (digitised first, then the rhythm lead is classified), WFDB records
-(``.hea``), CinC ``.mat`` files and CSV signals; folders and globs expand to every supported
-file. One line per input (``--json``: one JSON object per line). A bad input gives an error
-line and the batch goes on; the exit code is 1 when any input failed.
+(``.hea``), CinC ``.mat`` files, CSV signals and DICOM ECG waveforms (``.dcm``); folders
+and globs expand to every supported file. One line per input (``--json``: one JSON object
+per line). A bad input gives an error line and the batch goes on; the exit code is 1 when
+any input failed.
 
 Batches use the same runner as ``digitize`` (:mod:`ecgviewer.batch`): ``--workers N``
 processes or a Dask ``--scheduler``, a per-file ``--report``, and with ``-o OUTDIR`` one
@@ -42,13 +43,13 @@ from ecgviewer.io.signals import atomic_write_bytes
 NAME = "classify"
 HELP = "Classify the heart rhythm (N, A, O, ~) of ECG images or signal files."
 
-SIGNAL_EXTENSIONS = (".hea", ".mat", ".csv")
+SIGNAL_EXTENSIONS = (".hea", ".mat", ".csv", ".dcm")
 PREFERRED_LEADS = ("II", "I", "ECG")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="image, PDF, .hea, .mat, .csv, folder or glob"
+        "inputs", nargs="+", metavar="INPUT", help="image, PDF, .hea, .mat, .csv, DICOM .dcm, folder or glob"
     )
     p.add_argument("--json", action="store_true", help="one JSON object per input per line")
     p.add_argument(

@@ -1,8 +1,8 @@
 """``ecgviewer digitize``: paper ECG images → calibrated signals, one file or a whole archive.
 
-For each input page writes ``OUTDIR/<stem>.hea/.dat`` (WFDB, mV; or ``.csv`` / ``.edf``), an
-optional ``<stem>.png`` overlay and ``<stem>.json`` (what was found; written last, so its
-presence marks a finished item for ``--resume``). Bad files are reported one line each and do
+For each input page writes ``OUTDIR/<stem>.hea/.dat`` (WFDB, mV; or ``.csv`` / ``.edf`` /
+``.dcm``), an optional ``<stem>.png`` overlay and ``<stem>.json`` (what was found; written
+last, so its presence marks a finished item for ``--resume``). Bad files are reported one line each and do
 not stop the batch; the exit code is 0 when every input worked, 1 otherwise.
 """
 
@@ -30,7 +30,7 @@ from ecgviewer.errors import EcgViewerError
 from ecgviewer.io.images import IMAGE_EXTENSIONS
 
 NAME = "digitize"
-HELP = "Digitise ECG images/PDFs (files, folders, globs) into WFDB, CSV or EDF signals."
+HELP = "Digitise ECG images/PDFs (files, folders, globs) into WFDB, CSV, EDF or DICOM signals."
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class DigitizeJob:
     settings: DigitizeSettings
     format: str = "wfdb"
     overlay: bool = False
-    pdf_dpi: float = 200.0
+    pdf_dpi: float | None = None  # None: a scanned page's own dpi, else 200
 
 
 def output_paths(item: BatchItem, job: DigitizeJob) -> list[Path]:
@@ -72,9 +72,11 @@ def digitize_file(item: BatchItem, job: DigitizeJob) -> BatchItemResult:
         write_summary_json,
     )
     from ecgviewer.io.images import load_image
+    from ecgviewer.io.pdf_vector import auto_pdf_dpi
 
     provenance = job_provenance(item, job)  # of the bytes about to be read
-    loaded = load_image(item.path, page=item.page, pdf_dpi=job.pdf_dpi)
+    pdf_dpi = job.pdf_dpi or auto_pdf_dpi(item.path, item.page)  # a scan's own dpi, else 200
+    loaded = load_image(item.path, page=item.page, pdf_dpi=pdf_dpi)
     dig = pipeline.digitize(loaded, job.settings)
     paths = output_paths(item, job)
     check_writable(paths, item.overwrite)
@@ -172,9 +174,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--outdir", required=True, type=Path, help="output folder")
     parser.add_argument(
         "--format",
-        choices=("wfdb", "csv", "edf"),
+        choices=("wfdb", "csv", "edf", "dicom"),
         default="wfdb",
-        help="signal file format (default: wfdb, physical units mV)",
+        help="signal file format (default: wfdb, physical units mV; dicom: DICOM ECG waveform)",
     )
     parser.add_argument(
         "--overlay",
@@ -192,9 +194,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--pdf-dpi",
         type=in_range("pdf_dpi"),
-        default=200.0,
+        default=None,
         metavar="D",
-        help="resolution PDFs are rendered at (default: 200)",
+        help="resolution PDF pages are rendered at (default: a scanned page's own, else 200); "
+        "pages that draw their traces as vector paths are read from the paths",
     )
     g.add_argument(
         "--rotation",

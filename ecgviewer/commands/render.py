@@ -1,7 +1,9 @@
 """``ecgviewer render``: print signal files onto synthetic ECG paper, with ground truth beside.
 
-For each INPUT writes ``OUTDIR/<stem>.png``, ``<stem>_truth.hea/.dat`` (the plotted signal,
-NaN where not plotted) and ``<stem>_truth.json`` (style, distortions, calibration, boxes).
+For each INPUT writes ``OUTDIR/<stem>.png`` (or, with ``--format pdf``, a vector
+``<stem>.pdf``: traces, grid, pulses and labels as paths and text), ``<stem>_truth.hea/.dat``
+(the plotted signal, NaN where not plotted) and ``<stem>_truth.json`` (style, distortions,
+calibration, boxes).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ecgviewer.render import (
 )
 
 NAME = "render"
-HELP = "Render signal files (WFDB, CinC .mat, CSV) as ECG paper images with ground truth."
+HELP = "Render signal files (WFDB, CinC .mat, CSV) as ECG paper PNGs or vector PDFs, with truth."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=(*LAYOUTS, "auto"),
         default="auto",
         help="page layout (auto: 3x4+1 for 12-lead records, single otherwise)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("png", "pdf"),
+        default="png",
+        help="png: an image (default); pdf: a vector page, as ECG carts export it",
     )
     parser.add_argument("--dpi", type=in_range("render_dpi"), default=200.0)
     parser.add_argument("--speed", type=float, choices=PAPER_SPEEDS_MM_S, default=25.0, help="mm/s")
@@ -94,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _render_one(args: argparse.Namespace, k: int, path: str) -> None:
-    """Render one input file and write the PNG, truth record and sidecar."""
+    """Render one input file and write the PNG (or PDF), truth record and sidecar."""
     record = read_signal(path, args.fs)
     seed = args.seed + k
     rng = np.random.default_rng(seed)
@@ -113,12 +121,21 @@ def _render_one(args: argparse.Namespace, k: int, path: str) -> None:
         style = replace(style, single_lead=args.lead)
     else:
         distortions = resolve_distortions(args.distort, rng)
-    page = render_ecg(record, style, seed=seed, distortions=distortions)
     stem = Path(path).stem
-    out_png = args.outdir / f"{stem}.png"
-    buf = io.BytesIO()
-    Image.fromarray(page.image_rgb).save(buf, format="PNG", dpi=(style.dpi, style.dpi))
-    atomic_write_bytes(out_png, buf.getvalue())
+    if args.format == "pdf":  # vector paths, no pixels: distortions do not apply
+        if args.distort == "distorted":
+            raise EcgViewerError("--distort distorted applies to PNG pages; a PDF is drawn clean")
+        from ecgviewer.render.pdf import render_pdf
+
+        page = render_pdf(record, style)
+        out, data, what = args.outdir / f"{stem}.pdf", page.pdf_bytes, "vector PDF"
+    else:
+        page = render_ecg(record, style, seed=seed, distortions=distortions)
+        buf = io.BytesIO()
+        Image.fromarray(page.image_rgb).save(buf, format="PNG", dpi=(style.dpi, style.dpi))
+        out, data = args.outdir / f"{stem}.png", buf.getvalue()
+        what = f"{style.dpi:g} dpi, {args.distort}"
+    atomic_write_bytes(out, data)
     write_wfdb(replace(page.truth, name=f"{stem}_truth"), args.outdir / f"{stem}_truth")
     atomic_write_bytes(args.outdir / f"{stem}_truth.json", page.sidecar_json().encode())
-    print(f"{out_png}  ({style.layout}, {style.dpi:g} dpi, {args.distort})")
+    print(f"{out}  ({style.layout}, {what})")

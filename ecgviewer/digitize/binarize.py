@@ -1,7 +1,10 @@
-"""Threshold a trace-darkness map (see :func:`ecgviewer.digitize.preprocess.trace_darkness`).
+"""Threshold a trace map: the classical methods threshold the darkness map (see
+:func:`ecgviewer.digitize.preprocess.trace_darkness`); "auto" thresholds a trace probability
+(the learned segmenter's, see :mod:`ecgviewer.digitize.learned`, or
+:func:`darkness_as_probability` when it is unavailable) at :data:`AUTO_THRESHOLD`.
 
 The project's one Otsu (:func:`otsu_threshold`) lives here, and so does the rule for live
-previews (:func:`preview_method`), so the GUI shows what the pipeline would compute."""
+previews (:func:`binarize_preview`), so the GUI shows what the pipeline would compute."""
 
 from __future__ import annotations
 
@@ -100,14 +103,34 @@ def remove_small_components(binary: np.ndarray, min_px: int) -> np.ndarray:
     return keep[labels]
 
 
+AUTO_THRESHOLD = 0.5  # "auto": a pixel is trace when its probability is above this
+
+
+def darkness_as_probability(darkness: np.ndarray) -> np.ndarray:
+    """A monotone rescaling of ``darkness`` to 0..1 with its modified Otsu threshold at
+    :data:`AUTO_THRESHOLD`: "auto" on it selects exactly what the classical automatic method
+    did, and the slider still moves a threshold (the fallback when the segmenter is missing)."""
+    d = np.asarray(darkness, dtype=np.float32)
+    t = min(max(modified_otsu_threshold(d), 1e-3), 1.0 - 1e-3)
+    below = np.minimum(d * np.float32(AUTO_THRESHOLD / t), np.float32(AUTO_THRESHOLD))
+    above = AUTO_THRESHOLD + (d - np.float32(t)) * np.float32((1.0 - AUTO_THRESHOLD) / (1.0 - t))
+    out = np.where(d > t, np.maximum(above, np.nextafter(np.float32(AUTO_THRESHOLD), 1)), below)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
 def binarize(
-    darkness: np.ndarray, method: str = "auto", threshold: float | None = None
+    image: np.ndarray, method: str = "auto", threshold: float | None = None
 ) -> BinarizeResult:
-    """Binarise ``darkness`` (float [0,1]) with ``method``; ``threshold`` is used by "manual"
-    (and overrides the computed one for the others when given)."""
+    """Binarise a [0,1] map with ``method``: ``image`` is the darkness map for the classical
+    methods and the trace probability for "auto" (threshold :data:`AUTO_THRESHOLD`, then specks
+    removed). ``threshold`` is used by "manual" and overrides the computed one for the others."""
     if method not in BINARIZE_METHODS:
         raise ValueError(f"unknown binarisation method {method!r}; use one of {BINARIZE_METHODS}")
-    d = np.asarray(darkness, dtype=np.float32)
+    d = np.asarray(image, dtype=np.float32)
+    if method == "auto":
+        t = AUTO_THRESHOLD if threshold is None else float(threshold)
+        binary = remove_small_components(d > t, max(4, int(d.size / 200_000)))
+        return BinarizeResult(binary, t, method)
     if method == "manual":
         t = 0.5 if threshold is None else float(threshold)
         return BinarizeResult(d > t, t, method)
@@ -122,22 +145,16 @@ def binarize(
         t = otsu_threshold(d) if threshold is None else float(threshold)
         return BinarizeResult(d > t, t, method)
     t = modified_otsu_threshold(d) if threshold is None else float(threshold)
-    binary = d > t
-    if method == "auto":
-        binary = remove_small_components(binary, max(4, int(d.size / 200_000)))
-    return BinarizeResult(binary, t, method)
-
-
-def preview_method(method: str) -> str:
-    """The method a live preview uses for ``method``: "auto" previews as modified Otsu (its plain
-    threshold: the same pixels without the speck removal, which costs ~100 ms on a 200 dpi
-    page); the digitisation that follows shows the exact image. Others preview as themselves."""
-    return "modified_otsu" if method == "auto" else method
+    return BinarizeResult(d > t, t, method)
 
 
 def binarize_preview(
-    darkness: np.ndarray, method: str = "auto", threshold: float | None = None
+    image: np.ndarray, method: str = "auto", threshold: float | None = None
 ) -> np.ndarray:
-    """The live preview's binary image of ``darkness``: :func:`binarize` with
-    :func:`preview_method`."""
-    return binarize(darkness, preview_method(method), threshold).binary
+    """The live preview's binary image: :func:`binarize`, except that "auto" shows its plain
+    threshold (the same pixels without the speck removal, which costs ~100 ms on a 200 dpi
+    page; the digitisation that follows shows the exact image)."""
+    if method == "auto":
+        t = AUTO_THRESHOLD if threshold is None else float(threshold)
+        return np.asarray(image) > t
+    return binarize(image, method, threshold).binary

@@ -41,6 +41,10 @@ MAX_SHAPE_HEIGHT_RATIO = 2.5
 # the halves of one lead's 10 s differ in 3.7 % of CinC windows; 6x2 rows read as strips:
 # two of three differ in 83 % of PTB-XL records, true V1/II/V5 strips in none of 100
 MIN_CHANGED_STRIPS = 2.0 / 3.0
+# pairs of leads with different beat shapes on 12-lead pages: at least a third (rendered
+# PTB-XL, scans); a single-lead strip read as 3x4: none
+MIN_LEADS_COMPARED = 6
+MAX_ALIKE_FRACTION = 0.1
 MIN_BEAT_AMPLITUDE_MV = 0.1
 MIN_RATE_BPM = 20.0  # the detector keeps beats 0.25 s apart: at most 240 bpm
 MIN_BEAT_LEAD_S = 4.0  # leads shorter than this are not asked to show beats
@@ -48,7 +52,7 @@ MIN_VALID_FRACTION = 0.6
 FLAT_MV = 0.1
 MAX_FLAT_FRACTION = 0.5
 MIN_QUALITY = 0.4
-MIN_RHYTHM_QUALITY = 0.5
+MIN_STRIP_QUALITY = 0.5
 # measured pulse height / expected above this: the grid scale is too small (a 2 mm or 5 mm
 # period taken for 1 mm). Lower ratios are not checked: on photos the pulse finder often
 # measures half a pulse on pages that are read right.
@@ -84,6 +88,19 @@ def _rows(dig: Digitization) -> list[tuple[float, float, float]]:
         ys = [b.baseline_y for b in boxes]
         rows.append((min(b.x0 for b in boxes), max(b.x1 for b in boxes), float(np.median(ys))))
     return sorted(rows, key=lambda r: r[2])
+
+
+def _strips(dig: Digitization) -> list[Lead]:
+    """The leads of a multi-lead layout that fill a row alone and run at least
+    :data:`MIN_BEAT_LEAD_S` (rhythm strips; every row of 12x1)."""
+    if dig.layout.name == "single":
+        return []
+    per_row: dict[int, list[Lead]] = {}
+    for box, lead in zip(dig.layout.boxes, dig.leads):
+        per_row.setdefault(box.row, []).append(lead)
+    return [
+        ls[0] for ls in per_row.values() if len(ls) == 1 and ls[0].duration_s >= MIN_BEAT_LEAD_S
+    ]
 
 
 def check_single_lead_duration(dig: Digitization) -> list[str]:
@@ -137,8 +154,8 @@ def check_row_lengths(dig: Digitization) -> list[str]:
         shift_mm = float(starts.max() - starts.min()) / px_mm
         if shift_mm > MAX_ROW_START_SHIFT_MM:
             reasons.append(
-                f"the rows of the strip start up to {shift_mm:.0f} mm apart: probably "
-                "not one lead printed in rows"
+                f"the rows of the strip start up to {shift_mm:.0f} mm apart: part of a row "
+                "was missed, or the rows are not one lead printed in rows"
             )
     return reasons
 
@@ -212,15 +229,15 @@ def beat_times_s(lead: Lead) -> np.ndarray:
     percentile so that small beats beside a few large ectopic ones (or tracing errors) count."""
     fs = lead.fs_hz
     x = _finite(lead.signal_mv)
-    half, off, win = int(0.06 * fs), int(0.2 * fs), int(0.1 * fs)
+    # the level before and after: medians over 0.5 s, mostly baseline beside a beat (even with
+    # a wide QRS and a tall T wave), the new level after a step
+    half, off, win = int(0.06 * fs), int(0.1 * fs), int(0.5 * fs)
     beats = []
     for p in _qrs_peaks(x, fs, np.asarray(lead.valid_mask, bool), ref_percentile=90.0):
-        if p - off - win < 0 or p + off + win > x.size:
-            continue
-        core = x[p - half : p + half + 1]
+        core = x[max(0, p - half) : p + half + 1]
         amplitude = float(core.max() - core.min())
-        before = float(np.median(x[p - off - win : p - off]))
-        after = float(np.median(x[p + off : p + off + win]))
+        before = float(np.median(x[max(0, p - off - win) : max(1, p - off)]))
+        after = float(np.median(x[min(p + off, x.size - 1) : p + off + win]))
         if amplitude >= MIN_BEAT_AMPLITUDE_MV and abs(after - before) < 0.5 * amplitude:
             beats.append(p / fs)
     return np.array(beats)
@@ -236,6 +253,8 @@ def trace_rows_mv(lead: Lead, px_per_mv: float) -> list[tuple[int, np.ndarray]]:
         if part.size < 2:
             continue
         cols = np.arange(np.ceil(xs[part[0]]), np.floor(xs[part[-1]]) + 1)
+        if cols.size < 2:
+            continue
         y = np.interp(cols, xs[part], ys[part])
         rows.append((int(cols[0]), (np.median(y) - y) / px_per_mv))
     return rows
@@ -328,16 +347,8 @@ def check_strips_one_lead(dig: Digitization) -> list[str]:
     """The full-width strips of a 12-lead layout each show one lead: the beat shape of the
     first half matches the second. When it changes at the half in most strips they are rows
     of two leads each (a 6x2 page read as 3x4+3, say)."""
-    if dig.layout.name == "single":
-        return []
-    per_row: dict[int, list] = {}
-    for box, lead in zip(dig.layout.boxes, dig.leads):
-        per_row.setdefault(box.row, []).append(lead)
-    strips = [ls[0] for ls in per_row.values() if len(ls) == 1]
     verdicts = []
-    for lead in strips:
-        if lead.duration_s < MIN_BEAT_LEAD_S:
-            continue
+    for lead in _strips(dig):
         first, second = _segment_templates(_finite(lead.signal_mv), lead.fs_hz, 2)
         if first is not None and second is not None:
             verdicts.append(_shapes_differ(first, second, lead.fs_hz))
@@ -346,6 +357,28 @@ def check_strips_one_lead(dig: Digitization) -> list[str]:
     return [
         f"the beat shape changes half-way along {sum(verdicts)} of {len(verdicts)} full-width "
         f"strips: they probably hold two leads each, not the {dig.layout.name} layout"
+    ]
+
+
+def check_leads_differ(dig: Digitization) -> list[str]:
+    """The leads of a 12-lead page look different (aVR is inverted, V1 mostly negative...);
+    when every lead has the same beat shape the page is one lead read as a 12-lead layout."""
+    if dig.layout.name == "single":
+        return []
+    templates = []
+    for ld in dig.leads:
+        t = _segment_templates(_finite(ld.signal_mv), ld.fs_hz, 1)[0]
+        if t is not None:
+            templates.append((t, ld.fs_hz))
+    if len(templates) < MIN_LEADS_COMPARED:
+        return []
+    pairs = [(a, b) for i, a in enumerate(templates) for b in templates[i + 1 :]]
+    differ = float(np.mean([_shapes_differ(a, b, fs) for (a, fs), (b, _) in pairs]))
+    if differ > MAX_ALIKE_FRACTION:
+        return []
+    return [
+        f"all {len(templates)} leads compared have the same beat shape: probably one lead "
+        f"(a single-lead strip) read as a {dig.layout.name} page"
     ]
 
 
@@ -395,15 +428,17 @@ def check_valid_fraction(dig: Digitization) -> list[str]:
 
 def check_quality(dig: Digitization) -> list[str]:
     """A low mean lead quality (traced fraction, ink and path consistency), or a poorly traced
-    rhythm lead: the lead that rhythm analysis reads (the GUI calls < 0.5 low quality)."""
+    long strip: the rhythm lead that rhythm analysis reads, or a "strip" that is really the
+    page edge or a shadow (the GUI calls quality under 0.5 low)."""
     reasons = []
     if dig.quality < MIN_QUALITY:
         reasons.append(f"low trace quality ({dig.quality:.2f})")
     rhythm = dig.rhythm_lead
-    if rhythm is not None and len(dig.leads) > 1 and rhythm.quality < MIN_RHYTHM_QUALITY:
-        reasons.append(
-            f"the rhythm lead {rhythm.name} is poorly traced (quality {rhythm.quality:.2f})"
-        )
+    long_leads = _strips(dig) + ([rhythm] if rhythm is not None and len(dig.leads) > 1 else [])
+    poor = {ld.name: ld.quality for ld in long_leads if ld.quality < MIN_STRIP_QUALITY}
+    if poor:
+        names = ", ".join(f"{name} ({q:.2f})" for name, q in poor.items())
+        reasons.append(f"poorly traced strip(s): {names}")
     return reasons
 
 
@@ -427,6 +462,7 @@ CHECKS = (
     check_row_lengths,
     check_rows_in_step,
     check_strips_one_lead,
+    check_leads_differ,
     check_steps,
     check_beats,
     check_flat_leads,
@@ -437,8 +473,12 @@ CHECKS = (
 
 
 def review_reasons(dig: Digitization) -> tuple[str, ...]:
-    """Every reason, from all :data:`CHECKS`, why ``dig`` needs review (empty when none)."""
+    """Every reason, from all :data:`CHECKS`, why ``dig`` needs review (empty when none). A
+    check that fails on an odd result says so instead of stopping the digitisation."""
     reasons: list[str] = []
     for check in CHECKS:
-        reasons.extend(check(dig))
+        try:
+            reasons.extend(check(dig))
+        except (ValueError, IndexError, FloatingPointError) as exc:
+            reasons.append(f"self-check {check.__name__} could not run ({exc})")
     return tuple(reasons)

@@ -23,9 +23,10 @@ from scipy import ndimage
 
 from ecgviewer.digitize import gridfield as gf
 from ecgviewer.digitize.binarize import otsu_threshold
+from ecgviewer.digitize.geometry import correct_perspective
 from ecgviewer.digitize.preprocess import as_rgb_uint8
 
-FLAT_MM = 0.35  # a mapping within this of an affine one over the page is left alone
+FLAT_MM = 0.5  # a page whose grid is within this of an affine map is left alone (scans: < 0.4)
 _WORK_LONG_SIDE_PX = 1800  # the grid is measured on a copy at most this long
 _SHEET_LONG_SIDE_PX = 480
 _ASSUMED_SHEET_MM = 270.0  # long side of the printed grid area, for the first scale guess
@@ -131,8 +132,10 @@ def find_sheet(image_rgb: np.ndarray) -> Sheet | None:
     region = ndimage.binary_fill_holes(labels == int(np.argmax(sizes)))
     region = ndimage.binary_opening(region, iterations=2)
     frac = float(region.mean())
-    contrast = float(grey[region].mean() - grey[~region].mean()) if frac < 1 else 0.0
-    if frac < 0.2 or frac > 0.97 or contrast < 0.08:
+    if frac < 0.2 or frac > 0.97:
+        return None
+    contrast = float(grey[region].mean() - grey[~region].mean())
+    if contrast < 0.08:
         return None
     quad, seen = _region_quad(region)
     if quad is None:
@@ -318,8 +321,10 @@ def warp_to_grid(img: np.ndarray, mapping: gf.FieldMap, origin_mm, out_hw, px_pe
 def _fill_paper(rgb: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     """Complete partly covered pixels (colour × coverage, as PIL blends with a zero fill)
     with a smooth extension of the covered paper: a normalised Gaussian of the covered
-    colours on a copy 8× smaller, so that shading continues and no step edge appears."""
-    if coverage.min() >= 0.999:
+    colours on a copy 8× smaller, so that shading continues and no step edge appears. Only
+    the uncovered pixels (a border, usually) are touched."""
+    todo = np.nonzero(coverage < 0.999)
+    if todo[0].size == 0:
         return rgb
     step = 8
     small_c = coverage[::step, ::step]
@@ -327,14 +332,14 @@ def _fill_paper(rgb: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     num = np.stack([ndimage.gaussian_filter(small[:, :, k], 6.0) for k in range(3)], axis=2)
     den = ndimage.gaussian_filter(small_c, 6.0)[:, :, None]
     paper = num / np.maximum(den, 1e-3)
-    # where even the blur sees no paper, use the covered pixels' bright median
-    seen = small_c > 0.99
+    seen = small_c > 0.99  # where even the blur sees no paper: the covered pixels' median
     if seen.any():
-        fallback = np.median(small[seen], axis=0)
-        paper = np.where(den > 0.05, paper, fallback)
-    paper = np.repeat(np.repeat(paper, step, axis=0), step, axis=1)[: rgb.shape[0], : rgb.shape[1]]
-    out = rgb.astype(np.float32) + (1.0 - coverage)[:, :, None] * paper
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        paper = np.where(den > 0.05, paper, np.median(small[seen], axis=0))
+    iy, ix = todo
+    fill = paper[iy // step, ix // step] * (1.0 - coverage[iy, ix])[:, None]
+    out = rgb.copy()
+    out[iy, ix] = np.clip(rgb[iy, ix] + fill + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def _local_scale(mapping: gf.FieldMap, src: np.ndarray) -> np.ndarray:
@@ -419,8 +424,6 @@ def correct_page_geometry(image_rgb: np.ndarray) -> tuple[np.ndarray, bool]:
     with grid evidence in most tiles and a consistent fit, else the sheet-outline
     perspective correction of :func:`~ecgviewer.digitize.geometry.correct_perspective`
     (which leaves a flat scan alone). Returns (image, whether it was changed)."""
-    from ecgviewer.digitize.geometry import correct_perspective
-
     img = as_rgb_uint8(image_rgb)
     result = rectify_page(img)
     if (result.changed and result.method == "grid"

@@ -249,8 +249,10 @@ def _boxes_12_lead(
     rows: list[TraceRow],
     calibration: Calibration,
     settings: DigitizeSettings,
+    marks: np.ndarray | None = None,
 ) -> tuple[list[LeadBox], list[float]]:
-    """Lead boxes of a 12-lead layout and the 0 s column of every box's row."""
+    """Lead boxes of a 12-lead layout and the 0 s column of every box's row; lead-change
+    marks are looked for in ``marks`` (default ``binary``)."""
     spec = _spec(name)
     n_cols, n_grid_rows = spec.n_cols, spec.n_grid_rows
     grid_rows = rows[:n_grid_rows]
@@ -266,7 +268,9 @@ def _boxes_12_lead(
         ends = [round(e) for e in edges[1:]]
         min_w = 0.5 * col_w
         for c in range(1, n_cols + 1):
-            span = marker_span(binary, row, edges[c], half_win, calibration.px_per_mm_x)
+            span = marker_span(
+                binary if marks is None else marks, row, edges[c], half_win, calibration.px_per_mm_x
+            )
             if span is None:
                 continue
             if c < n_cols and ends[c] - span[1] >= min_w:
@@ -288,15 +292,19 @@ def _boxes_12_lead(
 
 
 def detect_layout(
-    binary: np.ndarray, calibration: Calibration, settings: DigitizeSettings
+    binary: np.ndarray,
+    calibration: Calibration,
+    settings: DigitizeSettings,
+    pulse_ink: np.ndarray | None = None,
 ) -> LayoutDetection:
     """Rows, layout name and one box per lead segment (see :class:`LayoutDetection`).
 
     The origins let leads be placed on a common timeline; the pulse foot gives each row's
-    0 mV line exactly where a calibration pulse is printed.
+    0 mV line exactly where a calibration pulse is printed. ``pulse_ink``: where to look for
+    the pulses (see :func:`~ecgviewer.digitize.rows.locate_rows`).
     """
     warnings: list[str] = []
-    rows = locate_rows(binary, calibration)
+    rows = locate_rows(binary, calibration, pulse_ink)
     name = settings.layout if settings.layout != "auto" else _decide_name(binary, rows, calibration)
     if name != "single":
         n_needed = _spec(name).n_rows
@@ -316,7 +324,7 @@ def detect_layout(
             tuple(r.pulse_base_y for r in rows),
             tuple(warnings),
         )
-    boxes, origins = _boxes_12_lead(binary, name, rows, calibration, settings)
+    boxes, origins = _boxes_12_lead(binary, name, rows, calibration, settings, pulse_ink)
     span_s = (_span(rows)[1] - _span(rows)[0]) / calibration.px_per_s
     expected_s = 250.0 / calibration.paper_speed_mm_s
     if not 0.6 * expected_s <= span_s <= 1.4 * expected_s:

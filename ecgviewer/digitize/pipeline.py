@@ -2,8 +2,9 @@
 
 Two cacheable stages so an interactive caller re-runs only what changed:
 
-* :func:`prepare_page` — rotation, perspective, grid-suppressed darkness map, grid scale (slow,
-  depends only on the image, rotation and perspective settings);
+* :func:`prepare_page` — rotation, perspective, grid-suppressed darkness map, grid scale and
+  (for "auto", on first use) the learned segmenter's trace probability (slow, depends only on
+  the image, rotation and perspective settings);
 * :func:`digitize_prepared` — crop, binarise, calibrate, layout, trace (fast; re-run after a
   threshold, crop, layout, speed or gain change).
 
@@ -23,15 +24,19 @@ import numpy as np
 from ecgviewer.digitize.binarize import binarize
 from ecgviewer.digitize.calibration import DEFAULT_PX_PER_MM, calibrate, find_calibration_pulse
 from ecgviewer.digitize.checks import review_reasons
-from ecgviewer.digitize.geometry import correct_perspective, estimate_rotation_deg, rotate_image
+from ecgviewer.digitize.dewarp import correct_page_geometry
+from ecgviewer.digitize.geometry import estimate_rotation_deg, rotate_image
 from ecgviewer.digitize.grid import GridMeasurement, measure_grid
 from ecgviewer.digitize.layout import LayoutDetection, detect_layout
+from ecgviewer.digitize.learned import LazyTraceMaps, TraceMaps, combine_with_ink
 from ecgviewer.digitize.preprocess import as_rgb_uint8, trace_darkness
 from ecgviewer.digitize.stages import MIN_CROP_PX, clip_crop, prepare_settings, signal_with_gaps
 from ecgviewer.digitize.trace import TracePath, path_baseline, path_to_lead, trace_path
 from ecgviewer.digitize.types import Digitization, DigitizeSettings, Lead
+from ecgviewer.digitize.vector import digitize_if_vector
 from ecgviewer.errors import NoTraceFoundError
 from ecgviewer.io.images import LoadedImage, load_image
+from ecgviewer.io.pdf_vector import auto_pdf_dpi
 from ecgviewer.io.signals import Record
 from ecgviewer.paper import STANDARD_LEADS, Calibration, Layout, LeadBox
 
@@ -51,6 +56,14 @@ class PreparedPage:
     dpi: float | None
     warnings: tuple[str, ...] = ()
     timings_s: dict = field(default_factory=dict)
+    maps: LazyTraceMaps | None = field(default=None, compare=False, repr=False)
+
+    def trace_maps(self, compute: bool = True) -> TraceMaps | None:
+        """The automatic method's trace probability (computed on first use, ~1 s, then
+        cached); with ``compute=False`` only when already computed."""
+        if self.maps is None:
+            return None
+        return self.maps.get() if compute else self.maps.peek()
 
 
 def _as_loaded(
@@ -59,7 +72,7 @@ def _as_loaded(
     if isinstance(image, LoadedImage):
         return image.rgb, image.dpi
     if isinstance(image, (str, os.PathLike, Path)):
-        loaded = load_image(image)
+        loaded = load_image(image, pdf_dpi=auto_pdf_dpi(image))  # a scanned PDF at its dpi
         return loaded.rgb, loaded.dpi
     return as_rgb_uint8(np.asarray(image)), None
 
@@ -71,6 +84,7 @@ def prepare_page(
     """Load (if a path), straighten and measure a page; the result can be cached and re-used
     by :func:`digitize_prepared` while only the later settings change. Reads only the settings
     in :data:`~ecgviewer.digitize.stages.PREPARE_FIELDS` (the key of that cache)."""
+    eager_maps = (settings or DigitizeSettings()).binarize_method == "auto"
     settings = prepare_settings(settings or DigitizeSettings())
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -83,7 +97,7 @@ def prepare_page(
     t = time.perf_counter()
     perspective = False
     if settings.correct_perspective:
-        rgb, perspective = correct_perspective(rgb)
+        rgb, perspective = correct_page_geometry(rgb)  # photos: grid dewarp; scans: as is
     timings["perspective"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -103,6 +117,11 @@ def prepare_page(
     t = time.perf_counter()
     grid = measure_grid(rgb)
     timings["grid"] = time.perf_counter() - t
+    maps = LazyTraceMaps(rgb, darkness, grid.px_per_mm_x if grid.found else None, dpi)
+    if eager_maps:  # the same result as computing it later; only when it costs is chosen
+        t = time.perf_counter()
+        maps.get()
+        timings["segment"] = time.perf_counter() - t
     return PreparedPage(
         image_rgb=rgb,
         darkness=darkness,
@@ -112,6 +131,7 @@ def prepare_page(
         dpi=dpi,
         warnings=tuple(warnings),
         timings_s=timings,
+        maps=maps,
     )
 
 
@@ -140,18 +160,30 @@ def digitize_prepared(
 
     t = time.perf_counter()
     dark = prepared.darkness[crop.y0 : crop.y1, crop.x0 : crop.x1]
-    bres = binarize(dark, settings.binarize_method, settings.threshold)
-    binary = bres.binary
+    source, learned = dark, False
+    if settings.binarize_method == "auto" and prepared.maps is not None:
+        maps = prepared.trace_maps()
+        if maps.warning:
+            warnings.append(maps.warning)
+        source = maps.trace_prob[crop.y0 : crop.y1, crop.x0 : crop.x1]
+        learned = maps.source == "segmenter"
+    timings["segment"] = timings.get("segment", 0.0) + time.perf_counter() - t
+    t = time.perf_counter()
+    bres = binarize(source, settings.binarize_method, settings.threshold)
+    binary = pulse_ink = bres.binary
+    if learned:  # trace ink picked by the segmenter; pulses and marks from all the ink
+        px_per_mm = _pulse_scale(prepared, settings)
+        binary, pulse_ink, dark = combine_with_ink(binary, dark, source, px_per_mm)
     timings["binarize"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    pulse = find_calibration_pulse(binary, _pulse_scale(prepared, settings))
+    pulse = find_calibration_pulse(pulse_ink, _pulse_scale(prepared, settings))
     calibration, cal_warnings = calibrate(prepared.grid, pulse, settings, prepared.dpi)
     warnings.extend(cal_warnings)
     timings["calibrate"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    found = detect_layout(binary, calibration, settings)
+    found = detect_layout(binary, calibration, settings, pulse_ink)
     warnings.extend(found.warnings)
     timings["layout"] = time.perf_counter() - t
 
@@ -288,11 +320,16 @@ def digitize(
     settings: DigitizeSettings | None = None,
 ) -> Digitization:
     """Digitise a page: path, :class:`~ecgviewer.io.images.LoadedImage` or RGB uint8 array.
+    A PDF page that draws its traces as paths is read from its drawing commands
+    (:mod:`ecgviewer.digitize.vector`); pixels are the fallback.
 
     Raises :class:`~ecgviewer.errors.NoTraceFoundError` (and the image loading errors) with a
     one-line reason.
     """
     settings = settings or DigitizeSettings()
+    vector = digitize_if_vector(image, settings)
+    if vector is not None:
+        return vector
     return digitize_prepared(prepare_page(image, settings), settings)
 
 

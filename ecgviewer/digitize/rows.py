@@ -223,7 +223,7 @@ def _rows_from_pulses(
 ) -> list[TraceRow]:
     """Add rows the projection missed (a wandering or very noisy trace has no sharp baseline
     line) where a calibration pulse sits one row pitch above, below or between found rows."""
-    pulsed = [r for r in rows if r.pulse_base_y is not None]
+    pulsed = [r for r in rows if r.pulse_x1 is not None]
     if len(pulsed) < 2:
         return rows
     h = binary.shape[0]
@@ -323,14 +323,95 @@ def _snap_row_starts(rows: list[TraceRow], calibration: Calibration) -> list[Tra
     return [replace(r, x0=max(r.x0, new_start)) if r.x0 < new_start < r.x1 else r for r in rows]
 
 
-def locate_rows(binary: np.ndarray, calibration: Calibration) -> list[TraceRow]:
-    """Rows of trace with calibration pulses at their starts excluded, rows the projection
-    missed added where a pulse marks them, and starts moved past a pulse's flat lead-in."""
+def _find_end_pulse(
+    binary: np.ndarray, row: TraceRow, calibration: Calibration
+) -> tuple[int, float] | None:
+    """``(first column, row below the foot)`` of a calibration pulse at the END of ``row``
+    (printers that put it after the trace)."""
+    pxx = calibration.px_per_mm_x
+    xa = max(row.x0, row.x1 - int(14 * pxx))
+    xb = min(binary.shape[1], row.x1 + 1)
+    sub = binary[row.y0 : row.y1, xa:xb]
+    if sub.shape[1] < 4:
+        return None
+    pulse = find_calibration_pulse(
+        sub, calibration.px_per_mm_y, calibration.px_per_mm_x, search_fraction=1.0
+    )
+    if pulse is None or xb - (xa + pulse.x1) > 4 * pxx or not pulse.clear:
+        return None
+    return xa + pulse.x0, float(row.y0 + pulse.y_bottom)
+
+
+def trace_end_before_pulse(
+    binary: np.ndarray, row: TraceRow, pulse_start: int, calibration: Calibration
+) -> int:
+    """End (exclusive) of a row's trace before a calibration pulse starting at column
+    ``pulse_start``: at a blank gap (at least 1 mm) within 0.8 s before the pulse and its
+    lead-in, else at the pulse."""
+    xb = pulse_start
+    xa = max(row.x0, xb - int(0.8 * calibration.px_per_s))
+    if xb - xa < 2:
+        return xb
+    present = binary[row.y0 : row.y1, xa:xb].any(axis=0)[::-1]
+    edges = np.diff(np.concatenate([[1], present.astype(np.int8), [1]]))
+    gap_starts, gap_ends = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)
+    min_gap = max(2.0, 1.0 * calibration.px_per_mm_x)
+    for a, b in zip(gap_starts, gap_ends):
+        if b - a >= min_gap and b < present.size:
+            return xb - int(b)
+    return xb
+
+
+def trace_start_after_pulse(
+    binary: np.ndarray, row: TraceRow, pulse_end: int, calibration: Calibration
+) -> int:
+    """First column of a row's trace after a calibration pulse ending at column ``pulse_end``:
+    past a blank gap (at least 1 mm) that follows the pulse and its flat lead-out within 0.8 s
+    (a pulse printed apart from the trace), else the column just after the pulse (a trace that
+    carries on from the pulse's foot)."""
+    xa = pulse_end + 1
+    xb = min(row.x1, xa + int(0.8 * calibration.px_per_s))
+    if xb - xa < 2:
+        return xa
+    present = binary[row.y0 : row.y1, xa:xb].any(axis=0)
+    edges = np.diff(np.concatenate([[1], present.astype(np.int8), [1]]))
+    gap_starts, gap_ends = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)
+    min_gap = max(2.0, 1.0 * calibration.px_per_mm_x)
+    for a, b in zip(gap_starts, gap_ends):
+        if b - a >= min_gap and b < present.size:
+            return xa + int(b)
+    return xa
+
+
+def locate_rows(
+    binary: np.ndarray, calibration: Calibration, pulse_ink: np.ndarray | None = None
+) -> list[TraceRow]:
+    """Rows of trace with calibration pulses at their starts excluded (each row starts where
+    its trace starts, after any gap that follows the pulse) and at their ends (a row ends where
+    its trace ends, before any gap), rows the projection missed added
+    where a pulse marks them, and starts moved past a pulse's flat lead-in.
+
+    ``pulse_ink`` (default ``binary``) is where pulses are looked for: the learned segmenter's
+    trace map leaves out most of a pulse, so the caller adds the classical ink for them."""
+    ink = binary if pulse_ink is None else pulse_ink
     px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
     trimmed = []
     for row in find_rows(binary, px_per_mm):
-        found = _find_pulse(binary, row, calibration)
+        found = _find_pulse(ink, row, calibration)
         if found is not None and found[0] < row.x1 - 10 * calibration.px_per_mm_x:
-            row = replace(row, x0=found[0] + 1, pulse_x1=found[0], pulse_base_y=found[1])
+            x0 = trace_start_after_pulse(binary, row, found[0], calibration)
+            row = replace(row, x0=x0, pulse_x1=found[0], pulse_base_y=found[1])
+        end = _find_end_pulse(ink, row, calibration)
+        if end is not None and end[0] > row.x0 + 10 * calibration.px_per_mm_x:
+            x1 = trace_end_before_pulse(binary, row, end[0], calibration)
+            base = row.pulse_base_y if row.pulse_base_y is not None else end[1]
+            row = replace(row, x1=x1, pulse_base_y=base)
         trimmed.append(row)
-    return _snap_row_starts(_rows_from_pulses(binary, trimmed, calibration), calibration)
+    rows = _rows_from_pulses(ink, trimmed, calibration)
+    rows = [
+        replace(r, x0=trace_start_after_pulse(binary, r, r.pulse_x1, calibration))
+        if r.pulse_x1 is not None and r.x0 == r.pulse_x1 + 1
+        else r
+        for r in rows
+    ]
+    return _snap_row_starts(rows, calibration)

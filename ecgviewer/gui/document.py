@@ -138,14 +138,22 @@ class Document:
             return self.settings.crop
         return None if self.digitization is None else self.digitization.crop
 
-    def darkness_crop(self, crop: CropBox | None = None) -> tuple[np.ndarray, CropBox] | None:
-        """The cached darkness image restricted to ``crop`` (clipped to the page, at least
+    def darkness_crop(
+        self, crop: CropBox | None = None, method: str | None = None
+    ) -> tuple[np.ndarray, CropBox] | None:
+        """The cached map that ``method`` thresholds (the darkness image; for "auto" the trace
+        probability, once computed) restricted to ``crop`` (clipped to the page, at least
         :data:`~ecgviewer.digitize.stages.MIN_CROP_PX` a side, for a live preview)."""
-        if self.darkness is None:
+        source = self.darkness
+        if method == "auto":
+            page = getattr(self.prepared, "prepared", None)
+            maps = page.trace_maps(compute=False) if hasattr(page, "trace_maps") else None
+            source = None if maps is None else maps.trace_prob
+        if source is None:
             return None
-        h, w = self.darkness.shape
+        h, w = source.shape
         c = clip_crop(crop or self.effective_crop(), w, h, MIN_CROP_PX)
-        return self.darkness[c.y0 : c.y1, c.x0 : c.x1], c
+        return source[c.y0 : c.y1, c.x0 : c.x1], c
 
     # -- changes ------------------------------------------------------------------------------
     def set_image(self, image: LoadedImage, settings: DigitizeSettings | None = None) -> None:

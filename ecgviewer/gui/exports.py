@@ -39,11 +39,11 @@ SAVES: dict[str, SaveSpec] = {
     "signal": SaveSpec(
         "Export signal",
         "{stem}.csv",
-        "CSV (*.csv);;WFDB (*.hea);;EDF (*.edf)",
+        "CSV (*.csv);;WFDB (*.hea);;EDF (*.edf);;DICOM ECG (*.dcm)",
         "files:export_signal",
         "Export failed",
         "Signal saved to {path}",
-        formats={"CSV": "csv", "WFDB": "wfdb", "EDF": "edf"},
+        formats={"CSV": "csv", "WFDB": "wfdb", "EDF": "edf", "DICOM": "dicom"},
     ),
     "report": SaveSpec(
         "Export report",

@@ -10,7 +10,7 @@ import numpy as np
 from ecgviewer.errors import EcgViewerError
 from ecgviewer.gui.document import Document
 
-SIGNAL_SUFFIXES = {".csv": "csv", ".hea": "wfdb", ".dat": "wfdb", ".edf": "edf"}
+SIGNAL_SUFFIXES = {".csv": "csv", ".hea": "wfdb", ".dat": "wfdb", ".edf": "edf", ".dcm": "dicom"}
 
 
 def signal_format(path: Path, fmt: str | None) -> str:

@@ -219,7 +219,7 @@ class MainWindow(OpeningMixin, SavingMixin, StatusMixin, QMainWindow):
         self._submit_preview(self.doc.settings.binarize_method, thr, crop)
 
     def _submit_preview(self, method: str, threshold: float | None, crop: CropBox | None) -> None:
-        region = self.doc.darkness_crop(crop)
+        region = self.doc.darkness_crop(crop, method)
         if region is None:
             return
         darkness, clipped = region

@@ -51,7 +51,10 @@ class OpeningMixin:
         self.undo_stack.clear()
         self._rhythm_timer.stop()
         self.qsettings.setValue("last_dir", str(path.parent))
-        pdf_dpi = float(self.qsettings.value("pdf_dpi", 200.0))
+        from ecgviewer.io.pdf_vector import auto_pdf_dpi
+
+        # a set preference, else a scanned PDF page's own dpi (200 for other pages)
+        pdf_dpi = float(self.qsettings.value("pdf_dpi", 0.0) or 0.0) or auto_pdf_dpi(path, page)
         settings = self.doc.settings
         if session is not None:
             pdf_dpi, settings = session.image.pdf_dpi, session.settings

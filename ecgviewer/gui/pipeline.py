@@ -102,12 +102,15 @@ def digitize_job(
     key: tuple = (),
     run_rhythm: bool = True,
 ) -> Stage:
-    """Prepare (unless ``prepared`` fits), digitise, then classify the rhythm lead.
+    """Prepare (unless ``prepared`` fits), digitise, then classify the rhythm lead. A PDF
+    page that draws its traces as paths is read from them (the prepared page still serves
+    the previews).
 
     Every stage is reported as a partial :class:`Stage`; digitisation errors (no trace found)
     are a ``digitize_error`` stage, not an exception, since the page itself is fine.
     """
     from ecgviewer.digitize import digitize_prepared
+    from ecgviewer.digitize.vector import digitize_if_vector
 
     if prepared is None:
         prepared = prepare_job(token, report, image, settings, key)
@@ -115,7 +118,7 @@ def digitize_job(
         token.check()
     report.progress(0.5, "Tracing the leads")
     try:
-        dig = digitize_prepared(prepared.prepared, settings)
+        dig = digitize_if_vector(image, settings) or digitize_prepared(prepared.prepared, settings)
     except EcgViewerError as exc:
         stage = Stage("digitize_error", error_text(exc))
         token.check()

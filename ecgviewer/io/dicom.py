@@ -1,5 +1,6 @@
-"""DICOM ECG waveforms (the hospital format): write a Record as a 12-lead (or General) ECG
-Waveform object and read one back, with pydicom.
+"""DICOM ECG waveforms (the hospital format): a Record as a 12-lead (or General) ECG Waveform
+object and back, with pydicom (:func:`ecgviewer.io.signals.write_dicom` / ``read_dicom`` are
+the file-level calls).
 
 Written: one multiplex group of 16-bit signed samples, each channel coded by its lead (MDC
 codes of DICOM CID 3001, e.g. ``2:1`` "Lead I"), its sensitivity in microvolts per unit (UCUM
@@ -16,11 +17,11 @@ import datetime as _dt
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ecgviewer.errors import SignalFormatError
-from ecgviewer.io.signals import Record, atomic_write_bytes
 
 TWELVE_LEAD_ECG_STORAGE = "1.2.840.10008.5.1.4.1.1.9.1.1"
 GENERAL_ECG_STORAGE = "1.2.840.10008.5.1.4.1.1.9.1.2"
@@ -83,8 +84,10 @@ def _channel(name: str, sensitivity_uv: float):
     return ch
 
 
-def dicom_bytes(record: Record, patient_id: str = "", description: str = "ECG Viewer") -> bytes:
-    """``record`` as a DICOM ECG waveform file (bytes, Part 10 with preamble)."""
+def dicom_bytes(record: Any, patient_id: str = "", description: str = "ECG Viewer") -> bytes:
+    """``record`` (a :class:`~ecgviewer.io.signals.Record`: ``signal_mv``, ``fs_hz``,
+    ``lead_names``, ``name``) as a DICOM ECG waveform file (bytes, Part 10 with preamble).
+    :func:`ecgviewer.io.signals.write_dicom` writes it to a file."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -134,11 +137,6 @@ def dicom_bytes(record: Record, patient_id: str = "", description: str = "ECG Vi
     return buf.getvalue()
 
 
-def write_dicom(record: Record, path: str | os.PathLike, **kwargs) -> Path:
-    """Write ``record`` as a DICOM ECG waveform file, atomically; returns the path."""
-    return atomic_write_bytes(path, dicom_bytes(record, **kwargs))
-
-
 def _lead_name(ch, k: int) -> str:
     from ecgviewer.paper import canonical_lead_name
 
@@ -171,8 +169,9 @@ def _pick_group(groups) -> int:
     return max(range(len(groups)), key=lambda k: int(groups[k].get("NumberOfWaveformSamples", 0)))
 
 
-def read_dicom(path: str | os.PathLike) -> Record:
-    """A DICOM ECG waveform file as a Record in mV (padding samples become NaN)."""
+def read_waveform(path: str | os.PathLike) -> tuple[np.ndarray, float, tuple[str, ...], dict]:
+    """(samples in mV with padding as NaN, rate, lead names, meta) of a DICOM ECG waveform
+    file; :func:`ecgviewer.io.signals.read_dicom` makes them a Record."""
     import pydicom
     from pydicom.errors import InvalidDicomError
     from pydicom.waveforms.numpy_handler import multiplex_array
@@ -206,15 +205,7 @@ def read_dicom(path: str | os.PathLike) -> Record:
             out[raw[:, j] == pad_value, j] = np.nan
     fs = float(group.get("SamplingFrequency", 0) or 0)
     names = tuple(_lead_name(ch, j) for j, ch in enumerate(channels))
+    if not fs > 0:
+        raise SignalFormatError(f"{path}: DICOM waveform states no sampling rate")
     meta = {"source": "dicom", "sop_class": str(ds.get("SOPClassUID", ""))}
-    return Record(out, fs, names, name=path.stem, meta=meta)
-
-
-def is_dicom(path: str | os.PathLike) -> bool:
-    """Whether the file starts like a DICOM Part 10 file (128-byte preamble, then DICM)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:] == b"DICM"
+    return out, fs, names, meta

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import math
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +22,6 @@ MM_PER_PT = 25.4 / 72.0
 MAX_OBJECTS = 200_000  # a page with more objects is not read as vector (pathological file)
 MAX_POINTS = 5_000_000
 _FORM_DEPTH = 8
-
-# pdfium is not thread-safe: one lock for every pdfium call of this module
-_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -103,10 +99,10 @@ def read_pdf_page(
     that does not exist.
     """
     from ecgviewer.errors import EmptyDocumentError
-    from ecgviewer.io.images import _check_file, _open_pdf
+    from ecgviewer.io.images import _PDFIUM_LOCK, _check_file, _open_pdf
 
     path = _check_file(Path(path))
-    with _LOCK:
+    with _PDFIUM_LOCK:  # the loader's lock: pdfium is not thread-safe
         doc = _open_pdf(path)
         try:
             if not 0 <= page < len(doc):
@@ -156,12 +152,15 @@ def raster_dpi_for(
 
 def auto_pdf_dpi(path: str | os.PathLike, page: int = 0, default_dpi: float = 200.0) -> float:
     """:func:`raster_dpi_for` page ``page`` of a PDF (reads only its texts and images);
-    ``default_dpi`` when the file cannot be read (the loader then says why)."""
+    ``default_dpi`` for a file that is not a PDF or cannot be read (the loader says why)."""
     from ecgviewer.errors import EcgViewerError
 
     try:
-        content = read_pdf_page(path, page, with_paths=False)
-    except (EcgViewerError, OSError):
+        with open(path, "rb") as fh:
+            if b"%PDF-" not in fh.read(1024):
+                return float(default_dpi)
+        content = read_pdf_page(path, int(page), with_paths=False)
+    except (EcgViewerError, OSError, TypeError, ValueError):
         return float(default_dpi)
     return raster_dpi_for(content, default_dpi)
 

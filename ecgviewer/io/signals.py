@@ -361,7 +361,7 @@ def _is_number(s: str) -> bool:
 
 
 def read_signal(path: str | os.PathLike, fs_hz: float | None = None) -> Record:
-    """Read any supported signal file by its extension (.hea/.dat, .mat, .csv)."""
+    """Read any supported signal file by its extension (.hea/.dat, .mat, .csv, DICOM .dcm)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".hea", ".dat", ""):
@@ -370,7 +370,28 @@ def read_signal(path: str | os.PathLike, fs_hz: float | None = None) -> Record:
         return read_cinc_mat(path, fs_hz)
     if suffix in (".csv", ".txt"):
         return read_csv(path, fs_hz)
+    if suffix == ".dcm":  # the file states its rate
+        return read_dicom(path)
     raise SignalFormatError(f"{path}: unsupported signal format {suffix!r}")
+
+
+# --------------------------------------------------------------------------- DICOM
+
+
+def read_dicom(path: str | os.PathLike) -> Record:
+    """A DICOM ECG waveform file (12-lead or General ECG) as a Record in mV; samples stored as
+    the padding value are NaN (see :mod:`ecgviewer.io.dicom`)."""
+    from ecgviewer.io.dicom import read_waveform
+
+    signal_mv, fs_hz, names, meta = read_waveform(path)
+    return Record(signal_mv, fs_hz, names, name=Path(path).stem, meta=meta)
+
+
+def write_dicom(record: Record, path: str | os.PathLike) -> Path:
+    """Write ``record`` as a DICOM ECG waveform file (atomically); returns the path."""
+    from ecgviewer.io.dicom import dicom_bytes
+
+    return atomic_write_bytes(path, dicom_bytes(record))
 
 
 # --------------------------------------------------------------------------- atomic writes

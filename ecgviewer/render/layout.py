@@ -80,6 +80,8 @@ def _grid_box(style: RenderStyle) -> tuple[float, float, float, float, float, fl
 def _pulse_area_mm(style: RenderStyle) -> float:
     """Room left of the traces for the 1 mV pulse, rounded up to a major (5 mm) line."""
     pulse_w = PULSE_WIDTH_S * style.paper_speed_mm_s
+    if style.pulse_gap_s is not None:  # the trace starts this long after the pulse ends
+        return PULSE_LEAD_IN_MM + pulse_w + max(0.0, style.pulse_gap_s) * style.paper_speed_mm_s
     return math.ceil((2 * PULSE_LEAD_IN_MM + pulse_w) / 5.0) * 5.0
 
 

@@ -40,6 +40,7 @@ class RenderStyle:
     trace_width_mm: float = 0.3
     trace_colour: Literal["black", "dark_blue"] = "black"
     calibration_pulse: bool = True
+    pulse_gap_s: float | None = None  # blank paper from the pulse's end to the trace (None: ~0.1 s)
     lead_labels: bool = True
     label_position: Literal["above", "below"] = "above"  # of the baseline, at segment start
     separators: bool = True  # short vertical ticks between time-segmented columns

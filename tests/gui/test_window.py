@@ -159,7 +159,7 @@ class TestLiveSettings:
             panel.threshold.setValue(round(new * 1000))  # below the automatic one: more ink
         preview = window.image_view.binary_item.image
         assert int(preview.sum()) > ink_before
-        region, _crop = window.doc.darkness_crop()
+        region, _crop = window.doc.darkness_crop(None, window.doc.settings.binarize_method)
         expected = binarize_preview(region, window.doc.settings.binarize_method, new)
         np.testing.assert_array_equal(preview.astype(bool), expected)
         panel.flush()  # the delayed "commit" re-digitises with the new threshold
@@ -187,7 +187,7 @@ class TestLiveSettings:
                 QApplication.processEvents()  # some previews start and finish meanwhile
         panel.threshold.setValue(321)
         qtbot.waitUntil(lambda: not window.preview.busy, timeout=TIMEOUT_MS)
-        region, _ = window.doc.darkness_crop()
+        region, _ = window.doc.darkness_crop(None, window.doc.settings.binarize_method)
         expected = binarize_preview(region, window.doc.settings.binarize_method, 0.321)
         np.testing.assert_array_equal(window.image_view.binary_item.image.astype(bool), expected)
         panel.flush()

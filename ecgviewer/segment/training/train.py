@@ -198,6 +198,9 @@ def train(cfg: TrainConfig) -> dict:
         step = state["step"]
         elapsed = start_elapsed + time.perf_counter() - t0
         if cfg.time_budget_s and elapsed > cfg.time_budget_s:
+            if running:  # validate (and keep, if best) what the last steps learnt
+                val = val or dict(zip(("val", "held"), _load_val(cfg.shard_dir, cfg.val_limit)))
+                _validate_and_save(cfg, net, opt, state, val["val"], val["held"], running)
             break
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, step, elapsed)
