@@ -105,5 +105,14 @@ def combine_with_ink(
     ink = binarize(darkness, "modified_otsu").binary
     r = max(1, round(MASK_GROWTH_MM * px_per_mm))
     grown = ndimage.maximum_filter(trace_binary.view(np.uint8), size=2 * r + 1).view(bool)
-    weight = np.asarray(darkness, np.float32) * np.asarray(trace_prob, np.float32)
+    import os
+    v = os.environ.get("H18W", "prod")
+    pr = np.asarray(trace_prob, np.float32)
+    if v == "sat":
+        pr = np.minimum(1.0, 2.0 * pr)
+    elif v == "sqrt":
+        pr = np.sqrt(pr)
+    elif v == "sat4":
+        pr = np.minimum(1.0, 4.0 * pr)
+    weight = np.asarray(darkness, np.float32) * pr
     return grown & ink, trace_binary | ink, weight
