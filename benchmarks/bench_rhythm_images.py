@@ -18,6 +18,7 @@ lead, so the difference is the cost of the paper round trip alone.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -150,7 +151,8 @@ def run_fresh(data: Path, grid: str, workers: int) -> int:
         [i for i in range(len(raw)) if page_style(record_seed(2017, i))[0].grid == grid], int
     )
     jobs = [(str(data), raw.names[i], record_seed(2017, i)) for i in pick]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    spawn = multiprocessing.get_context("spawn")  # fork + torch threads can deadlock
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
         trips = list(pool.map(_fresh_trip, jobs, chunksize=16))
     conditioned = [t.conditioned(raw.fs_hz) for t in trips]
     fresh = RhythmDataset.from_signals(

@@ -70,7 +70,8 @@ def make_tiny_model(folder: Path, name: str = "tiny", **blob_changes) -> Path:
     edit the weights file's dict (None deletes a key) to make a broken one."""
     import torch
 
-    from ecgviewer.rhythm.infer import save_model, sha256_file
+    from ecgviewer.io.digest import file_sha256
+    from ecgviewer.rhythm.infer import save_model
     from ecgviewer.rhythm.model import ModelConfig, RhythmCNN
 
     torch.manual_seed(0)
@@ -85,7 +86,7 @@ def make_tiny_model(folder: Path, name: str = "tiny", **blob_changes) -> Path:
             else:
                 blob[key] = value
         torch.save(blob, path)
-    path.with_suffix(".json").write_text(json.dumps({"sha256": sha256_file(path)}))
+    path.with_suffix(".json").write_text(json.dumps({"sha256": file_sha256(path)}))
     return path
 
 

@@ -46,6 +46,21 @@ def test_missing_or_bad_weights_raise_model_error(tmp_path):
         load_weights(other)
 
 
+def test_weights_that_do_not_match_their_card_are_refused(tmp_path):
+    """A corrupted or swapped weight file beside its card is refused, not run."""
+    import shutil
+
+    copy = tmp_path / "segmenter.pt"
+    shutil.copy(default_weights_path(), copy)
+    shutil.copy(default_weights_path().with_suffix(".json"), copy.with_suffix(".json"))
+    load_weights(copy)  # an intact copy loads
+    data = bytearray(copy.read_bytes())
+    data[-100] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="do not match their card"):
+        load_weights(copy)
+
+
 def _page(seed: int = 0, shape=(300, 420)) -> np.ndarray:
     """A cheap synthetic page: pink grid, a dark wavy trace."""
     h, w = shape

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage, signal
 
-from ecgviewer.digitize.calibration import find_calibration_pulse
+from ecgviewer.digitize.calibration import PulseMeasurement, find_calibration_pulse
 from ecgviewer.digitize.trace import close_vertical_gaps, column_runs
 from ecgviewer.errors import NoTraceFoundError
 from ecgviewer.paper.types import Calibration
@@ -261,22 +261,45 @@ def _rows_from_pulses(
     return _with_bands(rows + added, h, px_per_mm)
 
 
+def _pulse_in(
+    binary: np.ndarray, row: TraceRow, calibration: Calibration, windows, accept
+) -> PulseMeasurement | None:
+    """The first calibration pulse found within one of ``windows`` (column ranges, tried in
+    order) that ``accept`` (absolute columns x0, x1) allows, in absolute coordinates; None if
+    none. A pulse stands on the row's 0 mV line: only rows from 25 mm above the baseline to
+    5 mm below it are searched (a trace wandering far off its baseline makes no pulse)."""
+    pyy = calibration.px_per_mm_y
+    ya = max(row.y0, int(row.baseline_y - 25 * pyy))
+    yb = min(row.y1, int(row.baseline_y + 5 * pyy) + 1)
+    for xa, xb in windows:
+        xa, xb = max(0, int(xa)), min(binary.shape[1], int(xb))
+        sub = binary[ya:yb, xa:xb]
+        if sub.shape[1] < 4 or sub.shape[0] < 4:
+            continue
+        pulse = find_calibration_pulse(sub, pyy, calibration.px_per_mm_x, search_fraction=1.0)
+        if pulse is not None and accept(xa + pulse.x0, xa + pulse.x1, pulse):
+            return replace(
+                pulse, x0=xa + pulse.x0, x1=xa + pulse.x1,
+                y_top=ya + pulse.y_top, y_bottom=ya + pulse.y_bottom,
+            )
+    return None
+
+
 def _find_pulse(
     binary: np.ndarray, row: TraceRow, calibration: Calibration
 ) -> tuple[int, float] | None:
-    """``(end column, row below the foot)`` of a calibration pulse at the start of ``row``."""
+    """``(end column, row below the foot)`` of a calibration pulse at the start of ``row``:
+    a clear one standing wholly before the row's ink (a trace map without the pulse starts the
+    row at the trace, or at the first point it crosses its baseline), else one that starts at
+    most 4 mm into the row (or straddles its start)."""
     pxx = calibration.px_per_mm_x
-    xa = max(0, row.x0 - 1)
-    xb = min(binary.shape[1], row.x0 + int(14 * pxx))
-    sub = binary[row.y0 : row.y1, xa:xb]
-    if sub.shape[1] < 4:
-        return None
-    pulse = find_calibration_pulse(
-        sub, calibration.px_per_mm_y, calibration.px_per_mm_x, search_fraction=1.0
+    reach = 14 * pxx + 2.0 * calibration.px_per_s
+    windows = ((row.x0 - 1 - reach, row.x0), (row.x0 - 1 - 14 * pxx, row.x0 + 14 * pxx))
+    pulse = _pulse_in(
+        binary, row, calibration, windows,
+        lambda x0, x1, p: x0 <= row.x0 + 4 * pxx and (p.clear or x1 > row.x0),
     )
-    if pulse is None or pulse.x0 > 4 * pxx:
-        return None
-    return xa + pulse.x1, float(row.y0 + pulse.y_bottom)
+    return None if pulse is None else (pulse.x1, float(pulse.y_bottom))
 
 
 def marker_span(
@@ -327,19 +350,15 @@ def _find_end_pulse(
     binary: np.ndarray, row: TraceRow, calibration: Calibration
 ) -> tuple[int, float] | None:
     """``(first column, row below the foot)`` of a calibration pulse at the END of ``row``
-    (printers that put it after the trace)."""
+    (printers that put it after the trace): standing wholly after the row's ink (up to 0.8 s
+    apart), else ending at most 4 mm before the row's end; only a clear pulse (top bar)."""
     pxx = calibration.px_per_mm_x
-    xa = max(row.x0, row.x1 - int(14 * pxx))
-    xb = min(binary.shape[1], row.x1 + 1)
-    sub = binary[row.y0 : row.y1, xa:xb]
-    if sub.shape[1] < 4:
-        return None
-    pulse = find_calibration_pulse(
-        sub, calibration.px_per_mm_y, calibration.px_per_mm_x, search_fraction=1.0
+    reach = 14 * pxx + 0.8 * calibration.px_per_s
+    windows = ((row.x1, row.x1 + 1 + reach), (max(row.x0, row.x1 - 14 * pxx), row.x1 + 1))
+    pulse = _pulse_in(
+        binary, row, calibration, windows, lambda _x0, x1, p: x1 >= row.x1 - 4 * pxx and p.clear
     )
-    if pulse is None or xb - (xa + pulse.x1) > 4 * pxx or not pulse.clear:
-        return None
-    return xa + pulse.x0, float(row.y0 + pulse.y_bottom)
+    return None if pulse is None else (pulse.x0, float(pulse.y_bottom))
 
 
 def trace_end_before_pulse(

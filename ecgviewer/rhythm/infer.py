@@ -8,7 +8,6 @@ probabilities pool the same final feature map over the window's span.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 
 from ecgviewer.errors import ModelError, SignalFormatError
+from ecgviewer.io.digest import file_sha256
 from ecgviewer.paths import models_dir
 from ecgviewer.rhythm.model import ModelConfig, RhythmCNN, masked_pool
 from ecgviewer.rhythm.preprocess import preprocess
@@ -43,14 +43,6 @@ class RhythmModel:
     sha256: str
     card: dict
     class_bias: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)  # added to logits before temperature
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def default_model_path() -> Path:
@@ -79,7 +71,7 @@ def load_model(path: str | Path | None = None) -> RhythmModel:
             card = json.loads(card_path.read_text())
         except (OSError, ValueError) as exc:
             raise ModelError(f"rhythm model card {card_path} is unreadable: {exc}") from exc
-        digest = sha256_file(path)
+        digest = file_sha256(path)
         if digest != card.get("sha256"):
             raise ModelError(
                 f"rhythm model weights {path} are corrupt or do not match their card: "
@@ -155,7 +147,7 @@ def save_model(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(blob, path)
-    return sha256_file(path)
+    return file_sha256(path)
 
 
 def ensemble_logits(

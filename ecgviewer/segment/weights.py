@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import torch
 
 from ecgviewer.errors import ModelError
+from ecgviewer.io.digest import file_sha256
 from ecgviewer.paths import models_dir
 from ecgviewer.segment.model import CLASS_NAMES, SegmenterConfig, TraceSegmenter
 
@@ -19,14 +19,6 @@ PX_PER_MM = 8.0
 
 def default_weights_path() -> Path:
     return models_dir() / WEIGHTS_NAME
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_weights(path: Path, net: TraceSegmenter, card: dict) -> str:
@@ -43,10 +35,27 @@ def save_weights(path: Path, net: TraceSegmenter, card: dict) -> str:
     tmp = path.with_suffix(".tmp")
     torch.save(blob, tmp)
     tmp.replace(path)
-    digest = sha256_file(path)
+    digest = file_sha256(path)
     card = {**card, "format": WEIGHTS_FORMAT, "sha256": digest, "classes": list(CLASS_NAMES)}
     path.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
     return digest
+
+
+def _check_against_card(path: Path) -> None:
+    """A weight file with a card beside it must match the card's sha256 (corrupt or swapped)."""
+    card_path = path.with_suffix(".json")
+    if not card_path.is_file():
+        return  # a bare checkpoint (training, benchmarks of other checkpoints)
+    try:
+        expected = json.loads(card_path.read_text()).get("sha256")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelError(f"trace segmenter card {card_path} is unreadable: {exc}") from exc
+    digest = file_sha256(path)
+    if expected != digest:
+        raise ModelError(
+            f"trace segmenter weights {path} are corrupt or do not match their card: "
+            f"sha256 {digest[:12]}... != expected {str(expected)[:12]}..."
+        )
 
 
 def load_weights(path: Path | None = None) -> tuple[TraceSegmenter, dict]:
@@ -57,6 +66,7 @@ def load_weights(path: Path | None = None) -> tuple[TraceSegmenter, dict]:
             f"trace segmenter weights not found: {path} "
             "(reinstall, or train with `ecgviewer train-segmenter`)"
         )
+    _check_against_card(path)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file

@@ -17,6 +17,7 @@ cache folder) after changing either, or bump ``IMAGE_CACHE_VERSION`` in the same
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -195,7 +196,10 @@ def load_image_derived(
             if not _chunk_path(chunk_dir, k).exists()
         ]
         t0 = time.time()
-        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        # spawn, not fork: a forked child that runs torch (the trace segmenter) after the
+        # parent started torch's thread pool deadlocks
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=spawn) as pool:
             futures = [
                 pool.submit(
                     _build_chunk,
