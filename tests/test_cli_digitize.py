@@ -293,3 +293,17 @@ class TestWorkers:
                 a, b = (json.loads(x) for x in (a, b))
                 a.pop("timings_s"), b.pop("timings_s")
             assert a == b, name
+
+
+def test_a_multi_page_file_says_which_page_was_read(tmp_path):
+    """A two-page PDF read with the default --page tells the user it read page 1 of 2."""
+    from PIL import Image
+
+    page = Image.open(STRIP).convert("RGB")
+    pdf = tmp_path / "two.pdf"
+    page.save(pdf, save_all=True, append_images=[page], resolution=100)
+    code, stdout, _ = digitize_cli(pdf, "-o", tmp_path / "out")
+    assert code == 0
+    assert "page 1 of 2" in stdout and "--page" in stdout
+    summary = json.loads((tmp_path / "out" / "two.json").read_text())
+    assert summary["page"] == 1 and summary["n_pages"] == 2

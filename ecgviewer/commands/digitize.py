@@ -103,9 +103,12 @@ def digitize_file(item: BatchItem, job: DigitizeJob) -> BatchItemResult:
     }
     write_summary_json(dig, item.summary_path, extra, settings=job.settings, overwrite=True)
     review = [f"needs review: {'; '.join(dig.review_reasons)}"] if dig.review_reasons else []
+    pages = [] if loaded.n_pages <= 1 else [
+        f"page {item.page + 1} of {loaded.n_pages} (--page N or --page all for the others)"
+    ]
     return BatchItemResult(
         "review" if review else "ok",
-        reason="; ".join([*review, *dig.warnings]),
+        reason="; ".join([*review, *pages, *dig.warnings]),
         layout=dig.layout.name,
         quality=float(dig.quality),
         outputs=tuple(str(p) for p in paths),
