@@ -107,3 +107,29 @@ class TestPreviewAndOtsu:
         t = otsu_threshold(d)
         assert split - 0.2 < t <= split + 0.15
         assert t * 256 == round(t * 256)  # a bin edge: ``d > t`` splits between bins
+
+
+def test_adaptive_preview_reuses_the_local_contrast_and_matches_binarize():
+    """Moving the adaptive slider re-uses the cached local contrast of the same crop (a new view
+    of the same map each time), and always shows exactly binarize's pixels."""
+    from ecgviewer.digitize import binarize as b
+
+    rng = np.random.default_rng(3)
+    page = (rng.random((300, 400)) ** 4).astype(np.float32)
+    calls = []
+    real = b.local_contrast
+    b.local_contrast = lambda d: calls.append(d.shape) or real(d)
+    try:
+        for t in (0.05, 0.1, 0.2):
+            crop = page[20:280, 10:390]  # what the GUI passes: a fresh view per preview
+            expected = b.binarize(crop, "adaptive", t).binary
+            assert (b.binarize_preview(crop, "adaptive", t) == expected).all()
+        other = page[0:150, 0:200]
+        assert (
+            b.binarize_preview(other, "adaptive", 0.1) == b.binarize(other, "adaptive", 0.1).binary
+        ).all()
+    finally:
+        b.local_contrast = real
+    previews = [s for s in calls if s in ((260, 380), (150, 200))]
+    # binarize itself computes the contrast on every call (4), the previews only once per crop (2)
+    assert previews.count((260, 380)) == 3 + 1 and previews.count((150, 200)) == 1 + 1

@@ -8,6 +8,8 @@ previews (:func:`binarize_preview`), so the GUI shows what the pipeline would co
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,6 +120,38 @@ def darkness_as_probability(darkness: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
+def local_contrast(darkness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The adaptive method's threshold-free part (Sauvola-like, on darkness): how far each pixel
+    stands above its neighbourhood's mean, and whether it is above the page's noise floor."""
+    d = np.asarray(darkness, dtype=np.float32)
+    local = ndimage.uniform_filter(d, size=max(15, min(d.shape) // 20 | 1))
+    return d - local, d > noise_floor(d[::2, ::2])
+
+
+class _ContrastCache:
+    """The last map's local contrast, so moving the adaptive slider is only a comparison."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ref = None  # the array that owns the memory (a crop is a new view of it each time)
+        self._key: tuple | None = None
+        self._value: tuple[np.ndarray, np.ndarray] | None = None
+
+    def get(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        owner = image if image.base is None else image.base
+        key = (image.__array_interface__["data"][0], image.shape, image.strides, image.dtype.str)
+        with self._lock:
+            if self._ref is not None and self._ref() is owner and self._key == key:
+                return self._value
+        value = local_contrast(image)
+        with self._lock:
+            self._ref, self._key, self._value = weakref.ref(owner), key, value
+        return value
+
+
+_PREVIEW_CONTRAST = _ContrastCache()
+
+
 def binarize(
     image: np.ndarray, method: str = "auto", threshold: float | None = None
 ) -> BinarizeResult:
@@ -135,12 +169,9 @@ def binarize(
         t = 0.5 if threshold is None else float(threshold)
         return BinarizeResult(d > t, t, method)
     if method == "adaptive":
-        # local contrast (Sauvola-like, on darkness): ink stands ``t`` above its
-        # neighbourhood's mean and above the page's noise floor
-        local = ndimage.uniform_filter(d, size=max(15, min(d.shape) // 20 | 1))
+        contrast, above_floor = local_contrast(d)
         t = float(threshold) if threshold is not None else 0.1
-        floor = noise_floor(d[::2, ::2])
-        return BinarizeResult(((d - local) > t) & (d > floor), t, method)
+        return BinarizeResult((contrast > t) & above_floor, t, method)
     if method == "otsu":
         t = otsu_threshold(d) if threshold is None else float(threshold)
         return BinarizeResult(d > t, t, method)
@@ -153,8 +184,13 @@ def binarize_preview(
 ) -> np.ndarray:
     """The live preview's binary image: :func:`binarize`, except that "auto" shows its plain
     threshold (the same pixels without the speck removal, which costs ~100 ms on a 200 dpi
-    page; the digitisation that follows shows the exact image)."""
+    page; the digitisation that follows shows the exact image), and "adaptive" re-uses the local
+    contrast of the last map it saw (the same pixels as :func:`binarize`)."""
     if method == "auto":
         t = AUTO_THRESHOLD if threshold is None else float(threshold)
         return np.asarray(image) > t
+    if method == "adaptive" and isinstance(image, np.ndarray):
+        contrast, above_floor = _PREVIEW_CONTRAST.get(image)  # same map: a comparison only
+        t = 0.1 if threshold is None else float(threshold)
+        return (contrast > t) & above_floor
     return binarize(image, method, threshold).binary

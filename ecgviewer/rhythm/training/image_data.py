@@ -32,7 +32,7 @@ from ecgviewer.rhythm.types import CLASSES
 
 log = logging.getLogger("ecgviewer.rhythm.training.image_data")
 
-IMAGE_CACHE_VERSION = 2
+IMAGE_CACHE_VERSION = 3  # 3: the learned segmenter became the automatic method (issue 18)
 CHUNK = 64
 LENGTH_TOLERANCE = 0.02  # a page whose digitised length is this close to the printed one was read right
 DPI_CHOICES = (100.0, 150.0, 200.0)  # 300 dpi costs 3-4x the time and reads no better
