@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ecgviewer.digitize.geometry import _homography as homography  # the pipeline's own solve
+
 DESK_RGB = (70, 78, 92)
 
 
@@ -34,15 +36,6 @@ class PhotoWarp:
         return xp.reshape(xs.shape), yp.reshape(xs.shape)
 
 
-def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    a, b = [], []
-    for (x, y), (u, v) in zip(src, dst):
-        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        b.extend([u, v])
-    return np.append(np.linalg.solve(np.array(a, float), np.array(b, float)), 1.0).reshape(3, 3)
-
-
 def photo_warp(page_rgb: np.ndarray, px_per_mm: float, seed: int = 0, perspective: float = 0.06,
                curl_mm: float = 3.0, wave_mm: float = 1.5, margin: float = 0.06
                ) -> tuple[np.ndarray, PhotoWarp]:
@@ -53,7 +46,7 @@ def photo_warp(page_rgb: np.ndarray, px_per_mm: float, seed: int = 0, perspectiv
     corners_page = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
     jitter = rng.uniform(-1, 1, (4, 2)) * perspective * np.array([w, h])
     corners_photo = corners_page + np.array([margin * w, margin * h]) + jitter
-    matrix = _homography(corners_photo, corners_page)
+    matrix = homography(corners_photo, corners_page)
     warp = PhotoWarp((h, w), (ph, pw), matrix, px_per_mm, curl_mm, wave_mm)
     ys, xs = np.mgrid[0:ph, 0:pw].astype(float)
     xp, yp = warp(xs, ys)

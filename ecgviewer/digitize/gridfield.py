@@ -30,6 +30,21 @@ _MIN_PEAK_SNR = 6.0
 _FFT_BATCH = 32  # peak power over the median power of its ring: grid evidence
 
 
+def newton_inverse(forward, jacobian, u, v, x0, y0, iterations: int):
+    """Pixels (x, y) with ``forward(x, y) == (u, v)``, by Newton's method from (x0, y0) with the
+    2×2 ``jacobian(x, y)`` (shape (..., 2, 2)); shared by the mappings below."""
+    x, y = np.array(x0, float), np.array(y0, float)
+    for _ in range(iterations):
+        fu, fv = forward(x, y)
+        jac = jacobian(x, y)
+        det = jac[..., 0, 0] * jac[..., 1, 1] - jac[..., 0, 1] * jac[..., 1, 0]
+        det = np.where(np.abs(det) < 1e-12, 1e-12, det)
+        ru, rv = u - fu, v - fv
+        x = x + (jac[..., 1, 1] * ru - jac[..., 0, 1] * rv) / det
+        y = y + (-jac[..., 1, 0] * ru + jac[..., 0, 0] * rv) / det
+    return x, y
+
+
 @dataclass(frozen=True)
 class TileField:
     """Local 5 mm wave vectors measured in tiles (cycles per pixel, working-image pixels).
@@ -271,16 +286,7 @@ class PolyMap:
 
     def inverse(self, u, v, x0, y0, iterations: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """Pixels (x, y) that map onto (u, v), by Newton's method from (x0, y0)."""
-        x, y = np.array(x0, float), np.array(y0, float)
-        for _ in range(iterations):
-            fu, fv = self(x, y)
-            jac = self.jacobian(x, y)
-            det = jac[..., 0, 0] * jac[..., 1, 1] - jac[..., 0, 1] * jac[..., 1, 0]
-            det = np.where(np.abs(det) < 1e-12, 1e-12, det)
-            ru, rv = u - fu, v - fv
-            x = x + (jac[..., 1, 1] * ru - jac[..., 0, 1] * rv) / det
-            y = y + (-jac[..., 1, 0] * ru + jac[..., 0, 0] * rv) / det
-        return x, y
+        return newton_inverse(self, self.jacobian, u, v, x0, y0, iterations)
 
 
 def _basis_derivatives(xn: np.ndarray, yn: np.ndarray, degree: int):
@@ -393,16 +399,7 @@ class FieldMap:
 
     def inverse(self, u, v, x0, y0, iterations: int = 12) -> tuple[np.ndarray, np.ndarray]:
         """Pixels (x, y) that map onto (u, v): Newton steps with the polynomial's Jacobian."""
-        x, y = np.array(x0, float), np.array(y0, float)
-        for _ in range(iterations):
-            fu, fv = self(x, y)
-            jac = self.poly.jacobian(x, y)
-            det = jac[..., 0, 0] * jac[..., 1, 1] - jac[..., 0, 1] * jac[..., 1, 0]
-            det = np.where(np.abs(det) < 1e-12, 1e-12, det)
-            ru, rv = u - fu, v - fv
-            x = x + (jac[..., 1, 1] * ru - jac[..., 0, 1] * rv) / det
-            y = y + (-jac[..., 1, 0] * ru + jac[..., 0, 0] * rv) / det
-        return x, y
+        return newton_inverse(self, self.poly.jacobian, u, v, x0, y0, iterations)
 
 
 def _integrate(gx: np.ndarray, gy: np.ndarray, wt: np.ndarray, step: float, smooth: float
