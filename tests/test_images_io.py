@@ -116,8 +116,11 @@ class TestPdf:
         assert np.abs(im.rgb.astype(int) - ecg[::-1, ::-1]).mean() < 10
         assert np.abs(im.rgb.astype(int) - ecg).mean() > 15
 
-    def test_default_dpi_scales_the_page(self, corpus):
+    def test_default_dpi_is_the_scanned_pages_own(self, corpus):
+        # an image saved as PDF at 100 dpi renders at 100 dpi unless a dpi is asked for
         im = load_image(corpus["two_pages.pdf"].path)
+        assert im.rgb.shape == (600, 1000, 3) and im.dpi == 100.0
+        im = load_image(corpus["two_pages.pdf"].path, pdf_dpi=200)
         assert im.rgb.shape == (1200, 2000, 3) and im.dpi == 200.0
 
     def test_blank_pdf_page_is_white_not_black(self, tmp_path):

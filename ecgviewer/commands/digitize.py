@@ -72,11 +72,9 @@ def digitize_file(item: BatchItem, job: DigitizeJob) -> BatchItemResult:
         write_summary_json,
     )
     from ecgviewer.io.images import load_image
-    from ecgviewer.io.pdf_vector import auto_pdf_dpi
 
     provenance = job_provenance(item, job)  # of the bytes about to be read
-    pdf_dpi = job.pdf_dpi or auto_pdf_dpi(item.path, item.page)  # a scan's own dpi, else 200
-    loaded = load_image(item.path, page=item.page, pdf_dpi=pdf_dpi)
+    loaded = load_image(item.path, page=item.page, pdf_dpi=job.pdf_dpi)
     dig = pipeline.digitize(loaded, job.settings)
     paths = output_paths(item, job)
     check_writable(paths, item.overwrite)

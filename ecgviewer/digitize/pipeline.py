@@ -36,7 +36,6 @@ from ecgviewer.digitize.types import Digitization, DigitizeSettings, Lead
 from ecgviewer.digitize.vector import digitize_if_vector
 from ecgviewer.errors import NoTraceFoundError
 from ecgviewer.io.images import LoadedImage, load_image
-from ecgviewer.io.pdf_vector import auto_pdf_dpi
 from ecgviewer.io.signals import Record
 from ecgviewer.paper import STANDARD_LEADS, Calibration, Layout, LeadBox
 
@@ -72,7 +71,7 @@ def _as_loaded(
     if isinstance(image, LoadedImage):
         return image.rgb, image.dpi
     if isinstance(image, (str, os.PathLike, Path)):
-        loaded = load_image(image, pdf_dpi=auto_pdf_dpi(image))  # a scanned PDF at its dpi
+        loaded = load_image(image)  # a scanned PDF at its own dpi
         return loaded.rgb, loaded.dpi
     return as_rgb_uint8(np.asarray(image)), None
 

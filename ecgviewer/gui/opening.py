@@ -51,10 +51,8 @@ class OpeningMixin:
         self.undo_stack.clear()
         self._rhythm_timer.stop()
         self.qsettings.setValue("last_dir", str(path.parent))
-        from ecgviewer.io.pdf_vector import auto_pdf_dpi
-
-        # a set preference, else a scanned PDF page's own dpi (200 for other pages)
-        pdf_dpi = float(self.qsettings.value("pdf_dpi", 0.0) or 0.0) or auto_pdf_dpi(path, page)
+        # a set preference, else (None) a scanned PDF page's own dpi (200 for other pages)
+        pdf_dpi = float(self.qsettings.value("pdf_dpi", 0.0) or 0.0) or None
         settings = self.doc.settings
         if session is not None:
             pdf_dpi, settings = session.image.pdf_dpi, session.settings

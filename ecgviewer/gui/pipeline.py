@@ -50,7 +50,7 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def load_job(token, report, path: Path, page: int = 0, pdf_dpi: float = 200.0):
+def load_job(token, report, path: Path, page: int = 0, pdf_dpi: float | None = None):
     """Decode one page (raises the core's typed errors: the caller keeps its document)."""
     from ecgviewer.io.images import load_image
 
@@ -141,7 +141,7 @@ def open_job(
     report,
     path: Path,
     page: int,
-    pdf_dpi: float,
+    pdf_dpi: float | None,
     settings: DigitizeSettings,
     keep_settings: bool = False,
 ) -> Stage:

@@ -15,9 +15,6 @@ import math
 import numbers
 import operator
 import os
-import re
-import stat
-import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +29,7 @@ from ecgviewer.errors import (
     ImageTooSmallError,
     UnreadableImageError,
 )
+from ecgviewer.io.source import PDFIUM_LOCK, check_file, open_pdf, short_reason
 
 DEFAULT_MAX_PIXELS = 60_000_000  # ~180 MB as RGB; an A4 page at 600 dpi is ~35 MP
 MIN_SIDE_PX = 64  # below this no ECG grid or trace can be resolved
@@ -42,9 +40,6 @@ PAGED_FORMATS = ("TIFF",)  # raster formats whose frames are pages a user choose
 _DPI_RANGE = (10.0, 10_000.0)  # values outside are junk in the header, reported as None
 
 _RASTER_MAGIC = (b"\x89PNG", b"\xff\xd8", b"GIF8", b"II*\x00", b"MM\x00*", b"BM")
-
-# pdfium is not thread-safe; the GUI may load in a worker while the CLI/tests load elsewhere.
-_PDFIUM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -78,10 +73,10 @@ class LoadedImage:
 
 def count_pages(path: str | os.PathLike) -> int:
     """Number of pages: PDF pages, TIFF pages, 1 for any other image. Decodes no pixels."""
-    path = _check_file(Path(path))
+    path = check_file(Path(path))
     if _sniff(path) == "pdf":
-        with _PDFIUM_LOCK:
-            doc = _open_pdf(path)
+        with PDFIUM_LOCK:
+            doc = open_pdf(path)
             try:
                 return len(doc)
             finally:
@@ -93,26 +88,34 @@ def count_pages(path: str | os.PathLike) -> int:
 def load_image(
     path: str | os.PathLike,
     page: int = 0,
-    pdf_dpi: float = 200,
+    pdf_dpi: float | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> LoadedImage:
     """Decode page ``page`` (0-based) of an image or PDF into RGB uint8 on a white background.
+
+    A PDF page is rendered at ``pdf_dpi``; None: a scanned page (one big embedded image) at
+    that image's own resolution, any other page at 200 dpi (see
+    :func:`~ecgviewer.io.pdf_vector.auto_pdf_dpi`).
 
     Raises :class:`UnreadableImageError`, :class:`ImageTooSmallError`,
     :class:`ImageTooLargeError` or :class:`EmptyDocumentError`, each with a one-line reason.
     """
     real = isinstance(pdf_dpi, numbers.Real) and not isinstance(pdf_dpi, bool)
-    if not (real and math.isfinite(pdf_dpi) and pdf_dpi > 0):
+    if pdf_dpi is not None and not (real and math.isfinite(pdf_dpi) and pdf_dpi > 0):
         raise EcgViewerError(f"PDF render resolution must be a positive number, got {pdf_dpi!r}")
     try:
         page = operator.index(page)
     except TypeError:
         raise EcgViewerError(f"page must be a whole number, got {page!r}") from None
-    if pdf_dpi > MAX_PDF_DPI:
+    if pdf_dpi is not None and pdf_dpi > MAX_PDF_DPI:
         raise ImageTooLargeError(f"PDF render resolution {pdf_dpi:g} dpi exceeds {MAX_PDF_DPI:g}")
-    path = _check_file(Path(path))
+    path = check_file(Path(path))
     try:
         if _sniff(path) == "pdf":
+            if pdf_dpi is None:
+                from ecgviewer.io.pdf_vector import auto_pdf_dpi
+
+                pdf_dpi = auto_pdf_dpi(path, int(page))
             return _load_pdf(path, int(page), float(pdf_dpi), int(max_pixels))
         return _load_raster(path, int(page), int(max_pixels))
     except EcgViewerError:
@@ -122,26 +125,6 @@ def load_image(
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def _check_file(path: Path) -> Path:
-    """Fail early, with a human reason, on missing, unreadable, directory or empty files."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise UnreadableImageError(f"{path}: no such file") from None
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
-        reason = getattr(exc, "strerror", None) or exc
-        raise UnreadableImageError(f"{path}: cannot access ({reason})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise UnreadableImageError(f"{path}: is a folder, not an image file")
-    if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
-        raise UnreadableImageError(f"{path}: not a regular file")
-    if st.st_size == 0:
-        raise ImageTooSmallError(f"{path.name}: the file is empty (0 bytes)")
-    if not os.access(path, os.R_OK):
-        raise UnreadableImageError(f"{path}: no permission to read the file")
-    return path
 
 
 def _sniff(path: Path) -> str:
@@ -198,12 +181,14 @@ def _open_raster(path: Path) -> Image.Image:
             return Image.open(path)
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(
-            f"{path.name}: declares a size too large to decode safely ({_short(exc)})"
+            f"{path.name}: declares a size too large to decode safely ({short_reason(exc)})"
         ) from None
     except Image.UnidentifiedImageError:
         raise UnreadableImageError(f"{path.name}: {_describe_unknown(path)}") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is an unreadable file
-        raise UnreadableImageError(f"{path.name}: corrupt image header ({_short(exc)})") from None
+        raise UnreadableImageError(
+            f"{path.name}: corrupt image header ({short_reason(exc)})"
+        ) from None
 
 
 def _describe_unknown(path: Path) -> str:
@@ -225,11 +210,6 @@ def _n_pages(im: Image.Image) -> int:
     return int(getattr(im, "n_frames", 1)) if im.format in PAGED_FORMATS else 1
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
-
-
 def _load_raster(path: Path, page: int, max_pixels: int) -> LoadedImage:
     notes: list[str] = []
     im = _open_raster(path)
@@ -246,7 +226,7 @@ def _load_raster(path: Path, page: int, max_pixels: int) -> LoadedImage:
                 im.seek(page)
             except (EOFError, OSError, ValueError) as exc:
                 raise UnreadableImageError(
-                    f"{path.name}: page {page + 1} is damaged ({_short(exc)})"
+                    f"{path.name}: page {page + 1} is damaged ({short_reason(exc)})"
                 ) from None
         elif n_frames > 1:
             notes.append(f"{fmt} has {n_frames} frames; using the first")
@@ -260,7 +240,9 @@ def _load_raster(path: Path, page: int, max_pixels: int) -> LoadedImage:
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 im.load()
         except Image.DecompressionBombError as exc:
-            raise ImageTooLargeError(f"{path.name}: decompression bomb ({_short(exc)})") from None
+            raise ImageTooLargeError(
+                f"{path.name}: decompression bomb ({short_reason(exc)})"
+            ) from None
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -289,7 +271,7 @@ def _writable(pixels: np.ndarray) -> np.ndarray:
 
 
 def _decode_reason(exc: BaseException) -> str:
-    text = _short(exc)
+    text = short_reason(exc)
     if "truncated" in text.lower() or isinstance(exc, EOFError):
         return "the file is truncated (incomplete download or copy?)"
     return f"corrupt image data ({text})"
@@ -313,7 +295,7 @@ def _to_rgb8(im: Image.Image, name: str, notes: list[str]) -> np.ndarray:
         raise
     except Exception as exc:  # noqa: BLE001
         raise UnreadableImageError(
-            f"{name}: unsupported colour mode {mode} ({_short(exc)})"
+            f"{name}: unsupported colour mode {mode} ({short_reason(exc)})"
         ) from None
 
 
@@ -367,37 +349,9 @@ def _scale_to_uint8(a: np.ndarray, notes: list[str]) -> np.ndarray:
 # --------------------------------------------------------------------------- PDF
 
 
-def _open_pdf(path: Path):
-    import pypdfium2 as pdfium
-
-    try:
-        return pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError as exc:
-        msg = str(exc).lower()
-        if "password" in msg or "security" in msg:
-            raise UnreadableImageError(
-                f"{path.name}: the PDF is password-protected; save an unlocked copy"
-            ) from None
-        if "success" in msg and not _pdf_mentions_pages(path):
-            # pdfium refuses a document with an empty page tree, reporting error 0 ("Success")
-            raise EmptyDocumentError(f"{path.name}: the PDF has no pages") from None
-        raise UnreadableImageError(
-            f"{path.name}: damaged or unsupported PDF ({_short(exc)})"
-        ) from None
-    except Exception as exc:  # noqa: BLE001
-        raise UnreadableImageError(f"{path.name}: unreadable PDF ({_short(exc)})") from None
-
-
-def _pdf_mentions_pages(path: Path, limit_bytes: int = 64 << 20) -> bool:
-    """Whether any uncompressed ``/Type /Page`` object exists (used only to word an error)."""
-    with open(path, "rb") as fh:
-        data = fh.read(limit_bytes)
-    return re.search(rb"/Type\s*/Page(?![a-zA-Z])", data) is not None
-
-
 def _load_pdf(path: Path, page: int, dpi: float, max_pixels: int) -> LoadedImage:
-    with _PDFIUM_LOCK:
-        doc = _open_pdf(path)
+    with PDFIUM_LOCK:
+        doc = open_pdf(path)
         try:
             n_pages = len(doc)
             if n_pages == 0:
@@ -411,7 +365,7 @@ def _load_pdf(path: Path, page: int, dpi: float, max_pixels: int) -> LoadedImage
                 w_pt, h_pt = pdf_page.get_size()
             except Exception as exc:  # noqa: BLE001
                 raise UnreadableImageError(
-                    f"{path.name}: page {page + 1} is damaged ({_short(exc)})"
+                    f"{path.name}: page {page + 1} is damaged ({short_reason(exc)})"
                 ) from None
             scale = dpi / 72.0
             if not (math.isfinite(w_pt) and math.isfinite(h_pt)):
@@ -431,7 +385,7 @@ def _load_pdf(path: Path, page: int, dpi: float, max_pixels: int) -> LoadedImage
                 del pil, bitmap
             except Exception as exc:  # noqa: BLE001
                 raise UnreadableImageError(
-                    f"{path.name}: page {page + 1} could not be rendered ({_short(exc)})"
+                    f"{path.name}: page {page + 1} could not be rendered ({short_reason(exc)})"
                 ) from None
         finally:
             doc.close()

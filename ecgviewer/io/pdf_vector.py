@@ -99,11 +99,11 @@ def read_pdf_page(
     that does not exist.
     """
     from ecgviewer.errors import EmptyDocumentError
-    from ecgviewer.io.images import _PDFIUM_LOCK, _check_file, _open_pdf
+    from ecgviewer.io.source import PDFIUM_LOCK, check_file, open_pdf
 
-    path = _check_file(Path(path))
-    with _PDFIUM_LOCK:  # the loader's lock: pdfium is not thread-safe
-        doc = _open_pdf(path)
+    path = check_file(Path(path))
+    with PDFIUM_LOCK:  # the loader's lock: pdfium is not thread-safe
+        doc = open_pdf(path)
         try:
             if not 0 <= page < len(doc):
                 raise EmptyDocumentError(
@@ -347,12 +347,20 @@ def _bounds_mm(walk: _Walk, obj, parent: np.ndarray) -> tuple[float, float, floa
     if not pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
         return (math.nan,) * 4
     corners = np.array(
-        [[left.value, bottom.value], [right.value, top.value],
-         [left.value, top.value], [right.value, bottom.value]]
+        [
+            [left.value, bottom.value],
+            [right.value, top.value],
+            [left.value, top.value],
+            [right.value, bottom.value],
+        ]
     )
     disp = walk.to_display(_apply(parent, corners))
-    return (float(disp[:, 0].min()), float(disp[:, 1].min()),
-            float(disp[:, 0].max()), float(disp[:, 1].max()))
+    return (
+        float(disp[:, 0].min()),
+        float(disp[:, 1].min()),
+        float(disp[:, 0].max()),
+        float(disp[:, 1].max()),
+    )
 
 
 def _read_text(walk: _Walk, obj, parent: np.ndarray) -> None:
@@ -363,7 +371,7 @@ def _read_text(walk: _Walk, obj, parent: np.ndarray) -> None:
         return
     buf = (ctypes.c_ushort * (n // 2 + 1))()
     pdfium_c.FPDFTextObj_GetText(obj, walk.text_page_raw, buf, n)
-    text = bytes(buf)[: n].decode("utf-16-le", errors="replace").rstrip("\x00").strip()
+    text = bytes(buf)[:n].decode("utf-16-le", errors="replace").rstrip("\x00").strip()
     if not text:
         return
     x0, y0, x1, y1 = _bounds_mm(walk, obj, parent)
