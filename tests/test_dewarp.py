@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from photowarp import five_mm_only, photo_warp, position_error_mm, traced_region_px
 
-from ecgviewer.digitize.dewarp import find_sheet, rectify_page
+from ecgviewer.digitize import gridfield
+from ecgviewer.digitize.dewarp import (
+    FLAT_MM,
+    QUICK_FLAT_FRACTION,
+    find_sheet,
+    fit_grid_map,
+    rectify_page,
+)
 from ecgviewer.digitize.straightness import grid_straightness
 from ecgviewer.io.signals import read_wfdb
 from ecgviewer.render import RenderStyle, render_ecg
@@ -105,3 +112,44 @@ def test_five_mm_only_grid(ptbxl_dir):
     assert result.changed
     err = position_error_mm(result, warp, traced_region_px(rendered))
     assert np.median(err) < 0.15 and np.percentile(err, 95) < 0.4  # measured 0.05 / 0.16
+
+
+@pytest.mark.parametrize("name", ["ecg00003.png", "ecg00013.jpg"])
+def test_flat_scan_stops_at_the_quick_check(scans_dir, name):
+    """A flat real scan is recognised from side-by-side tiles alone (no local field map)."""
+    from ecgviewer.io.images import load_image
+
+    img = load_image(scans_dir / name).rgb
+    gmap = fit_grid_map(img, None, max(img.shape[:2]) / 270.0, FLAT_MM)
+    assert isinstance(gmap.mapping, gridfield.PolyMap)
+    assert gmap.bend_mm < QUICK_FLAT_FRACTION * FLAT_MM  # measured 0.07 / 0.09 mm
+    assert not rectify_page(img).changed
+
+
+def test_bent_scan_is_not_taken_for_flat(scans_dir):
+    """The real page closest to the quick check's threshold (a bent greyscale scan: quick
+    check 0.91 mm, full check 1.14 mm) is still measured in full and straightened."""
+    from ecgviewer.io.images import load_image
+
+    img = load_image(scans_dir / "ecg00005.jpg").rgb
+    result = rectify_page(img)
+    assert result.changed and result.method == "grid"
+    assert result.nonlinearity_mm > 2 * FLAT_MM  # measured 1.14 mm
+
+
+def test_fast_medians_equal_numpy():
+    """The tile statistics' medians are numpy's, bit for bit (NaN = no tile)."""
+    import warnings
+
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        win = (rng.random(rng.integers(1, 9, 2)) ** 3).astype(np.float32)
+        assert gridfield._median(win) == np.median(win)
+        grid = rng.normal(size=rng.integers(1, 10, 2))
+        grid[rng.random(grid.shape) < rng.random()] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ref = ndimage.generic_filter(grid, np.nanmedian, size=3, mode="constant", cval=np.nan)
+        assert np.array_equal(gridfield._nanmedian_3x3(grid), ref, equal_nan=True)

@@ -11,8 +11,8 @@ torch = pytest.importorskip("torch")
 
 from ecgviewer.errors import ModelError  # noqa: E402
 from ecgviewer.segment import infer  # noqa: E402
-from ecgviewer.segment.model import TraceSegmenter, count_parameters  # noqa: E402
-from ecgviewer.segment.preprocess import normalise  # noqa: E402
+from ecgviewer.segment.model import InferenceSegmenter, TraceSegmenter, count_parameters  # noqa: E402
+from ecgviewer.segment.preprocess import normalise, paper_white  # noqa: E402
 from ecgviewer.segment.weights import default_weights_path, load_weights  # noqa: E402
 
 # Measured on PTB-XL 00290 (a validation record) at 200 dpi, 3x4+1, red grid: see
@@ -92,6 +92,43 @@ def test_tiled_matches_untiled(net):
     diff = np.abs(whole - tiled)
     assert diff.mean() < 0.01
     assert np.quantile(diff, 0.999) < 0.2
+
+
+def _real_page_8px_per_mm(scans_dir) -> np.ndarray:
+    """A real scan (12.3 px/mm) resampled to the network's 8 px/mm: 2060×1028 px."""
+    from PIL import Image
+
+    from ecgviewer.io.images import load_image
+
+    img = load_image(scans_dir / "ecg00001.png").rgb
+    size = (round(img.shape[1] * 8 / 12.3), round(img.shape[0] * 8 / 12.3))
+    return np.asarray(Image.fromarray(img).resize(size, Image.Resampling.BILINEAR))
+
+
+def test_inference_form_runs_a_real_page_in_one_pass(net, scans_dir):
+    """The inference form (BatchNorm folded, stride-4 stem, transposed-conv head,
+    channels-last) gives the trained network's probabilities on a whole real page to float
+    rounding, in one pass: no tile seams (tiles of 1024 px differed by up to 0.2 here)."""
+    page = _real_page_8px_per_mm(scans_dir)
+    x = normalise(page)
+    reference = infer.predict_normalised(net, x, max_tile=4096)  # trained net, untiled
+    fast = infer.predict_normalised(InferenceSegmenter(net), x)  # default tiling
+    assert np.abs(fast - reference).max() < 1e-4  # measured 4e-6
+
+
+def test_normalise_by_table_equals_the_formula(scans_dir):
+    """The table look-up normalisation is the formula, bit for bit, on a real colour scan,
+    and comes channels-last (what the inference network reads without a copy)."""
+    from ecgviewer.io.images import load_image
+
+    img = load_image(scans_dir / "ecg00030.jpg").rgb
+    white = paper_white(img)
+    x = np.clip(img.astype(np.float32) * (1.0 / 255.0) / white, 0.0, 1.5)
+    expected = np.concatenate([(x.transpose(2, 0, 1) - 0.75) * 4.0,
+                               ((1.0 - x.min(axis=2)) - 0.25)[None] * 4.0])
+    got = normalise(img)
+    assert np.array_equal(got, expected)
+    assert torch.from_numpy(got)[None].is_contiguous(memory_format=torch.channels_last)
 
 
 def test_scale_is_resampled_back_to_the_input():
