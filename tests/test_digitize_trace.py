@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ecgviewer.digitize.resample import page_points, point_spacing
 from ecgviewer.digitize.trace import column_runs, path_baseline, path_to_lead, trace_path
+from ecgviewer.io.signals import read_wfdb
 from ecgviewer.paper import Calibration
+from ecgviewer.scoring import score_lead
 
 CAL = Calibration(
     px_per_mm_x=8.0, px_per_mm_y=8.0, paper_speed_mm_s=25.0, gain_mm_mv=10.0, source="user"
@@ -151,9 +154,137 @@ class TestThickLines:
         # (30 px per column: 0.1 px along x is 3 px in y; one point per column gave 12 px)
         assert np.sqrt(np.mean(err**2)) < 6.0
 
+    def test_small_sharp_peak_keeps_its_height(self):
+        # a 4 px P-wave-like corner under a 2.5 px line: the column centre at the corner is
+        # pulled towards the arms (1 px low); the pen's cap is half a line width inside the top
+        xs = np.array([0.0, 60.0, 63.0, 66.0, 140.0])
+        ys = np.array([80.0, 80.0, 76.0, 80.0, 80.0])
+        dark, binary = self._page(xs, ys, 2.5, shape=(160, 140))
+        path = trace_path(binary, 0, 140, 0, 160, 80, 60, darkness=dark)
+        assert path.y_px.min() == pytest.approx(76.0, abs=0.5)
+
     def test_flat_line_centre_is_sub_pixel(self):
         xs = np.array([0.0, 200.0])
         ys = np.array([70.3, 70.3])
         dark, binary = self._page(xs, ys, 2.4)
         path = trace_path(binary, 0, 200, 0, 160, 70, 60, darkness=dark)
         assert np.median(path.y_px) == pytest.approx(70.3, abs=0.15)
+
+
+class TestSparsePoints:
+    """Pages drawn from samples at a low rate (ECGtizer PDFs: 125 Hz, 1.6 px apart at 200 dpi):
+    the straight segments between the points cut every QRS peak; the raster route finds the
+    points from the tips and rebuilds the record band-limited, as the vector route does."""
+
+    PX_PER_MM = 200 / 25.4
+    CAL200 = Calibration(
+        px_per_mm_x=PX_PER_MM,
+        px_per_mm_y=PX_PER_MM,
+        paper_speed_mm_s=25.0,
+        gain_mm_mv=10.0,
+        source="user",
+    )
+
+    def _draw(self, signal_mv: np.ndarray, fs_points_hz: float, height_px: int = 400):
+        """A 10 mm/mV, 25 mm/s page of ``signal_mv`` drawn as a polyline through the points
+        (a 0.24 mm line, anti-aliased, round joins): darkness, ink and the 0 mV row."""
+        from ecgviewer.render.draw import polyline_mask
+
+        base = height_px / 2.0
+        x = 20.0 + np.arange(signal_mv.size) / fs_points_hz * self.CAL200.px_per_s
+        y = base - signal_mv * self.CAL200.px_per_mv
+        w = int(x[-1]) + 20
+        dark = polyline_mask((height_px, w), [np.column_stack([x, y])], 1.9, 4)
+        return dark, dark > 0.3, base
+
+    def _read(self, dark, binary, base, points: bool):
+        h, w = binary.shape
+        path = trace_path(binary, 0, w, 0, h, base, 150, bridge_px=3, darkness=dark)
+        grid = page_points([(path.x_px, path.y_px)], self.CAL200.px_per_s, self.PX_PER_MM)
+        lead = path_to_lead(
+            path, "V2", base, self.CAL200, 500.0, 20.0, points=grid if points else None
+        )
+        return lead, grid
+
+    @staticmethod
+    def _snr(truth: np.ndarray, lead) -> float:
+        est = np.full(truth.size, np.nan)
+        i0 = round(lead.start_s * 500.0)
+        n = min(truth.size - i0, lead.signal_mv.size)
+        est[i0 : i0 + n] = lead.signal_mv[:n]
+        return score_lead(truth, est, 500.0).snr_db
+
+    def test_a_real_record_drawn_at_125_hz_is_rebuilt(self, ptbxl_dir):
+        record = read_wfdb(ptbxl_dir / "records500" / "00000" / "00009_hr.hea")
+        truth = record.signal_mv[:, list(record.lead_names).index("V2")][:5000]
+        dark, binary, base = self._draw(truth[::4], 125.0)  # every 4th sample: 125 Hz
+        plain, _ = self._read(dark, binary, base, points=False)
+        rebuilt, grid = self._read(dark, binary, base, points=True)
+        assert grid is not None
+        assert grid.spacing_px == pytest.approx(self.CAL200.px_per_s / 125.0)
+        # the straight segments score ~18 dB against the record, the rebuild ~3 dB more
+        assert self._snr(truth, rebuilt) >= self._snr(truth, plain) + 2.0
+        assert self._snr(truth, rebuilt) >= 20.0
+
+    def test_a_record_drawn_at_its_own_rate_is_left_alone(self, ptbxl_dir):
+        record = read_wfdb(ptbxl_dir / "records500" / "00000" / "00009_hr.hea")
+        truth = record.signal_mv[:, list(record.lead_names).index("V2")][:5000]
+        dark, binary, base = self._draw(truth, 500.0)  # 0.4 px apart: nothing to rebuild
+        _, grid = self._read(dark, binary, base, points=True)
+        assert grid is None
+
+    def test_spacing_needs_tips_on_a_regular_grid(self):
+        rng = np.random.default_rng(0)
+        px_per_s = self.CAL200.px_per_s
+        on_grid = 37.3 + rng.integers(0, 1200, 40) * (px_per_s / 125.0)
+        assert point_spacing(on_grid + rng.normal(0, 0.06, 40), px_per_s) == pytest.approx(
+            px_per_s / 125.0
+        )
+        assert point_spacing(rng.uniform(0, 1900, 40), px_per_s) is None
+        assert point_spacing(on_grid[:5], px_per_s) is None  # too few to tell
+
+
+class TestBoxEdges:
+    """Where two columns of a page adjoin (ECGtizer draws the next lead from the same x), the
+    ink at the box edge joins this lead to its neighbour: not part of this lead's signal."""
+
+    CAL200 = TestSparsePoints.CAL200
+
+    def _page(self, ptbxl_dir, neighbour: bool):
+        from ecgviewer.render.draw import polyline_mask
+
+        record = read_wfdb(ptbxl_dir / "records500" / "00000" / "00009_hr.hea")
+        names = list(record.lead_names)
+        own = record.signal_mv[:1250:4, names.index("AVL")]  # 2.5 s at 125 Hz
+        nxt = record.signal_mv[1250:2500:4, names.index("V2")]
+        px_s, px_mv = self.CAL200.px_per_s, self.CAL200.px_per_mv
+        xa = 20.0 + np.arange(own.size) / 125.0 * px_s
+        lines = [np.column_stack([xa, 150.0 - (own - own[0]) * px_mv])]
+        if neighbour:  # the next lead starts a point before this one ends, 0.4 mV higher,
+            # and its first stroke crosses this lead's level (it starts in a QRS)
+            xb = xa[-1] - px_s / 125.0 + np.arange(nxt.size) / 125.0 * px_s
+            yb = 150.0 - (nxt - nxt[1] - 0.25) * px_mv
+            yb[0] = 150.0 - (own[-1] - own[0] + 0.4) * px_mv
+            lines.append(np.column_stack([xb, yb]))
+        dark = polyline_mask((300, 1100), lines, 1.9, 4)
+        return dark, own - own[0], round(xa[-1])
+
+    def _end_error_mv(self, ptbxl_dir, neighbour: bool) -> float:
+        dark, own, x_end = self._page(ptbxl_dir, neighbour)
+        path = trace_path(dark > 0.3, 20, x_end, 0, 300, 150.0, 100, bridge_px=3, darkness=dark)
+        lead = path_to_lead(path, "aVL", 150.0, self.CAL200, 500.0, 20.0)
+        return float(np.max(np.abs(lead.signal_mv[-8:] - own[-1])))
+
+    def test_a_neighbours_start_is_not_this_leads_end(self, ptbxl_dir):
+        assert self._end_error_mv(ptbxl_dir, neighbour=False) < 0.03
+        assert self._end_error_mv(ptbxl_dir, neighbour=True) < 0.05  # 0.3 mV without the rule
+
+    def test_a_steep_end_without_a_neighbour_is_kept(self):
+        w = 120
+        xs = np.array([0.0, 100.0, 103.0])
+        ys = np.array([40.0, 40.0, 100.0])  # the row ends in a QRS stroke going down
+        from ecgviewer.render.draw import polyline_mask
+
+        dark = polyline_mask((140, w), [np.column_stack([xs, ys])], 1.9, 4)
+        path = trace_path(dark > 0.3, 0, 104, 0, 140, 40.0, 60, bridge_px=3, darkness=dark)
+        assert path.y_px.max() > 80  # 68 when every steep edge column was dropped

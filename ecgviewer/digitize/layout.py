@@ -5,17 +5,21 @@ and, where that is ambiguous (3 or 6 rows), from lead-change marks or gaps at th
 quarter/half points of the rows and from whether the beats of the rows line up. The leads of
 each layout are the table :data:`ecgviewer.paper.LAYOUT_SPECS`. Columns of a 12-lead page are
 equal fractions of the common time span of the rows (2.5 s each for 3x4 at 25 mm/s).
+Printed lead labels (:mod:`ecgviewer.digitize.labels`), where they read clearly, confirm the
+layout or correct it (a page of one lead per row, "6x1"), and a label printed on the trace is
+kept out of its lead.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 
-from ecgviewer.digitize.rows import TraceRow, locate_rows, marker_span
+from ecgviewer.digitize.labels import LabelRead, LabelReader, names_a_lead
+from ecgviewer.digitize.rows import TraceRow, locate_rows, marker_span, marks_ink
 from ecgviewer.digitize.types import DigitizeSettings
 from ecgviewer.paper.layouts import LAYOUT_SPECS, LayoutSpec, with_strips
 from ecgviewer.paper.types import Calibration, Layout, LeadBox
@@ -31,6 +35,10 @@ _MIN_QUARTER_OVER_HALF = -0.25  # 6 rows: quarter marks on top minus half marks 
 _EVENT_BAND = 0.5  # beats are looked for up to this fraction of the way to a neighbour row
 
 _MIN_BEAT_SYNC = 0.47  # fraction of beats lining up across rows: rows recorded simultaneously
+
+_LABEL_MARKS_PROB = 0.2  # ink the segmenter gives at least this marks probability: labels
+
+_LABEL_MARGIN = 3.0  # votes by which the printed labels must prefer another layout
 
 
 @dataclass(frozen=True)
@@ -296,15 +304,18 @@ def detect_layout(
     calibration: Calibration,
     settings: DigitizeSettings,
     pulse_ink: np.ndarray | None = None,
+    marks_prob: np.ndarray | None = None,
 ) -> LayoutDetection:
     """Rows, layout name and one box per lead segment (see :class:`LayoutDetection`).
 
     The origins let leads be placed on a common timeline; the pulse foot gives each row's
     0 mV line exactly where a calibration pulse is printed. ``pulse_ink``: where to look for
-    the pulses (see :func:`~ecgviewer.digitize.rows.locate_rows`).
+    the pulses; ``marks_prob``: the segmenter's marks channel (pulses, ticks, labels), if any
+    (see :func:`~ecgviewer.digitize.rows.locate_rows`).
     """
     warnings: list[str] = []
-    rows = locate_rows(binary, calibration, pulse_ink)
+    marks = marks_ink(binary, binary if pulse_ink is None else pulse_ink, marks_prob)
+    rows = locate_rows(binary, calibration, pulse_ink, marks)
     name = settings.layout if settings.layout != "auto" else _decide_name(binary, rows, calibration)
     if name != "single":
         n_needed = _spec(name).n_rows
@@ -314,6 +325,10 @@ def detect_layout(
                 "reading them as a single-lead strip"
             )
             name = "single"
+    row_names = None
+    reader = LabelReader(_label_ink(binary, pulse_ink, marks_prob), calibration.px_per_mm_x)
+    if settings.layout == "auto":  # printed labels may confirm or correct the guess
+        name, row_names = _layout_from_labels(reader, name, rows, calibration, settings)
     if name == "single":
         boxes = [
             LeadBox("ECG", r.x0, r.x1, r.y0, r.y1, r.baseline_y, k, 0) for k, r in enumerate(rows)
@@ -324,7 +339,16 @@ def detect_layout(
             tuple(r.pulse_base_y for r in rows),
             tuple(warnings),
         )
-    boxes, origins = _boxes_12_lead(binary, name, rows, calibration, settings, pulse_ink)
+    if row_names is not None:  # one lead per row, named by its printed label
+        x_start = _span(rows)[0]
+        boxes = [
+            LeadBox(n, r.x0, r.x1, r.y0, r.y1, r.baseline_y, k, 0)
+            for k, (r, n) in enumerate(zip(rows, row_names))
+        ]
+        origins = [x_start] * len(boxes)
+    else:
+        boxes, origins = _boxes_12_lead(binary, name, rows, calibration, settings, pulse_ink)
+    boxes = [_past_label(reader, b, calibration) for b in boxes]
     span_s = (_span(rows)[1] - _span(rows)[0]) / calibration.px_per_s
     expected_s = 250.0 / calibration.paper_speed_mm_s
     if not 0.6 * expected_s <= span_s <= 1.4 * expected_s:
@@ -341,6 +365,89 @@ def detect_layout(
     )
 
 
+def _label_ink(
+    binary: np.ndarray, pulse_ink: np.ndarray | None, marks_prob: np.ndarray | None
+) -> np.ndarray:
+    """Where printed labels are looked for: the ink the segmenter calls a mark, else all ink."""
+    ink = binary if pulse_ink is None else pulse_ink
+    return ink if marks_prob is None else ink & (marks_prob > _LABEL_MARKS_PROB)
+
+
+def _label_starts(
+    name: str, rows: list[TraceRow], settings: DigitizeSettings
+) -> list[tuple[int, float, str]]:
+    """``(row, column, lead)`` of every segment start of layout ``name`` on these rows."""
+    spec = _spec(name)
+    x_start, x_end = _span(rows[: spec.n_grid_rows])
+    col_w = (x_end - x_start) / spec.n_cols
+    out = []
+    for r, row in enumerate(rows[: spec.n_grid_rows]):
+        for c, lead in enumerate(spec.grid_rows[r]):
+            out.append((r, float(row.x0) if c == 0 else x_start + c * col_w, lead))
+    strips = _strip_leads(spec, len(rows) - spec.n_grid_rows, settings.rhythm_lead)
+    for k, lead in enumerate(strips):
+        r = spec.n_grid_rows + k
+        out.append((r, float(rows[r].x0), lead))
+    return out
+
+
+def _layout_from_labels(
+    reader: LabelReader,
+    name: str,
+    rows: list[TraceRow],
+    calibration: Calibration,
+    settings: DigitizeSettings,
+) -> tuple[str, list[str] | None]:
+    """The layout the printed lead labels vote for, when they clearly do, else ``name``; with
+    one name per row when it is one lead per row ("6x1": a page of six limb leads).
+
+    A layout gets +1 for each segment start whose label may be the lead it puts there, -1
+    for a label that is clearly another lead, and (on a page with labels at its row starts)
+    -1 for a segment start without a label. One lead per row is a candidate when every row
+    start reads as a distinct lead on its own; it loses 1 for each label inside a row."""
+
+    def read(r: int, x: float) -> LabelRead | None:
+        return reader(x, rows[r].baseline_y)
+
+    starts = [read(r, row.x0) for r, row in enumerate(rows)]
+    labelled = sum(s is not None for s in starts) >= 0.8 * len(rows)
+    if not labelled or len(rows) < 3:
+        return name, None
+    votes: dict[str, float] = {}
+    for cand, spec in LAYOUT_SPECS.items():
+        if spec.single or spec.n_rows != len(rows):
+            continue
+        v = 0.0
+        for r, x, lead in _label_starts(cand, rows, settings):
+            got = read(r, x)
+            v += -1.0 if got is None else (got.supports(lead) - got.contradicts(lead))
+        votes[cand] = v
+    own = [names_a_lead(s) for s in starts]
+    per_row = None
+    if all(own) and len(set(own)) == len(own):
+        x0, x1 = _span(rows)
+        inner = [read(r, x0 + f * (x1 - x0)) for r in range(len(rows)) for f in (0.25, 0.5, 0.75)]
+        per_row = f"{len(rows)}x1"
+        votes[per_row] = len(rows) - sum(g is not None for g in inner)
+    if not votes:
+        return name, None
+    best = max(votes, key=votes.__getitem__)
+    if best == name or votes[best] < votes.get(name, 0.0) + _LABEL_MARGIN or votes[best] < 4:
+        return name, None
+    return best, ([str(n) for n in own] if best == per_row else None)
+
+
+def _past_label(reader: LabelReader, box: LeadBox, calibration: Calibration) -> LeadBox:
+    """The box starting after a lead label printed ON its baseline at its start (the trace
+    runs into the letters there), else as it is."""
+    got = reader(box.x0, box.baseline_y)
+    near = 1.5 * calibration.px_per_mm_y
+    if got is None or got.y0 > box.baseline_y + near or got.y1 < box.baseline_y - near:
+        return box
+    x0 = got.x1 + round(0.5 * calibration.px_per_mm_x)
+    return replace(box, x0=x0) if x0 < box.x0 + 0.5 * (box.x1 - box.x0) else box
+
+
 def _longest(boxes: list[LeadBox], preferred: str) -> str | None:
     """The preferred rhythm lead if present, else the lead of the widest box."""
     names = {b.name for b in boxes}
@@ -349,4 +456,3 @@ def _longest(boxes: list[LeadBox], preferred: str) -> str | None:
     if "II" in names:
         return "II"
     return max(boxes, key=lambda b: b.x1 - b.x0).name if boxes else None
-

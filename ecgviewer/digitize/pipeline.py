@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.digitize.binarize import binarize
-from ecgviewer.digitize.calibration import DEFAULT_PX_PER_MM, calibrate, find_calibration_pulse
+from ecgviewer.digitize.calibration import DEFAULT_PX_PER_MM, calibrate
 from ecgviewer.digitize.checks import review_reasons
 from ecgviewer.digitize.dewarp import correct_page_geometry
 from ecgviewer.digitize.geometry import estimate_rotation_deg, rotate_image
@@ -30,6 +30,8 @@ from ecgviewer.digitize.grid import GridMeasurement, measure_grid
 from ecgviewer.digitize.layout import LayoutDetection, detect_layout
 from ecgviewer.digitize.learned import LazyTraceMaps, TraceMaps, combine_with_ink
 from ecgviewer.digitize.preprocess import as_rgb_uint8, trace_darkness
+from ecgviewer.digitize.resample import page_points
+from ecgviewer.digitize.rows import find_page_pulse, marks_ink
 from ecgviewer.digitize.stages import MIN_CROP_PX, clip_crop, prepare_settings, signal_with_gaps
 from ecgviewer.digitize.trace import TracePath, path_baseline, path_to_lead, trace_path
 from ecgviewer.digitize.types import Digitization, DigitizeSettings, Lead
@@ -159,30 +161,38 @@ def digitize_prepared(
 
     t = time.perf_counter()
     dark = prepared.darkness[crop.y0 : crop.y1, crop.x0 : crop.x1]
-    source, learned = dark, False
+    source, learned, marks_prob = dark, False, None
     if settings.binarize_method == "auto" and prepared.maps is not None:
         maps = prepared.trace_maps()
         if maps.warning:
             warnings.append(maps.warning)
         source = maps.trace_prob[crop.y0 : crop.y1, crop.x0 : crop.x1]
         learned = maps.source == "segmenter"
+        if learned and maps.marks_prob is not None:  # pulses, ticks and labels
+            marks_prob = maps.marks_prob[crop.y0 : crop.y1, crop.x0 : crop.x1]
     timings["segment"] = timings.get("segment", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
     bres = binarize(source, settings.binarize_method, settings.threshold)
     binary = pulse_ink = bres.binary
     if learned:  # trace ink picked by the segmenter; pulses and marks from all the ink
         px_per_mm = _pulse_scale(prepared, settings)
-        binary, pulse_ink, dark = combine_with_ink(binary, dark, source, px_per_mm)
+        grid_prob = (
+            maps.grid_prob
+            if maps.grid_prob is None
+            else maps.grid_prob[crop.y0 : crop.y1, crop.x0 : crop.x1]
+        )
+        binary, pulse_ink, dark = combine_with_ink(binary, dark, source, px_per_mm, grid_prob)
     timings["binarize"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    pulse = find_calibration_pulse(pulse_ink, _pulse_scale(prepared, settings))
+    marks = marks_ink(binary, pulse_ink, marks_prob)
+    pulse = find_page_pulse((pulse_ink, marks), _pulse_scale(prepared, settings))
     calibration, cal_warnings = calibrate(prepared.grid, pulse, settings, prepared.dpi)
     warnings.extend(cal_warnings)
     timings["calibrate"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    found = detect_layout(binary, calibration, settings, pulse_ink)
+    found = detect_layout(binary, calibration, settings, pulse_ink, marks_prob)
     warnings.extend(found.warnings)
     timings["layout"] = time.perf_counter() - t
 
@@ -254,16 +264,21 @@ def _trace_leads(
         boxes.append(replace(box, baseline_y=float(base)))
         traced.append(path)
     layout = replace(found.layout, boxes=tuple(boxes))
+    points = page_points(
+        [(p.x_px, p.y_px) for p in traced], calibration.px_per_s, calibration.px_per_mm_y
+    )  # drawn from sparse samples: rebuild them
     if layout.name == "single":
-        return [_single_lead(traced, boxes, calibration, fs, offset_xy)], layout
+        return [_single_lead(traced, boxes, calibration, fs, offset_xy, points)], layout
     leads = [
-        path_to_lead(p, b.name, b.baseline_y, calibration, fs, o, offset_xy=offset_xy)
+        path_to_lead(
+            p, b.name, b.baseline_y, calibration, fs, o, offset_xy=offset_xy, points=points
+        )
         for p, b, o in zip(traced, boxes, found.origins_px)
     ]
     return leads, layout
 
 
-def _single_lead(traced, boxes, calibration, fs, offset_xy) -> Lead:
+def _single_lead(traced, boxes, calibration, fs, offset_xy, points=None) -> Lead:
     """Rows of one strip joined into one continuous lead named "ECG".
 
     Row k starts at k times the row duration (the full rows' duration, rounded to 0.5 s when
@@ -276,7 +291,7 @@ def _single_lead(traced, boxes, calibration, fs, offset_xy) -> Lead:
     tolerance_px = 1.0 * calibration.px_per_s
     origins = [common_x0 if 0 < b.x0 - common_x0 <= tolerance_px else float(b.x0) for b in boxes]
     parts = [
-        path_to_lead(p, "ECG", b.baseline_y, calibration, fs, o, offset_xy=offset_xy)
+        path_to_lead(p, "ECG", b.baseline_y, calibration, fs, o, offset_xy=offset_xy, points=points)
         for p, b, o in zip(traced, boxes, origins)
     ]
     if len(parts) == 1:

@@ -2,8 +2,12 @@
 
 Rows come from the horizontal projection of the ink (the isoelectric line of every row makes a
 sharp peak); candidate rows must look like trace (QRS strokes or one long line), not text or
-rules. A calibration pulse at a row start is excluded from the row and can reveal rows the
-projection missed. Which lead each row holds is decided in :mod:`ecgviewer.digitize.layout`.
+rules. A calibration pulse at a row's start (before, touching, or after a flat lead-in) or end
+is excluded from the row and can reveal rows the projection missed; where all the ink also
+holds a grid (greyscale scans) pulses are looked for in the segmenter's marks
+(:func:`marks_ink`). Separator bars that cross the baseline, meet it from both sides or are
+dotted mark lead changes (:func:`marker_span`). Which lead each row holds is decided in
+:mod:`ecgviewer.digitize.layout`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ _MAX_STRAIGHT_FILL = 0.9  # ink on one straight line over this fraction of the r
 _MIN_OFF_LINE = 0.03  # ... unless ink leaves that line (waves) in this fraction of columns
 
 _MIN_REL_ROW_WIDTH = 0.6  # rows narrower than this fraction of the widest are text blocks
+
+_MIN_MARKS_PROB = 0.05  # the segmenter's marks channel is faint on pulses: any hint of one
 
 
 @dataclass(frozen=True)
@@ -265,9 +271,9 @@ def _pulse_in(
     binary: np.ndarray, row: TraceRow, calibration: Calibration, windows, accept
 ) -> PulseMeasurement | None:
     """The first calibration pulse found within one of ``windows`` (column ranges, tried in
-    order) that ``accept`` (absolute columns x0, x1) allows, in absolute coordinates; None if
-    none. A pulse stands on the row's 0 mV line: only rows from 25 mm above the baseline to
-    5 mm below it are searched (a trace wandering far off its baseline makes no pulse)."""
+    order) that ``accept`` (the pulse in absolute coordinates) allows, in absolute coordinates;
+    None if none. A pulse stands on the row's 0 mV line: only rows from 25 mm above the baseline
+    to 5 mm below it are searched (a trace wandering far off its baseline makes no pulse)."""
     pyy = calibration.px_per_mm_y
     ya = max(row.y0, int(row.baseline_y - 25 * pyy))
     yb = min(row.y1, int(row.baseline_y + 5 * pyy) + 1)
@@ -277,46 +283,108 @@ def _pulse_in(
         if sub.shape[1] < 4 or sub.shape[0] < 4:
             continue
         pulse = find_calibration_pulse(sub, pyy, calibration.px_per_mm_x, search_fraction=1.0)
-        if pulse is not None and accept(xa + pulse.x0, xa + pulse.x1, pulse):
-            return replace(
-                pulse, x0=xa + pulse.x0, x1=xa + pulse.x1,
-                y_top=ya + pulse.y_top, y_bottom=ya + pulse.y_bottom,
-            )
+        if pulse is None:
+            continue
+        pulse = replace(
+            pulse, x0=xa + pulse.x0, x1=xa + pulse.x1,
+            y_top=ya + pulse.y_top, y_bottom=ya + pulse.y_bottom,
+        )  # fmt: skip
+        if accept(pulse):
+            return pulse
     return None
 
 
+def _flat_lead_in(binary: np.ndarray, row: TraceRow, xa: int, xb: int, px_per_mm: float) -> bool:
+    """Whether columns ``[xa, xb)`` of the row hold no stroke of a beat (the flat lead-in some
+    printers draw before the pulse): no vertical run of ink 2.5 mm long (grid dots the trace
+    map let in are short; a QRS complex is not)."""
+    band = binary[row.y0 : row.y1, max(0, xa) : max(0, xb)]
+    top, bot, _ptr = column_runs(band)
+    return bool(top.size == 0 or (bot - top + 1).max() < 2.5 * px_per_mm)
+
+
+def _top_bar(ink: np.ndarray, p: PulseMeasurement, px_per_mm: float) -> bool:
+    """Ink joins the pulse's strokes along its top over at least 80 % of its width."""
+    tol = max(2, round(0.4 * px_per_mm))
+    top = ink[max(0, p.y_top - tol) : p.y_top + tol + 1, p.x0 : p.x1].any(axis=0)
+    return bool(top.size and top.mean() >= 0.8)
+
+
 def _find_pulse(
-    binary: np.ndarray, row: TraceRow, calibration: Calibration
+    binary: np.ndarray, inks: tuple[np.ndarray, ...], row: TraceRow, calibration: Calibration
 ) -> tuple[int, float] | None:
-    """``(end column, row below the foot)`` of a calibration pulse at the start of ``row``:
-    a clear one standing wholly before the row's ink (a trace map without the pulse starts the
-    row at the trace, or at the first point it crosses its baseline), else one that starts at
-    most 4 mm into the row (or straddles its start)."""
+    """``(end column, row below the foot)`` of a calibration pulse at the start of ``row``,
+    looked for in each of ``inks`` in turn: a clear one standing wholly before the row's ink
+    (a trace map without the pulse starts the row at the trace, or at the first point it
+    crosses its baseline), one that starts at most 4 mm into the row (or straddles its start),
+    or one up to 0.6 s into the row after a flat lead-in that is clear or has a top bar and the
+    page's gain (a greyscale grid runs on past its strokes' ends)."""
     pxx = calibration.px_per_mm_x
     reach = 14 * pxx + 2.0 * calibration.px_per_s
-    windows = ((row.x0 - 1 - reach, row.x0), (row.x0 - 1 - 14 * pxx, row.x0 + 14 * pxx))
-    pulse = _pulse_in(
-        binary, row, calibration, windows,
-        lambda x0, x1, p: x0 <= row.x0 + 4 * pxx and (p.clear or x1 > row.x0),
+    late = 0.6 * calibration.px_per_s
+    windows = (
+        (row.x0 - 1 - reach, row.x0),
+        (row.x0 - 1 - 14 * pxx, row.x0 + 14 * pxx + late),
     )
-    return None if pulse is None else (pulse.x1, float(pulse.y_bottom))
+
+    pyy = calibration.px_per_mm_y
+
+    def accept(p: PulseMeasurement, ink: np.ndarray) -> bool:
+        if p.x0 <= row.x0 + 4 * pxx:
+            return p.clear or p.x1 > row.x0
+        shaped = p.clear or (
+            abs(p.height_mm / calibration.gain_mm_mv - 1.0) <= 0.1 and _top_bar(ink, p, pyy)
+        )
+        lead_in = _flat_lead_in(binary, row, row.x0, p.x0 - max(1, round(0.3 * pxx)), pyy)
+        return shaped and p.x0 <= row.x0 + late and lead_in
+
+    for ink in inks:
+        pulse = _pulse_in(ink, row, calibration, windows, lambda p, i=ink: accept(p, i))
+        if pulse is not None:
+            return pulse.x1, float(pulse.y_bottom)
+    return None
+
+
+def _bar_columns(
+    binary: np.ndarray, row: TraceRow, xa: int, xb: int, px_per_mm: float
+) -> np.ndarray | None:
+    """Per column of ``[xa, xb)``: whether a separator bar stands there. A bar crosses the
+    baseline (ink over the whole baseline ± 1 mm) or meets it from both sides (at least 1.5 mm
+    of ink above that ends within 3 mm of the baseline, and such ink below: printers that leave
+    the trace a gap); dotted bars count (vertical gaps under 0.6 mm closed). None if the
+    window leaves the page."""
+    base = round(row.baseline_y)
+    reach = max(2, round(1.0 * px_per_mm))
+    far = round(8.0 * px_per_mm)
+    ya, yb = max(0, base - far), min(binary.shape[0], base + far + 1)
+    if xb <= xa or base - reach < 0 or base + reach + 1 > binary.shape[0]:
+        return None
+    sub = close_vertical_gaps(binary[ya:yb, xa:xb], max(1, round(0.6 * px_per_mm)))
+    full = sub[base - reach - ya : base + reach + 1 - ya].all(axis=0)
+    top, bot, ptr = column_runs(sub)
+    top, bot, b = top + ya, bot + ya, base
+    long = (bot - top + 1) >= 1.5 * px_per_mm
+    near = 3.0 * px_per_mm
+    above = long & (bot >= b - near) & (bot <= b + reach)
+    below = long & (top <= b + near) & (top >= b - reach)
+    col = np.repeat(np.arange(xb - xa), np.diff(ptr))
+    has_above = np.bincount(col[above], minlength=xb - xa) > 0
+    has_below = np.bincount(col[below], minlength=xb - xa) > 0
+    return full | (has_above & has_below)
 
 
 def marker_span(
     binary: np.ndarray, row: TraceRow, x: float, half_win: int, px_per_mm: float
 ) -> tuple[int, int] | None:
-    """Columns ``[xa, xb)`` of a lead-change mark near column ``x``: a vertical bar crossing
-    the baseline (at least 1 mm above and below it), at most 1.2 mm wide."""
+    """Columns ``[xa, xb)`` of a lead-change mark near column ``x``: a vertical bar at most
+    1.2 mm wide that crosses the baseline or meets it from above and below (see
+    :func:`_bar_columns`)."""
     xa = max(0, int(x - half_win))
     xb = min(binary.shape[1], int(x + half_win) + 1)
-    base = round(row.baseline_y)
-    reach = max(2, round(1.0 * px_per_mm))
-    ya, yb = base - reach, base + reach + 1
-    if xb <= xa or ya < 0 or yb > binary.shape[0]:
+    bars = _bar_columns(binary, row, xa, xb, px_per_mm)
+    if bars is None:
         return None
-    # a column is a bar column if it is inked over the whole [baseline - 1 mm, baseline + 1 mm]
-    full = binary[ya:yb, xa:xb].all(axis=0)
-    cols = np.flatnonzero(full)
+    cols = np.flatnonzero(bars)
     if cols.size == 0:
         return None
     groups = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
@@ -347,18 +415,22 @@ def _snap_row_starts(rows: list[TraceRow], calibration: Calibration) -> list[Tra
 
 
 def _find_end_pulse(
-    binary: np.ndarray, row: TraceRow, calibration: Calibration
+    inks: tuple[np.ndarray, ...], row: TraceRow, calibration: Calibration
 ) -> tuple[int, float] | None:
     """``(first column, row below the foot)`` of a calibration pulse at the END of ``row``
-    (printers that put it after the trace): standing wholly after the row's ink (up to 0.8 s
-    apart), else ending at most 4 mm before the row's end; only a clear pulse (top bar)."""
+    (printers that put it after the trace), looked for in each of ``inks`` in turn: standing
+    wholly after the row's ink (up to 0.8 s apart), else ending at most 4 mm before the row's
+    end; only a clear pulse (top bar)."""
     pxx = calibration.px_per_mm_x
     reach = 14 * pxx + 0.8 * calibration.px_per_s
     windows = ((row.x1, row.x1 + 1 + reach), (max(row.x0, row.x1 - 14 * pxx), row.x1 + 1))
-    pulse = _pulse_in(
-        binary, row, calibration, windows, lambda _x0, x1, p: x1 >= row.x1 - 4 * pxx and p.clear
-    )
-    return None if pulse is None else (pulse.x0, float(pulse.y_bottom))
+    for ink in inks:
+        pulse = _pulse_in(
+            ink, row, calibration, windows, lambda p: p.x1 >= row.x1 - 4 * pxx and p.clear
+        )
+        if pulse is not None:
+            return pulse.x0, float(pulse.y_bottom)
+    return None
 
 
 def trace_end_before_pulse(
@@ -386,8 +458,8 @@ def trace_start_after_pulse(
 ) -> int:
     """First column of a row's trace after a calibration pulse ending at column ``pulse_end``:
     past a blank gap (at least 1 mm) that follows the pulse and its flat lead-out within 0.8 s
-    (a pulse printed apart from the trace), else the column just after the pulse (a trace that
-    carries on from the pulse's foot)."""
+    (a pulse printed apart from the trace), else the column just after the pulse and what is
+    left of its falling stroke (a trace that carries on from the pulse's foot)."""
     xa = pulse_end + 1
     xb = min(row.x1, xa + int(0.8 * calibration.px_per_s))
     if xb - xa < 2:
@@ -399,11 +471,46 @@ def trace_start_after_pulse(
     for a, b in zip(gap_starts, gap_ends):
         if b - a >= min_gap and b < present.size:
             return xa + int(b)
-    return xa
+    return xa + _stroke_left(binary, row, xa, calibration)
+
+
+def _stroke_left(binary: np.ndarray, row: TraceRow, xa: int, calibration: Calibration) -> int:
+    """Columns from ``xa`` (at most 1 mm) still holding the pulse's falling stroke (a vertical
+    run of ink over 2.5 mm): a stroke drawn thicker than measured, or merged with a grid line."""
+    n = max(1, round(1.0 * calibration.px_per_mm_x))
+    top, bot, ptr = column_runs(binary[row.y0 : row.y1, xa : xa + n])
+    tall = (bot - top + 1) >= 2.5 * calibration.px_per_mm_y
+    col = np.repeat(np.arange(ptr.size - 1), np.diff(ptr))
+    has = np.bincount(col[tall], minlength=ptr.size - 1) > 0
+    return int(np.argmin(has)) if not has.all() else int(has.size)
+
+
+def marks_ink(
+    binary: np.ndarray, pulse_ink: np.ndarray, marks_prob: np.ndarray | None
+) -> np.ndarray | None:
+    """The trace and the ink the segmenter calls a mark (pulse, tick, label), without the rest
+    (grid): where pulses are looked for when all the ink also holds a grid that touches them
+    (a greyscale scan's pulse stroke drawn on a grid line has no ends). None without a map."""
+    if marks_prob is None:
+        return None
+    return binary | (pulse_ink & (marks_prob > _MIN_MARKS_PROB))
+
+
+def find_page_pulse(
+    inks: tuple[np.ndarray | None, ...], px_per_mm_y: float
+) -> PulseMeasurement | None:
+    """The page's calibration pulse: the first clear one found in ``inks`` (tried in order),
+    else the first found at all."""
+    found = [find_calibration_pulse(ink, px_per_mm_y) for ink in inks if ink is not None]
+    found = [p for p in found if p is not None]
+    return next((p for p in found if p.clear), found[0] if found else None)
 
 
 def locate_rows(
-    binary: np.ndarray, calibration: Calibration, pulse_ink: np.ndarray | None = None
+    binary: np.ndarray,
+    calibration: Calibration,
+    pulse_ink: np.ndarray | None = None,
+    marks: np.ndarray | None = None,
 ) -> list[TraceRow]:
     """Rows of trace with calibration pulses at their starts excluded (each row starts where
     its trace starts, after any gap that follows the pulse) and at their ends (a row ends where
@@ -411,16 +518,18 @@ def locate_rows(
     where a pulse marks them, and starts moved past a pulse's flat lead-in.
 
     ``pulse_ink`` (default ``binary``) is where pulses are looked for: the learned segmenter's
-    trace map leaves out most of a pulse, so the caller adds the classical ink for them."""
+    trace map leaves out most of a pulse, so the caller adds the classical ink for them;
+    ``marks`` (:func:`marks_ink`) is tried next for a row where no pulse was found there."""
     ink = binary if pulse_ink is None else pulse_ink
+    inks = (ink,) if marks is None else (ink, marks)
     px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
     trimmed = []
     for row in find_rows(binary, px_per_mm):
-        found = _find_pulse(ink, row, calibration)
+        found = _find_pulse(binary, inks, row, calibration)
         if found is not None and found[0] < row.x1 - 10 * calibration.px_per_mm_x:
             x0 = trace_start_after_pulse(binary, row, found[0], calibration)
             row = replace(row, x0=x0, pulse_x1=found[0], pulse_base_y=found[1])
-        end = _find_end_pulse(ink, row, calibration)
+        end = _find_end_pulse(inks, row, calibration)
         if end is not None and end[0] > row.x0 + 10 * calibration.px_per_mm_x:
             x1 = trace_end_before_pulse(binary, row, end[0], calibration)
             base = row.pulse_base_y if row.pulse_base_y is not None else end[1]

@@ -5,9 +5,9 @@ strokes), so each lead is traced as a shortest path over the vertical ink runs o
 (dynamic programming): following ink that touches the previous column is free, vertical jumps
 cost per trace thickness, skipped columns cost a constant each, and runs far from the row's
 baseline cost a little (keeps the path off neighbouring rows). Along the chosen runs the line's
-centre is then read to a fraction of a pixel from the grey darkness map: column by column where
-the line is flat, row by row where it is steep (see :func:`_stroke_points`), so peaks keep their
-full height and a thick line does not widen them.
+centre is then read to a fraction of a pixel from the grey darkness map
+(:mod:`ecgviewer.digitize.centreline`), and :func:`path_to_lead` samples it in mV, rebuilding
+pages drawn from sparse points (:mod:`ecgviewer.digitize.resample`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgviewer.digitize.centreline import stroke_points
+from ecgviewer.digitize.resample import PagePoints, resample_on_points
 from ecgviewer.digitize.types import Lead
 from ecgviewer.paper.types import Calibration
 
@@ -26,9 +28,6 @@ _W_RESTART = 6.0  # jump to any earlier column (no continuity), beyond the look-
 _W_BASE = 0.25  # a run at distance `scale` from the baseline costs this much per column
 _MAX_NODE_COST = 0.8  # < _W_GAP: following ink anywhere in the band beats skipping it
 _LOOKBACK = 3  # earlier non-empty columns a run may connect to directly
-# A steep stroke's row segment wider than this many line widths holds two strokes (the up-
-# and downstroke of a spike merged by the line width, or a stroke slanted enough to look wide)
-_SPLIT_WIDTHS = 1.0
 
 
 @dataclass(frozen=True)
@@ -103,15 +102,19 @@ def trace_path(
     multi = np.diff(ptr)[cols] > 1
     u_top, u_bot = _union_touching_runs(cols, chosen, top, bot, ptr)
     c_top, c_bot = _extend_tips(band, cols, u_top - y0, u_bot - y0, thick, bridge_px)
-    line = _vertical_line_columns(c_top, c_bot, band.shape[0])
-    if line.any():  # a separator or grid line crossing the trace: bridge it, mark it untraced
+    edge = int(np.ceil(thick)) + 1
+    beyond = _neighbour_ink(binary, x0, x1, y0, y1, edge)
+    line = _vertical_line_columns(c_top, c_bot, band.shape[0]) | _edge_junctions(
+        cols, c_top, c_bot, n_cols, edge, thick, beyond
+    )
+    if line.any():  # a separator, grid line or junction crossing the trace: bridge it, untraced
         traced[cols[line]] = False
         cols, c_top, c_bot = cols[~line], c_top[~line], c_bot[~line]
     if darkness is not None:
         dark = np.asarray(darkness[y0:y1, x0:x1], np.float32)
     else:
         dark = band.astype(np.float32)
-    xs, ys = _stroke_points(band, dark, cols, c_top, c_bot, thick)
+    xs, ys = stroke_points(band, dark, cols, c_top, c_bot, thick)
     return TracePath(
         xs + x0, ys + y0, traced, x0, thick, float(multi.mean()) if multi.size else 0.0
     )
@@ -211,6 +214,38 @@ def _vertical_line_columns(top: np.ndarray, bot: np.ndarray, band_h: int) -> np.
     return out
 
 
+def _neighbour_ink(binary: np.ndarray, x0: int, x1: int, y0: int, y1: int, edge: int):
+    """Per band row, ink within ``edge`` columns before and after the box, where a trace goes
+    on beyond it (ink in every one of the next ``3 * edge`` columns: the neighbouring lead,
+    not the last pixels of a row's stroke); all False where none does."""
+    out = []
+    for win, near in (
+        (binary[y0:y1, max(0, x0 - 3 * edge) : x0], slice(-edge, None)),
+        (binary[y0:y1, x1 : x1 + 3 * edge], slice(0, edge)),
+    ):
+        goes_on = win.shape[1] == 3 * edge and bool(win.any(axis=0).all())
+        out.append(win[:, near].any(axis=1) if goes_on else np.zeros(y1 - y0, bool))
+    return tuple(out)
+
+
+def _edge_junctions(cols, top, bot, n_cols: int, edge: int, thick: float, beyond) -> np.ndarray:
+    """Steep runs in the box's first and last ``edge`` columns (up to the first flat one) when
+    ink lies just beyond the box beside them (``beyond``: per band row, before and after it):
+    where adjoining columns of a page meet, that ink joins this lead to its neighbour's."""
+    steep = (bot - top + 1) > 2.0 * thick
+    out = np.zeros(cols.size, bool)
+    r = int(np.ceil(thick))
+    ends = (
+        (np.arange(cols.size), cols < edge),
+        (np.arange(cols.size)[::-1], cols >= n_cols - edge),
+    )
+    for (order, near), ink in zip(ends, beyond):
+        run = order[: np.argmin(near[order] & steep[order])] if cols.size else order
+        if run.size and ink[max(0, int(top[run].min()) - r) : int(bot[run].max()) + r + 1].any():
+            out[run] = True
+    return out
+
+
 def _union_touching_runs(
     cols: np.ndarray, chosen: np.ndarray, top: np.ndarray, bot: np.ndarray, ptr: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -290,224 +325,6 @@ def _empty_path(x0: int, n_cols: int) -> TracePath:
     return TracePath(np.zeros(0), np.zeros(0), np.zeros(n_cols, bool), x0, 1.0, 0.0)
 
 
-def _weighted_centres(
-    dark: np.ndarray, cols: np.ndarray, top: np.ndarray, bot: np.ndarray
-) -> np.ndarray:
-    """Darkness-weighted centroid row of each run ``[top, bot]`` of column ``cols``."""
-    d = dark[:, cols].astype(np.float64)
-    rows = np.arange(d.shape[0], dtype=np.float64)[:, None]
-    cd = np.vstack([np.zeros((1, d.shape[1])), np.cumsum(d, axis=0)])
-    cyd = np.vstack([np.zeros((1, d.shape[1])), np.cumsum(d * rows, axis=0)])
-    k = np.arange(cols.size)
-    top_i = np.clip(top.astype(int), 0, d.shape[0] - 1)
-    bot_i = np.clip(bot.astype(int), top_i, d.shape[0] - 1)
-    w = cd[bot_i + 1, k] - cd[top_i, k]
-    wy = cyd[bot_i + 1, k] - cyd[top_i, k]
-    geometric = 0.5 * (top_i + bot_i)
-    return np.where(w > 1e-6, wy / np.maximum(w, 1e-12), geometric)
-
-
-def _ink_level(dark: np.ndarray, cols: np.ndarray, top: np.ndarray, bot: np.ndarray) -> float:
-    """Darkness of fully inked pixels: a high percentile of the darkness at the middle of the
-    path's runs (at least 0.2, so a faint trace still gives sensible coverages)."""
-    if cols.size == 0:
-        return 1.0
-    mid = dark[((top + bot) // 2).astype(int), cols]
-    return float(max(0.2, np.percentile(mid, 90)))
-
-
-def _line_width(
-    dark: np.ndarray, cols: np.ndarray, top: np.ndarray, bot: np.ndarray, ink: float, thick: float
-) -> float:
-    """Width of the printed line (px): the median ink mass (darkness / ink level, summed over
-    the run and one pixel either side) of the path's short, i.e. near-horizontal, runs. Unlike
-    binary run lengths it does not grow or shrink with the threshold."""
-    flat = (bot - top + 1) <= thick
-    if flat.sum() < 8:
-        return thick
-    c, t, b = cols[flat], top[flat], bot[flat]
-    h = dark.shape[0]
-    cd = np.vstack([np.zeros((1, dark.shape[1]), np.float64), np.cumsum(dark, axis=0)])
-    lo = np.clip(t - 1, 0, h)
-    hi = np.clip(b + 2, 0, h)
-    mass = (cd[hi, c] - cd[lo, c]) / ink
-    return float(np.clip(np.median(mass), 0.5, 2.0 * thick))
-
-
-def _stroke_points(
-    band: np.ndarray,
-    dark: np.ndarray,
-    cols: np.ndarray,
-    top: np.ndarray,
-    bot: np.ndarray,
-    thick: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Points (band coordinates) of the line's centre along the path, sorted by x.
-
-    A near-horizontal run gives one point, its darkness-weighted centre (sub-pixel, independent
-    of the threshold). A steep run (a QRS stroke, where one value per column is far too coarse:
-    a stroke crosses tens of rows per column) is read row by row: each row's ink segment gives
-    the stroke's centre column to a fraction of a pixel; a row is used by the column its centre
-    falls in. Rows within half a line width of a run's end whose centre falls in the column are
-    the round cap of a peak or trough: they give one point, the tip, half a line width inside
-    the ink's edge. So thick lines neither widen peaks nor clip them.
-    """
-    n = cols.size
-    if n == 0:
-        return np.zeros(0), np.zeros(0)
-    ink = _ink_level(dark, cols, top, bot)
-    width = _line_width(dark, cols, top, bot, ink, thick)
-    centres = _weighted_centres(dark, cols, top, bot)
-    steep = (bot - top + 1) > 2.0 * thick
-    xs: list[np.ndarray] = [cols[~steep].astype(np.float64)]
-    ys: list[np.ndarray] = [centres[~steep]]
-    keys: list[np.ndarray] = [np.zeros(int((~steep).sum()))]
-    reach = int(np.ceil(2.0 * width)) + 2  # widest row segment of a steep stroke, each side
-    for k in np.flatnonzero(steep):
-        c, t, b = int(cols[k]), int(top[k]), int(bot[k])
-        pts = _steep_column_points(band, dark, c, t, b, reach, width, ink)
-        if pts is None:
-            xs.append(np.asarray([float(c)]))
-            ys.append(np.asarray([centres[k]]))
-            keys.append(np.zeros(1))
-        else:
-            xs.append(pts[0])
-            ys.append(pts[1])
-            keys.append(pts[2])
-    x = np.concatenate(xs)
-    y = np.concatenate(ys)
-    order = np.lexsort((np.concatenate(keys), x))
-    return x[order], y[order]
-
-
-def _steep_column_points(
-    band: np.ndarray,
-    dark: np.ndarray,
-    c: int,
-    t: int,
-    b: int,
-    reach: int,
-    width: float,
-    ink: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The row-wise centre points (x, y, tie-break key for sorting) of the steep run ``[t, b]``
-    of column ``c`` (see :func:`_stroke_points`); None when no row of the run is centred in this
-    column.
-
-    A row's ink segment at most one line wide is one stroke (its darkness-weighted centre);
-    a wider one gives a point half a line width inside each of its ends: the up- and
-    downstroke of a narrow spike merged by the line width, or (where both coincide) one
-    slanted stroke."""
-    w = band.shape[1]
-    half = 0.5 * width
-    xa, xb = max(0, c - reach - 1), min(w, c + reach + 2)
-    cands_x = _row_centres(
-        band[t : b + 1, xa:xb], dark[t : b + 1, xa:xb], c - xa, reach, width, ink
-    )
-    rows = np.arange(t, b + 1, dtype=np.float64)
-    top_edge, bot_edge = _run_edges(dark, c, t, b, ink)
-    cap_t = rows - top_edge < half
-    cap_b = bot_edge - rows < half
-    px_l: list[np.ndarray] = []
-    py_l: list[np.ndarray] = []
-    tip_t: list[float] = []
-    tip_b: list[float] = []
-    pk_l: list[np.ndarray] = []
-    for x in cands_x:
-        mine = np.isfinite(x) & (x >= -0.5) & (x < 0.5)
-        body = mine & ~cap_t & ~cap_b
-        bx, by = x[body], rows[body]
-        px_l.append(c + bx)
-        py_l.append(by)
-        # rows at the same column go in the stroke's direction (up or down) when sorted
-        slope = float(np.sum((bx - bx.mean()) * (by - by.mean()))) if bx.size > 1 else 0.0
-        pk_l.append(by * np.sign(slope))
-        tip_t.extend(x[mine & cap_t].tolist())
-        tip_b.extend(x[mine & cap_b & ~cap_t].tolist())
-    if tip_t:
-        px_l.append(np.asarray([c + float(np.mean(tip_t))]))
-        py_l.append(np.asarray([min(top_edge + half, float(b))]))
-        pk_l.append(np.zeros(1))
-    if tip_b:
-        px_l.append(np.asarray([c + float(np.mean(tip_b))]))
-        py_l.append(np.asarray([max(bot_edge - half, float(t))]))
-        pk_l.append(np.zeros(1))
-    px = np.concatenate(px_l)
-    if px.size == 0:
-        return None
-    return px, np.concatenate(py_l), np.concatenate(pk_l)
-
-
-def _row_centres(
-    win: np.ndarray, dark_win: np.ndarray, ci: int, reach: int, width: float, ink: float
-) -> list[np.ndarray]:
-    """Per row of a steep run's window (``win`` binary, ``dark_win`` darkness; the run is in
-    column ``ci``), stroke centres as column offsets from the run: the darkness-weighted centre
-    of a one-stroke segment, then half a line width inside the left and inside the right end
-    of a two-stroke one (three arrays, NaN where a row has no such point)."""
-    half = 0.5 * width
-    dwin = dark_win.astype(np.float64)
-    cov = np.clip(dwin / ink, 0.0, 1.0)
-    n_rows, n_win = win.shape
-    lo, hi, ok = _row_segments(win, ci, reach)
-    r_idx = np.arange(n_rows)
-    cov_pad = np.pad(cov, ((0, 0), (1, 1)))  # coverage 0 beyond the window
-    l_edge = lo - 0.5 + (1.0 - cov[r_idx, lo]) - cov_pad[r_idx, lo] - ci
-    r_edge = hi + 0.5 - (1.0 - cov[r_idx, hi]) + cov_pad[r_idx, hi + 2] - ci
-    seg_w = r_edge - l_edge
-    single = ok & (seg_w <= _SPLIT_WIDTHS * width)
-    double = ok & ~single
-    # one stroke: darkness-weighted centre of the segment and its partly covered neighbours
-    xcol = np.arange(n_win)[None, :] - ci
-    inside = (xcol >= (lo - 1 - ci)[:, None]) & (xcol <= (hi + 1 - ci)[:, None])
-    wgt = np.where(inside, dwin, 0.0)
-    mass = wgt.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        xc = (wgt * xcol).sum(axis=1) / mass
-    return [
-        np.where(single & (mass > 1e-6), xc, np.nan),
-        np.where(double, l_edge + half, np.nan),
-        np.where(double, r_edge - half, np.nan),
-    ]
-
-
-def _row_segments(
-    win: np.ndarray, ci: int, reach: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row of ``win``, the first and last column (``lo``, ``hi``) of the ink segment through
-    column ``ci``, and whether it is usable: inked at ``ci`` and ending within ``reach``
-    columns either side (a segment still going at ``reach`` is a horizontal part)."""
-    n_win = win.shape[1]
-    alive = win[:, ci].copy()
-    lo = np.full(win.shape[0], ci)
-    hi = np.full(win.shape[0], ci)
-    run_l = alive.copy()
-    for d in range(1, reach + 1):
-        if ci - d < 0:
-            run_l[:] = False
-            break
-        run_l &= win[:, ci - d]
-        lo -= run_l
-    run_r = alive.copy()
-    for d in range(1, reach + 1):
-        if ci + d >= n_win:
-            run_r[:] = False
-            break
-        run_r &= win[:, ci + d]
-        hi += run_r
-    return lo, hi, alive & ~run_l & ~run_r
-
-
-def _run_edges(dark: np.ndarray, c: int, t: int, b: int, ink: float) -> tuple[float, float]:
-    """Sub-pixel top and bottom edges of the ink of run ``[t, b]`` of column ``c``, from the
-    coverage (darkness / ink level) of its end pixels and of the pixels beyond them."""
-    h = dark.shape[0]
-    dcov = np.clip(dark[:, c] / ink, 0.0, 1.0)
-    top_edge = t - 0.5 + (1.0 - dcov[t]) - (dcov[t - 1] if t > 0 else 0.0)
-    bot_edge = b + 0.5 - (1.0 - dcov[b]) + (dcov[b + 1] if b + 1 < h else 0.0)
-    return top_edge, bot_edge
-
-
 def path_to_lead(
     path: TracePath,
     name: str,
@@ -517,20 +334,38 @@ def path_to_lead(
     x_origin: float,
     x_end: float | None = None,
     offset_xy: tuple[int, int] = (0, 0),
+    points: PagePoints | None = None,
 ) -> Lead:
     """Resample a path to ``fs_hz`` samples in mV relative to ``baseline_y``.
 
     The lead covers columns from the path's box start to ``x_end`` (default: box end); its
-    ``start_s`` is the time of the box start after ``x_origin`` (the row's 0 s column).
-    Columns without a chosen run are bridged by interpolation and marked invalid.
+    ``start_s`` is the time of its first sample after ``x_origin`` (the row's 0 s column).
+    Columns without a chosen run are bridged by interpolation and marked invalid. With the
+    ``points`` the page was drawn from, the samples fall on them and are rebuilt band-limited.
     """
     x_start = float(path.x0)
     x_stop = float(x_end) if x_end is not None else x_start + path.traced_cols.size
     px_per_s = calibration.px_per_s
     n = max(1, round((x_stop - x_start) / px_per_s * fs_hz))
     sample_x = x_start + np.arange(n) * (px_per_s / fs_hz)
+    rebuilt = None
+    if points is not None:
+        rebuilt = resample_on_points(
+            path.x_px,
+            path.y_px,
+            points,
+            px_per_s,
+            calibration.px_per_mm_y,
+            (x_start, x_stop),
+            n,
+            fs_hz,
+        )
     if path.x_px.size:
-        y = np.interp(sample_x, path.x_px, path.y_px)
+        sample_x, y = (
+            rebuilt
+            if rebuilt is not None
+            else (sample_x, np.interp(sample_x, path.x_px, path.y_px))
+        )
         col = np.clip(np.round(sample_x - x_start).astype(int), 0, path.traced_cols.size - 1)
         valid = path.traced_cols[col] if path.traced_cols.size else np.zeros(n, bool)
     else:
@@ -544,7 +379,7 @@ def path_to_lead(
         name=name,
         signal_mv=signal_mv,
         fs_hz=float(fs_hz),
-        start_s=max(0.0, (x_start - x_origin) / px_per_s),
+        start_s=max(0.0, (float(sample_x[0]) - x_origin) / px_per_s),
         valid_mask=np.asarray(valid, bool),
         quality=quality,
         trace_x_px=path.x_px + dx,

@@ -28,6 +28,7 @@ from ecgviewer.gui._pg import (
     TRACE_RGB,
     pg,
 )
+from ecgviewer.gui.lead_labels import LeadLabel, add_label, caption_text, label_texts
 from ecgviewer.gui.sheet import (
     ARRANGEMENTS,
     Placement,
@@ -43,15 +44,6 @@ PICK_TOLERANCE_PX = 12
 LOW_QUALITY = 0.7  # a lead's trace quality is shown beside its name below this
 DOUBT_RGBA = (120, 120, 120, 170)
 REVIEW_STYLE = "background:#fde0dc; color:#7a1c0c; border:1px solid #e8a79b; padding:3px;"
-
-
-def caption_text(sheet: Sheet | None) -> str:
-    speed, gain = (sheet.mm_per_s, sheet.mm_per_mv) if sheet else (25.0, 10.0)
-    return (
-        f"{speed:g} mm/s, {gain:g} mm/mV: small square 1 mm = {1 / speed:.2g} s × "
-        f"{1 / gain:.2g} mV, large 5 mm = {5 / speed:.2g} s × {5 / gain:.2g} mV. "
-        "Grey dashes: stretches bridged or doubted. Wheel: zoom · drag: pan · double-click: fit."
-    )
 
 
 class _SheetViewBox(pg.ViewBox):
@@ -118,6 +110,7 @@ class WaveformView(QWidget):
         self.rhythm_index: int | None = None
         self.sheet: Sheet | None = None
         self.traces: list[_Trace] = []
+        self.labels: list[LeadLabel] = []
         self.timeline_curves: dict[str, pg.PlotDataItem] = {}
         self._grab = None  # (placement, sample, original signal) while dragging a point
         self._stroke: list[tuple[float, float]] = []
@@ -129,6 +122,7 @@ class WaveformView(QWidget):
         self.plot.hideAxis("bottom")
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
+        self.view_box.sigTransformChanged.connect(self._fit_labels)  # zoom, pane resize
         self.placeholder = QLabel("Open an ECG image (File ▸ Open, or drop a file here).")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
@@ -180,6 +174,7 @@ class WaveformView(QWidget):
         """Lay out and draw a new digitisation."""
         self.plot.clear()
         self.traces = []
+        self.labels = []
         self.timeline_curves = {}
         self.digitization = dig
         self.rhythm_index = rhythm_index
@@ -206,6 +201,7 @@ class WaveformView(QWidget):
         if rhythm_index is not None:
             self._add_timeline(sheet)
         self.fit()
+        self._fit_labels()
 
     def fit(self) -> None:
         """Show the whole sheet (and the rhythm band), as large as the pane allows."""
@@ -280,18 +276,18 @@ class WaveformView(QWidget):
         lead = self.digitization.leads[place.index]
         if first:
             name = f"Rhythm strip ({lead.name})" if is_rhythm else lead.name
-            colour = "#1565c0" if is_rhythm else "#111"
-            html = f"<span style='color:{colour}; font-weight:bold'>{name}</span>"
-            if lead.quality < LOW_QUALITY:
-                html += (
-                    f" <span style='color:#b35c00'>trace quality {100 * lead.quality:.0f} %</span>"
-                )
+            quality = lead.quality if lead.quality < LOW_QUALITY else None
+            texts = label_texts(name, quality, "#1565c0" if is_rhythm else "#111")
         else:  # a later row of a wrapped strip: its start time
-            html = f"<span style='color:#666'>{place.first / place.fs_hz:.0f} s</span>"
-        label = pg.TextItem(html=html, anchor=(0, 0), fill=pg.mkBrush(*PAPER_RGB, 200))
-        label.setPos(place.x0_mm + 0.5, place.baseline_mm + 0.48 * self.sheet.pitch_mm)
-        label.setZValue(5)
-        self.plot.addItem(label)
+            texts = (f"<span style='color:#666'>{place.first / place.fs_hz:.0f} s</span>",)
+        self.labels.append(add_label(self.plot, self.sheet, place, texts))
+
+    def _fit_labels(self, *_args) -> None:
+        """Let each label say as much as fits before the next column at the current zoom."""
+        (x0, x1), _ = self.view_box.viewRange()
+        px_per_mm = self.view_box.width() / max(x1 - x0, 1e-9)
+        for label in self.labels:
+            label.fit(px_per_mm)
 
     def _add_timeline(self, s: Sheet) -> None:
         lo, hi = s.band()

@@ -210,3 +210,94 @@ class TestSideBySide:
         iv.set_mode("binary")
         assert iv.page_item.isVisible()  # never a blank view
         assert iv.notes[0].isVisible() and "lower the threshold" in iv.notes[0].toPlainText()
+
+
+def low_quality_twelve_lead(quality=0.45) -> Digitization:
+    dig = twelve_lead()
+    leads = [Lead(d.name, d.signal_mv, FS, d.start_s, d.valid_mask, quality) for d in dig.leads]
+    return make_dig(leads, dig.layout.boxes)
+
+
+def label_rects(view):
+    """Screen rectangles of the labels, by row, left to right."""
+    rows: dict[int, list] = {}
+    for label in view.labels:
+        rows.setdefault(round(label.item.pos().y()), []).append(label)
+    return {
+        y: [lb.item.sceneBoundingRect() for lb in sorted(ls, key=lambda lb: lb.item.pos().x())]
+        for y, ls in rows.items()
+    }
+
+
+def wheel(view, pos: QPointF, steps: int = 1) -> None:
+    """A mouse wheel turned ``steps`` notches over ``pos`` (viewport pixels), posted to the
+    viewport and delivered by the event loop as a real one is."""
+    vp = view.graphics.viewport()
+    event = QWheelEvent(
+        pos, QPointF(vp.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, 120 * steps),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )  # fmt: skip
+    QApplication.postEvent(vp, event)
+    QApplication.processEvents()
+
+
+class TestLabelsFitTheirColumn:
+    def test_trace_quality_never_runs_into_the_next_columns_label(self, view, qtbot):
+        """On a narrow pane the quality note shortens ("V1 45 %", then "V1"), so it does not
+        overlap the next column's name; with room (a wide pane, or zoomed in) it is spelt out."""
+        for width, full in ((520, False), (1900, True)):
+            view.resize(width, 700)
+            view.show_digitization(low_quality_twelve_lead(), 12)
+            QApplication.processEvents()
+            for rects in label_rects(view).values():
+                for a, b in zip(rects, rects[1:]):
+                    assert a.right() <= b.left(), (width, a, b)
+            texts = [lb.text for lb in view.labels if not lb.text.startswith("Rhythm")]
+            assert all("45 %" in t for t in texts)  # the quality is never dropped silently
+            assert all(("trace quality 45 %" in t) == full for t in texts), texts
+        view.resize(520, 700)
+        view.show_digitization(low_quality_twelve_lead(), 12)
+        QApplication.processEvents()
+        i_label = next(lb for lb in view.labels if lb.text.startswith("I "))
+        assert "trace quality" not in i_label.text
+        for _ in range(4):  # zoomed in, the same pane has room again
+            wheel(view, QPointF(view.graphics.viewport().rect().center()))
+        assert "trace quality 45 %" in i_label.text
+
+
+class TestWheelOnTheWindow:
+    def test_wheel_over_a_row_zooms_about_the_cursor_not_the_row(self, window, qtbot):
+        """The wheel turned over lead V1 in the main window, delivered through the event loop:
+        the sheet zooms about the point under the cursor (it stays under the cursor), both
+        axes alike; no row's amplitude or label changes (it used to read "V1 (x0.001)")."""
+        view = window.waveform
+        view.show_digitization(twelve_lead(), 12)
+        QApplication.processEvents()
+        names = sorted(lb.text for lb in view.labels)
+        before = [tr.curve.yData.copy() for tr in view.traces]
+        v1 = next(tr for tr in view.traces if window_lead(view, tr) == "V1")
+        target = QPointF(v1.place.x0_mm + 20.0, v1.place.baseline_mm)
+        scene = view.view_box.mapViewToScene(target)
+        pos = view.graphics.mapFromScene(scene)
+        (x0, x1), (y0, y1) = view.view_box.viewRange()
+        for _ in range(3):
+            wheel(view, QPointF(pos))
+        (u0, u1), (v0, v1_) = view.view_box.viewRange()
+        zoom_x, zoom_y = (x1 - x0) / (u1 - u0), (y1 - y0) / (v1_ - v0)
+        assert zoom_x > 1.5 and zoom_x == pytest.approx(zoom_y, rel=0.02)
+        after = view.view_box.mapSceneToView(view.graphics.mapToScene(pos))
+        assert after.x() == pytest.approx(target.x(), abs=1.0)  # mm: still under the cursor
+        assert after.y() == pytest.approx(target.y(), abs=1.0)
+        for old, tr in zip(before, view.traces):
+            np.testing.assert_array_equal(old, tr.curve.yData)
+        assert sorted(lb.text.split(" ")[0] for lb in view.labels) == sorted(
+            n.split(" ")[0] for n in names
+        )
+        wheel(view, QPointF(pos), steps=-6)  # and back out past the start: never inverted
+        (w0, w1), _ = view.view_box.viewRange()
+        assert w1 - w0 > 0
+
+
+def window_lead(view, trace) -> str:
+    return view.digitization.leads[trace.place.index].name
