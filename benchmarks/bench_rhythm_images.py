@@ -1,12 +1,16 @@
 """Rhythm from images vs raw signals, on the same out-of-fold CinC records.
 
 Usage: python benchmarks/bench_rhythm_images.py [--per-class 25] [--preset clean|distorted|random]
-       python benchmarks/bench_rhythm_images.py --all [--workers 2]
+       python benchmarks/bench_rhythm_images.py --all [--workers 2] [--subset-per-class N [--partial]]
 
-``--all``: every one of the 7,528 records, printed in a random single-lead style and digitised
-(the cached set of :mod:`ecgviewer.rhythm.training.image_data`, built on first use: about a CPU
-hour), each scored raw and from paper by the shipped model's fold member that never saw it, with
-the shipped post-processing. The default mode prints a small class-balanced subset on the fly:
+``--all``: every one of the 7,528 records, printed on a random single-lead strip of issue 18's
+variety and digitised by the automatic (learned) method (the cached set of
+:mod:`ecgviewer.rhythm.training.image_data`, built on first use: 5-8 CPU s a page), each scored
+raw and from paper by the shipped model's fold member that never saw it, with the shipped
+post-processing; also split by what the page had (pulse before / apart from / without the
+trace, grid family, handwriting). ``--subset-per-class N``: only N seeded records per class
+(the same pages the full set has, cached apart); ``--partial`` scores the chunks of that subset
+finished so far. The default mode prints a small class-balanced subset on the fly:
 
 A stratified subset of CinC 2017 training records (seeded, same folds as the shipped model's
 cross-validation) is printed on ECG paper (``ecgviewer.render.render_ecg``, single-lead
@@ -34,11 +38,27 @@ def compare(y, p_raw, p_img, raw_title: str, img_title: str) -> None:
     agree = float(np.mean(p_raw.argmax(1) == p_img.argmax(1)))
     print(f"== {raw_title}\n" + format_summary(s_raw))
     print(f"== {img_title}\n" + format_summary(s_img))
+    lo, hi = drop_interval(y, p_raw.argmax(1), p_img.argmax(1))
     print(
         f"challenge score raw {s_raw['challenge_score']:.4f}, image "
         f"{s_img['challenge_score']:.4f}, drop "
-        f"{s_raw['challenge_score'] - s_img['challenge_score']:+.4f}; label agreement {agree:.3f}"
+        f"{s_raw['challenge_score'] - s_img['challenge_score']:+.4f} (95 % paired bootstrap "
+        f"{lo:+.4f} .. {hi:+.4f}); label agreement {agree:.3f}"
     )
+
+
+def drop_interval(y, pred_raw, pred_img, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95 % interval of the raw - image challenge score drop, records resampled in pairs (a
+    subset's drop is noisy: this says how noisy)."""
+    from ecgviewer.rhythm.metrics import challenge_score
+
+    rng = np.random.default_rng(seed)
+    drops = []
+    for _ in range(n_boot):
+        k = rng.integers(0, len(y), len(y))
+        drops.append(challenge_score(y[k], pred_raw[k]) - challenge_score(y[k], pred_img[k]))
+    lo, hi = np.percentile(drops, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def member_logits(model, fold: np.ndarray, ds, idx: np.ndarray) -> np.ndarray:
@@ -64,8 +84,29 @@ def member_probs(model, fold: np.ndarray, ds, idx: np.ndarray, ok: np.ndarray) -
     return unreadable_as_noise(softmax(z + np.asarray(model.class_bias), model.temperature)[ok], ok)
 
 
-def run_all(data: Path, workers: int) -> int:
-    """Raw vs paper for every record, out of fold, shipped post-processing."""
+def stratified_subset(labels: np.ndarray, per_class: int, seed: int) -> list[int]:
+    """``per_class`` seeded records of each class, interleaved N, A, O, ~, N, ... (so every
+    chunk of a partial build holds all classes)."""
+    rng = np.random.default_rng(seed)
+    picks = [
+        rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)
+    ]
+    return [int(p[j]) for j in range(max(len(p) for p in picks)) for p in picks if j < len(p)]
+
+
+def _tag_groups(tags: tuple[str, ...]) -> list[tuple[str, np.ndarray]]:
+    """(title, mask) for each value of each page tag (``pulse=apart``, ``grid=blue``, ...)."""
+    keyed = [dict(t.split("=") for t in tag.split()) for tag in tags]
+    out = []
+    for key in ("pulse", "grid", "pen"):
+        for value in sorted({k.get(key, "?") for k in keyed}):
+            out.append((f"{key}={value}", np.array([k.get(key) == value for k in keyed])))
+    return out
+
+
+def run_all(data: Path, workers: int, per_class: int | None, partial: bool, seed: int) -> int:
+    """Raw vs paper for every record (or a stratified subset), out of fold, shipped
+    post-processing."""
     import torch
 
     from ecgviewer.paths import models_dir
@@ -77,16 +118,23 @@ def run_all(data: Path, workers: int) -> int:
     torch.set_num_threads(1)
     t0 = time.time()
     raw = load_cinc(data)
-    paper = load_image_derived(data, workers=workers)
+    subset = None if per_class is None else stratified_subset(raw.labels, per_class, seed)
+    paper = load_image_derived(data, workers=workers, indices=subset, build=not partial)
+    where = {n: i for i, n in enumerate(raw.names)}
+    every = np.array([where[n] for n in paper.dataset.names], int)
     model = load_model()
-    fold = load_folds(models_dir() / "rhythm_folds.json", raw.names)
-    y = raw.labels
+    fold = load_folds(models_dir() / "rhythm_folds.json", raw.names)[every]
+    y = raw.labels[every]
     ok = ~paper.failed
-    every = np.arange(len(raw))
-    p_raw = member_probs(model, fold, raw, every, np.ones(len(raw), bool))
-    p_paper = member_probs(model, fold, paper.dataset, every, ok)  # unreadable: "too noisy"
-    durations = raw.lengths() / raw.fs_hz
+    p_raw = member_probs(model, fold, raw, every, np.ones(len(every), bool))
+    p_paper = member_probs(model, fold, paper.dataset, np.arange(len(every)), ok)  # unreadable: "~"
+    durations = (raw.lengths() / raw.fs_hz)[every]
     whole = paper.printed_s >= durations - 0.05
+    if subset is not None:
+        print(
+            f"stratified subset: {per_class} per class (seed {seed}), "
+            f"{len(every)} of {len(subset)} records built"
+        )
     length_ok = length_read_right(paper.digitised_s, paper.printed_s, ok)
     print(
         f"{len(y)} records, model sha256 {model.sha256[:12]}…, each scored by the fold member "
@@ -103,13 +151,17 @@ def run_all(data: Path, workers: int) -> int:
         ("length read within 2 %", length_ok),
         ("length misread (rows lost or added)", ok & ~length_ok),
         ("not digitised", ~ok),
+        *_tag_groups(paper.tags),
     ):
         if sel.any():
             s_r, s_p = summarize(y[sel], p_raw[sel]), summarize(y[sel], p_paper[sel])
+            lo, hi = drop_interval(y[sel], p_raw[sel].argmax(1), p_paper[sel].argmax(1))
             print(
                 f"  {title:>36}: n {int(sel.sum()):>5}, challenge score raw "
-                f"{s_r['challenge_score']:.4f}, paper {s_p['challenge_score']:.4f}, accuracy raw "
-                f"{s_r['accuracy']:.3f}, paper {s_p['accuracy']:.3f}"
+                f"{s_r['challenge_score']:.4f}, paper {s_p['challenge_score']:.4f} (drop "
+                f"{lo:+.3f} .. {hi:+.3f}), accuracy raw "
+                f"{s_r['accuracy']:.3f}, paper {s_p['accuracy']:.3f}, not digitised "
+                f"{int((sel & ~ok).sum())}, length within 2 % {length_ok[sel].mean():.3f}"
             )
     print(f"wall time {time.time() - t0:.0f} s")
     return 0
@@ -139,7 +191,6 @@ def run_fresh(data: Path, grid: str, workers: int) -> int:
     from ecgviewer.rhythm.training.image_data import (
         length_read_right,
         load_image_derived,
-        page_style,
         record_seed,
     )
 
@@ -147,9 +198,7 @@ def run_fresh(data: Path, grid: str, workers: int) -> int:
     t0 = time.time()
     raw = load_cinc(data)
     cached = load_image_derived(data, workers=workers)
-    pick = np.array(
-        [i for i in range(len(raw)) if page_style(record_seed(2017, i))[0].grid == grid], int
-    )
+    pick = np.array([i for i, t in enumerate(cached.tags) if f"grid={grid} " in f"{t} "], int)
     jobs = [(str(data), raw.names[i], record_seed(2017, i)) for i in pick]
     spawn = multiprocessing.get_context("spawn")  # fork + torch threads can deadlock
     with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
@@ -208,6 +257,14 @@ def main() -> int:
     p.add_argument("--all", action="store_true", help="every record (cached paper set)")
     p.add_argument("--workers", type=int, default=2, help="--all: processes building the set")
     p.add_argument(
+        "--subset-per-class", type=int, default=None, metavar="N",
+        help="with --all: a seeded stratified subset of N records per class (seed: --seed)",
+    )
+    p.add_argument(
+        "--partial", action="store_true",
+        help="with --subset-per-class: score the chunks built so far, build nothing",
+    )
+    p.add_argument(
         "--fresh-grid",
         default=None,
         metavar="STYLE",
@@ -219,7 +276,7 @@ def main() -> int:
     if a.all and a.fresh_grid:
         return run_fresh(cinc, a.fresh_grid, a.workers)
     if a.all:
-        return run_all(cinc, a.workers)
+        return run_all(cinc, a.workers, a.subset_per_class, a.partial, a.seed)
     model = load_model()
     oof = read_oof(models_dir() / "rhythm_cnn_oof.csv.gz")
     rng = np.random.default_rng(a.seed)

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from ecgviewer.io.signals import read_cinc_mat
+from ecgviewer.render.style import PAPER_SIZES_MM
 from ecgviewer.rhythm.training.data import read_reference
 from ecgviewer.scoring import resample_to, score_lead
 
@@ -35,21 +36,68 @@ def small_cinc(cinc_dir, tmp_path_factory):
     return d
 
 
-@pytest.mark.parametrize("seed", [11, 12, 14])
-def test_round_trip_gives_back_the_record(cinc_dir, seed):
-    from ecgviewer.rhythm.training.image_data import print_and_read
+def test_paper_variety_draws_issue_18s_styles():
+    """The strips vary as issue 18 lists: every pulse place (before, apart from, without the
+    trace), every grid family (red, pink, orange, green, blue, grey, black, none), handwriting
+    on some pages; the same seed draws the same choices."""
+    from ecgviewer.rhythm.training.paper_variety import GRID_FAMILIES, PULSE_PLACES, page_choices
 
+    picks = [page_choices(s) for s in range(300)]
+    assert {p.pulse for p in picks} == set(PULSE_PLACES)
+    assert {p.grid for p in picks} == set(GRID_FAMILIES) >= {"black", "blue", "none", "red"}
+    assert {p.handwriting for p in picks} == {True, False}
+    apart = next(p for p in picks if p.pulse == "apart")
+    assert apart.style.pulse_gap_s == pytest.approx(0.3) and apart.style.calibration_pulse
+    assert not next(p for p in picks if p.pulse == "none").style.calibration_pulse
+    assert page_choices(41) == page_choices(41)
+
+
+def _seed_where(want) -> int:
+    from ecgviewer.rhythm.training.paper_variety import page_choices
+
+    return next(s for s in range(1000) if want(page_choices(s)))
+
+
+VARIED_PAGES = {  # chosen by what the page has, before anything is drawn or read
+    "pulse apart from the trace, orange/green/blue/pink grid": lambda c: (
+        c.pulse == "apart" and c.grid in ("orange", "green", "blue", "pink")
+    ),
+    "pulse apart from the trace, handwriting, red grid": lambda c: (
+        c.pulse == "apart" and c.handwriting and c.grid == "red"
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(VARIED_PAGES))
+def test_varied_strip_draws_and_reads_back(cinc_dir, kind):
+    """A real CinC record on a strip of the new variety, read back by the automatic (learned,
+    shipped segmenter) digitiser: the whole record, the right length (a pulse apart from the
+    trace adds no time), the same waveform, and the shipped rhythm model calls it as it calls
+    the raw record."""
+    from ecgviewer.rhythm import classify, load_model
+    from ecgviewer.rhythm.training.image_data import print_and_read
+    from ecgviewer.rhythm.training.paper_variety import DPI, draw_page, page_choices
+
+    seed = _seed_where(VARIED_PAGES[kind])
     rec = read_cinc_mat(cinc_dir / "A00001.mat")
+    page = draw_page(rec, seed)
+    assert page.tags == page_choices(seed).tags
+    assert page.image_rgb.dtype == np.uint8 and page.image_rgb.shape[2] == 3
+    width_mm = PAPER_SIZES_MM[page.style.paper][0]
+    assert page.image_rgb.shape[1] == pytest.approx(page.style.dpi / 25.4 * width_mm, abs=2)
+    assert page.style.dpi == DPI
     trip = print_and_read(rec, seed=seed)
-    assert trip.error is None
+    assert trip.error is None and trip.tags == page.tags
     assert trip.printed_s == pytest.approx(rec.duration_s, abs=0.05)
-    assert trip.signal_mv.size / trip.fs_hz == pytest.approx(rec.duration_s, rel=0.02)
+    assert trip.duration_s == pytest.approx(rec.duration_s, rel=0.02)
     ref = rec.signal_mv[:, 0]
     est = resample_to(trip.signal_mv, trip.fs_hz, rec.fs_hz, ref.size)
-    score = score_lead(ref, est, rec.fs_hz)  # aligned (time shift and 0 mV offset)
+    score = score_lead(ref, est, rec.fs_hz)
     assert score.coverage > 0.9
-    r = score.pearson_r
-    assert r > 0.8, f"digitised record correlates {r:.2f} with the raw one"
+    assert score.pearson_r > 0.8, f"digitised record correlates {score.pearson_r:.2f}"
+    model = load_model()
+    raw_label = classify(ref, rec.fs_hz, model).label
+    assert classify(trip.signal_mv, trip.fs_hz, model).label == raw_label == "N"
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +107,33 @@ def cache_dir(tmp_path_factory):
 
 
 def test_image_derived_set_is_cached_and_aligned(small_cinc, cache_dir, monkeypatch):
+    """Every record keeps its place (unreadable pages too, with their error), each page says
+    what it had, a subset's pages are the full set's pages, and the cache is read back."""
     from ecgviewer.rhythm.training import image_data
+    from ecgviewer.rhythm.training.paper_variety import page_choices
 
     first = image_data.load_image_derived(small_cinc, cache_dir, workers=1)
     assert first.dataset.names == tuple(n for n, _ in read_reference(small_cinc))
-    assert not first.failed.any(), first.errors
     assert np.all(first.printed_s > 5)
+    assert (~first.failed).sum() >= len(first.failed) // 2, first.errors
+    assert all(bool(e) == f for e, f in zip(first.errors, first.failed))
+    assert first.tags == tuple(
+        page_choices(image_data.record_seed(2017, i)).tags for i in range(len(first.tags))
+    )
+    sub = image_data.load_image_derived(small_cinc, cache_dir, workers=1, indices=[5, 2])
+    assert sub.dataset.names == (first.dataset.names[5], first.dataset.names[2])
+    for j, i in enumerate((5, 2)):
+        np.testing.assert_array_equal(sub.dataset.signal(j), first.dataset.signal(i))
     # a second call reads the cache: building again would fail here
     monkeypatch.setattr(image_data, "_build_chunk", lambda *a, **k: 1 / 0)
     again = image_data.load_image_derived(small_cinc, cache_dir, workers=1)
     np.testing.assert_array_equal(again.dataset.samples, first.dataset.samples)
+    # a build still running: its finished chunks are scored, nothing is built
+    (final,) = cache_dir.glob("*_subset2_*[0-9a-f].npz")
+    final.unlink()
+    partial = image_data.load_image_derived(small_cinc, cache_dir, indices=[5, 2], build=False)
+    assert partial.dataset.names == sub.dataset.names
+    assert not final.exists()
 
 
 def test_keep_epoch_is_checked():

@@ -227,9 +227,9 @@ def read_cinc_mat(path: str | os.PathLike, fs_hz: float | None = None) -> Record
     return Record(
         signal_mv=(val / 1000.0).T,
         fs_hz=_declared_rate_wins(None, fs_hz, path, default_hz=300.0),
-        lead_names=tuple(["ECG"] * val.shape[0]) if val.shape[0] == 1 else tuple(
-            f"ch{i + 1}" for i in range(val.shape[0])
-        ),
+        lead_names=tuple(["ECG"] * val.shape[0])
+        if val.shape[0] == 1
+        else tuple(f"ch{i + 1}" for i in range(val.shape[0])),
         name=path.stem,
     )
 

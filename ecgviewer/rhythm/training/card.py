@@ -187,7 +187,8 @@ def _finetune_note(cfg: dict) -> str:
     if cfg.get("paper_frac"):
         note += (
             f" Each training record is drawn as its paper round trip (printed by"
-            f" `ecgviewer.render`, digitised by `ecgviewer.digitize`) with probability"
+            f" `ecgviewer.rhythm.training.paper_variety`, digitised by `ecgviewer.digitize`)"
+            f" with probability"
             f" {cfg['paper_frac']:g}; "
             + (
                 "the last epoch is kept."

@@ -239,8 +239,9 @@ def _paper_cv(oof: _OofRun, shipped_paper: np.ndarray) -> dict:
     (``shipped_paper``: cross-fitted shipped post-processing of the readable ones)."""
     ok = oof.paper_ok
     return {
-        "protocol": "the same held-out records printed on ECG paper (random single-lead "
-        "style and distortions, ecgviewer.render) and digitised (ecgviewer.digitize); a "
+        "protocol": "the same held-out records printed on ECG paper (a seeded random "
+        "single-lead strip, ecgviewer.rhythm.training.paper_variety) and digitised by the "
+        "automatic method (ecgviewer.digitize; told layout, speed, gain, dpi); a "
         "record the digitiser could not read counts as predicted '~'",
         "not_digitised": int((~ok).sum()),
         "oof_uncalibrated": summarize(

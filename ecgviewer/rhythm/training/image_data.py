@@ -1,14 +1,16 @@
 """Image-derived CinC records: every record printed on ECG paper and read back, cached.
 
 As in the study, the rhythm model is also trained and scored on signals that went through
-paper: each record is rendered by ``ecgviewer.render`` (a seeded, varied single-lead style
-and distortions) and digitised by ``ecgviewer.digitize`` with what a user would tell the app
-(single-lead layout, paper speed, gain, the file's dpi). The result is a
+paper: each record is printed on a seeded, varied single-lead strip
+(:mod:`~ecgviewer.rhythm.training.paper_variety`: issue 18's grids, inks, pulses, marks,
+handwriting and scanner damage) and digitised by ``ecgviewer.digitize``'s automatic (learned)
+method with what a user would tell the app (single-lead layout, paper speed, gain, the file's
+dpi). The result is a
 :class:`~ecgviewer.rhythm.training.data.RhythmDataset` with the same names, labels and order as the
 raw one, so folds, training and scores compare record for record. Records the digitiser
 cannot read are kept (all-invalid, ``failed`` set) so nothing silently drops out of a score.
 
-Building takes about a CPU second per record; chunks are written as they finish (resumable)
+Building takes 5-8 CPU seconds per record; chunks are written as they finish (resumable)
 by a pool of worker processes, then joined into one ``.npz`` beside the raw cache. The cache
 keeps what the renderer and digitiser did when it was built: delete it (``*_paper_*`` in the
 cache folder) after changing either, or bump ``IMAGE_CACHE_VERSION`` in the same commit.
@@ -16,12 +18,13 @@ cache folder) after changing either, or bump ``IMAGE_CACHE_VERSION`` in the same
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +35,11 @@ from ecgviewer.rhythm.types import CLASSES
 
 log = logging.getLogger("ecgviewer.rhythm.training.image_data")
 
-IMAGE_CACHE_VERSION = 3  # 3: the learned segmenter became the automatic method (issue 18)
+# 3: the learned segmenter became the automatic method; 4: issue 18's variety of paper
+IMAGE_CACHE_VERSION = 4
 CHUNK = 64
+SUBSET_CHUNK = 16  # a subset is built in smaller chunks, so a partial build can be scored
 LENGTH_TOLERANCE = 0.02  # a page whose digitised length is this close to the printed one was read right
-DPI_CHOICES = (100.0, 150.0, 200.0)  # 300 dpi costs 3-4x the time and reads no better
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class PaperRoundTrip:
     fs_hz: float
     printed_s: float  # record time on the page (a long record at high gain may not fit)
     error: str | None = None
+    tags: str = ""  # what the page had (paper_variety.VarietyPage.tags)
 
     @property
     def duration_s(self) -> float:
@@ -66,41 +71,19 @@ def length_read_right(digitised_s: np.ndarray, printed_s: np.ndarray, ok: np.nda
     return np.asarray(ok, bool) & (np.abs(ratio - 1.0) <= LENGTH_TOLERANCE)
 
 
-def page_style(seed: int):
-    """The (style, distortions) a record's page is printed with: seeded, random single-lead."""
-    from ecgviewer.render import random_style
-
-    rng = np.random.default_rng(seed)
-    style, distortions = random_style(rng, ("single",))
-    return replace(style, dpi=float(rng.choice(DPI_CHOICES))), distortions
-
-
 def print_and_read(record, seed: int, output_fs_hz: float = 250.0) -> PaperRoundTrip:
-    """Render ``record`` (first lead) in a random single-lead style and digitise it back."""
+    """Print ``record`` (first lead) on a random strip of the variety and digitise it back
+    (automatic method; told the single-lead layout, speed, gain and the file's dpi)."""
     from ecgviewer.digitize import DigitizeSettings, digitize
     from ecgviewer.errors import EcgViewerError
-    from ecgviewer.render import render_ecg
+    from ecgviewer.rhythm.training.paper_variety import DPI, draw_page
 
-    style, distortions = page_style(seed)
-    page = None
-    # a long record at 20 mm/mV or 50 mm/s may not fit the page: fall back to what fits
-    for fallback in (
-        {},
-        {"gain_mm_mv": min(style.gain_mm_mv, 10.0)},
-        {"gain_mm_mv": min(style.gain_mm_mv, 10.0), "paper_speed_mm_s": 25.0, "row_seconds": 10.0},
-        {"gain_mm_mv": 5.0, "paper_speed_mm_s": 25.0, "row_seconds": 10.0},
-    ):
-        style_try = replace(style, **fallback)
-        page = render_ecg(record, style_try, seed=seed, distortions=distortions)
-        printed_s = page.box_times_s[-1][1] - page.box_times_s[0][0] if page.box_times_s else 0.0
-        if printed_s >= record.duration_s - 0.05:
-            break
-    style = page.style
+    page = draw_page(record, seed)
     settings = DigitizeSettings(
         layout="single",
-        paper_speed_mm_s=style.paper_speed_mm_s,
-        gain_mm_mv=style.gain_mm_mv,
-        dpi=style.dpi,
+        paper_speed_mm_s=page.style.paper_speed_mm_s,
+        gain_mm_mv=page.style.gain_mm_mv,
+        dpi=DPI,
         output_fs_hz=output_fs_hz,
     )
     try:
@@ -108,10 +91,11 @@ def print_and_read(record, seed: int, output_fs_hz: float = 250.0) -> PaperRound
         if lead is None:
             raise EcgViewerError("no rhythm lead found")
     except (EcgViewerError, ValueError) as exc:
-        return PaperRoundTrip(np.zeros(0), output_fs_hz, printed_s, str(exc) or type(exc).__name__)
+        error = str(exc) or type(exc).__name__
+        return PaperRoundTrip(np.zeros(0), output_fs_hz, page.printed_s, error, page.tags)
     x = np.asarray(lead.signal_mv, float).copy()
     x[~np.asarray(lead.valid_mask, bool)] = np.nan
-    return PaperRoundTrip(x, lead.fs_hz, printed_s)
+    return PaperRoundTrip(x, lead.fs_hz, page.printed_s, tags=page.tags)
 
 
 def record_seed(seed: int, index: int) -> int:
@@ -124,15 +108,17 @@ def _chunk_path(chunk_dir: Path, k: int) -> Path:
 
 
 def _build_chunk(
-    data_dir: str, names: list[str], first: int, seed: int, chunk_dir: str, k: int, fs_hz: float
+    data_dir: str, names: list[str], index: list[int], seed: int, chunk_dir: str, k: int,
+    fs_hz: float,
 ) -> int:
-    """Print and read records ``first..first+len(names)``; write one chunk file atomically."""
+    """Print and read records ``names`` (``index``: their places in the full set, which seed
+    their pages); write one chunk file atomically."""
     from ecgviewer.io.signals import read_cinc_mat
 
-    sigs, masks, failed, printed, digit_s, errors = [], [], [], [], [], []
-    for j, name in enumerate(names):
+    sigs, masks, failed, printed, digit_s, errors, tags = [], [], [], [], [], [], []
+    for name, i in zip(names, index):
         rec = read_cinc_mat(Path(data_dir) / f"{name}.mat")
-        trip = print_and_read(rec, seed=record_seed(seed, first + j))
+        trip = print_and_read(rec, seed=record_seed(seed, i))
         x, m = trip.conditioned(fs_hz)
         digit_s.append(trip.duration_s)
         sigs.append(x)
@@ -140,6 +126,7 @@ def _build_chunk(
         failed.append(trip.error is not None)
         printed.append(trip.printed_s)
         errors.append(trip.error or "")
+        tags.append(trip.tags)
     out = _chunk_path(Path(chunk_dir), k)
     tmp = out.with_suffix(".tmp.npz")
     np.savez(
@@ -152,6 +139,7 @@ def _build_chunk(
         printed_s=np.array(printed),
         digitised_s=np.array(digit_s),
         errors=np.array(errors),
+        tags=np.array(tags),
     )
     os.replace(tmp, out)
     return k
@@ -166,6 +154,7 @@ class ImageDerivedSet:
     printed_s: np.ndarray  # record seconds on the page
     digitised_s: np.ndarray  # seconds of the digitised lead
     errors: tuple[str, ...]
+    tags: tuple[str, ...]  # per record: what its page had (``grid=red pulse=apart pen=0``)
 
 
 def load_image_derived(
@@ -175,26 +164,43 @@ def load_image_derived(
     workers: int = 2,
     fs_hz: float = MODEL_FS_HZ,
     limit: int | None = None,
+    indices: list[int] | None = None,
+    build: bool = True,
 ) -> ImageDerivedSet:
     """All labelled records of ``data_dir`` printed and digitised (built once, then cached).
 
-    ``limit`` builds only the first records (a smoke test); the full set is what training and
-    the benchmarks use.
+    ``limit`` builds only the first records (a smoke test); ``indices`` only those records
+    (a benchmark subset, in that order; each page is the one the full set has). The full set
+    is what training uses. ``build=False`` builds nothing and returns the records of the
+    chunks finished so far (scoring a build still running).
     """
     data_dir = Path(data_dir)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     tag = f"cinc2017_{data_dir.name}_paper_s{seed}_{fs_hz:g}hz_v{IMAGE_CACHE_VERSION}"
-    rows = read_reference(data_dir)[:limit]
-    final = cache_dir / f"{tag}{'' if limit is None else f'_first{limit}'}.npz"
+    every = read_reference(data_dir)
+    chunk = CHUNK
+    if indices is not None:
+        digest = hashlib.sha1(np.asarray(indices, np.int64).tobytes()).hexdigest()[:10]
+        tag, chunk = f"{tag}_subset{len(indices)}_{digest}", SUBSET_CHUNK
+    elif limit is not None:
+        tag = f"{tag}_first{limit}"
+    index = list(range(len(every)))[:limit] if indices is None else [int(i) for i in indices]
+    rows = [every[i] for i in index]
+    final = cache_dir / f"{tag}.npz"
+    chunk_dir = cache_dir / f"{tag}_chunks"
+    n_chunks = (len(rows) + chunk - 1) // chunk
+    if not final.exists() and not build:
+        done = [k for k in range(n_chunks) if _chunk_path(chunk_dir, k).exists()]
+        if not done:
+            raise FileNotFoundError(f"{chunk_dir}: no chunk of this set is finished yet")
+        partial = cache_dir / f"{tag}_partial.npz"
+        _join_chunks(chunk_dir, done, partial)
+        got = {str(n) for k in done for n in np.load(_chunk_path(chunk_dir, k))["names"]}
+        return _read(partial, [r for r in rows if r[0] in got], fs_hz)
     if not final.exists():
-        chunk_dir = cache_dir / f"{tag}_chunks"
         chunk_dir.mkdir(parents=True, exist_ok=True)
         names = [n for n, _ in rows]
-        todo = [
-            k
-            for k in range((len(names) + CHUNK - 1) // CHUNK)
-            if not _chunk_path(chunk_dir, k).exists()
-        ]
+        todo = [k for k in range(n_chunks) if not _chunk_path(chunk_dir, k).exists()]
         t0 = time.time()
         # spawn, not fork: a forked child that runs torch (the trace segmenter) after the
         # parent started torch's thread pool deadlocks
@@ -204,8 +210,8 @@ def load_image_derived(
                 pool.submit(
                     _build_chunk,
                     str(data_dir),
-                    names[k * CHUNK : (k + 1) * CHUNK],
-                    k * CHUNK,
+                    names[k * chunk : (k + 1) * chunk],
+                    index[k * chunk : (k + 1) * chunk],
                     seed,
                     str(chunk_dir),
                     k,
@@ -218,25 +224,20 @@ def load_image_derived(
                 log.info(
                     "paper round trip: %d/%d chunks, %.0f s", n_done, len(todo), time.time() - t0
                 )
-        _join_chunks(chunk_dir, len(names), final)
+        _join_chunks(chunk_dir, range(n_chunks), final)
     return _read(final, rows, fs_hz)
 
 
-def _join_chunks(chunk_dir: Path, n_records: int, final: Path) -> None:
-    parts = [np.load(_chunk_path(chunk_dir, k)) for k in range((n_records + CHUNK - 1) // CHUNK)]
-    lengths = np.concatenate([p["lengths"] for p in parts])
+def _join_chunks(chunk_dir: Path, chunks, final: Path) -> None:
+    parts = [np.load(_chunk_path(chunk_dir, k)) for k in chunks]
+    lengths = np.concatenate([p["lengths"] for p in parts] or [np.zeros(0, np.int64)])
     tmp = final.with_suffix(".tmp.npz")
-    np.savez(
-        tmp,
-        names=np.concatenate([p["names"] for p in parts]),
-        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-        samples=np.concatenate([p["samples"] for p in parts]),
-        valid=np.concatenate([p["valid"] for p in parts]),
-        failed=np.concatenate([p["failed"] for p in parts]),
-        printed_s=np.concatenate([p["printed_s"] for p in parts]),
-        digitised_s=np.concatenate([p["digitised_s"] for p in parts]),
-        errors=np.concatenate([p["errors"] for p in parts]),
-    )
+    joined = {
+        key: np.concatenate([p[key] for p in parts])
+        for key in ("names", "samples", "valid", "failed", "printed_s", "digitised_s", "errors",
+                    "tags")
+    }
+    np.savez(tmp, offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), **joined)
     os.replace(tmp, final)
 
 
@@ -259,6 +260,7 @@ def _read(path: Path, rows: list[tuple[str, str]], fs_hz: float) -> ImageDerived
         printed_s=z["printed_s"],
         digitised_s=z["digitised_s"],
         errors=tuple(str(e) for e in z["errors"]),
+        tags=tuple(str(t) for t in z["tags"]),
     )
 
 

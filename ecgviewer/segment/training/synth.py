@@ -22,7 +22,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ecgviewer.io.signals import Record, read_cinc_mat, read_wfdb
-from ecgviewer.render import random_style, render_ecg
+from ecgviewer.render import RenderStyle, random_style, render_ecg
 from ecgviewer.segment.training import augment
 
 PX_PER_MM = 8.0
@@ -74,10 +74,14 @@ def _ink_alpha(rgb: np.ndarray) -> np.ndarray:
     return np.clip((255.0 - grey) / (255.0 - TRACE_INK), 0.0, 1.0)
 
 
-def render_layers(record: Record, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Exact trace and marks coverage (float32 H×W each) of a random page of ``record``."""
-    layouts = ("single",) if record.signal_mv.shape[1] < 12 else PTBXL_LAYOUTS
-    style, _ = random_style(rng, layouts)
+def render_layers(
+    record: Record, rng: np.random.Generator, style: RenderStyle | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact trace and marks coverage (float32 H×W each) of a page of ``record``, in ``style``
+    (geometry, pulse, labels; a random one when None) with a random trace width."""
+    if style is None:
+        layouts = ("single",) if record.signal_mv.shape[1] < 12 else PTBXL_LAYOUTS
+        style, _ = random_style(rng, layouts)
     base = replace(
         style,
         dpi=DPI,
