@@ -160,27 +160,25 @@ def digitize_prepared(
         raise NoTraceFoundError(f"the crop {settings.crop} is too small to hold a trace")
 
     t = time.perf_counter()
-    dark = prepared.darkness[crop.y0 : crop.y1, crop.x0 : crop.x1]
-    source, learned, marks_prob = dark, False, None
+    def cut(page_map: np.ndarray | None) -> np.ndarray | None:
+        return None if page_map is None else page_map[crop.y0 : crop.y1, crop.x0 : crop.x1]
+
+    dark = cut(prepared.darkness)
+    source, learned, marks_prob, grid_prob = dark, False, None, None
     if settings.binarize_method == "auto" and prepared.maps is not None:
         maps = prepared.trace_maps()
         if maps.warning:
             warnings.append(maps.warning)
-        source = maps.trace_prob[crop.y0 : crop.y1, crop.x0 : crop.x1]
+        source = cut(maps.trace_prob)
         learned = maps.source == "segmenter"
-        if learned and maps.marks_prob is not None:  # pulses, ticks and labels
-            marks_prob = maps.marks_prob[crop.y0 : crop.y1, crop.x0 : crop.x1]
+        if learned:  # pulses, ticks and labels; visible grid lines
+            marks_prob, grid_prob = cut(maps.marks_prob), cut(maps.grid_prob)
     timings["segment"] = timings.get("segment", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
     bres = binarize(source, settings.binarize_method, settings.threshold)
     binary = pulse_ink = bres.binary
     if learned:  # trace ink picked by the segmenter; pulses and marks from all the ink
         px_per_mm = _pulse_scale(prepared, settings)
-        grid_prob = (
-            maps.grid_prob
-            if maps.grid_prob is None
-            else maps.grid_prob[crop.y0 : crop.y1, crop.x0 : crop.x1]
-        )
         binary, pulse_ink, dark = combine_with_ink(binary, dark, source, px_per_mm, grid_prob)
     timings["binarize"] = time.perf_counter() - t
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage, signal
 
 from ecgviewer.digitize.calibration import PulseMeasurement, find_calibration_pulse
-from ecgviewer.digitize.trace import close_vertical_gaps, column_runs
+from ecgviewer.digitize.trace import close_vertical_gaps, column_runs, columns_holding
 from ecgviewer.errors import NoTraceFoundError
 from ecgviewer.paper.types import Calibration
 
@@ -268,29 +268,31 @@ def _rows_from_pulses(
 
 
 def _pulse_in(
-    binary: np.ndarray, row: TraceRow, calibration: Calibration, windows, accept
+    inks: tuple[np.ndarray, ...], row: TraceRow, calibration: Calibration, windows, accept
 ) -> PulseMeasurement | None:
-    """The first calibration pulse found within one of ``windows`` (column ranges, tried in
-    order) that ``accept`` (the pulse in absolute coordinates) allows, in absolute coordinates;
-    None if none. A pulse stands on the row's 0 mV line: only rows from 25 mm above the baseline
-    to 5 mm below it are searched (a trace wandering far off its baseline makes no pulse)."""
+    """The first calibration pulse found in one of ``inks`` (tried in order), within one of
+    ``windows`` (column ranges, tried in order), that ``accept(pulse, ink)`` (the pulse in
+    absolute coordinates) allows, in absolute coordinates; None if none. A pulse stands on the
+    row's 0 mV line: only rows from 25 mm above the baseline to 5 mm below it are searched (a
+    trace wandering far off its baseline makes no pulse)."""
     pyy = calibration.px_per_mm_y
     ya = max(row.y0, int(row.baseline_y - 25 * pyy))
     yb = min(row.y1, int(row.baseline_y + 5 * pyy) + 1)
-    for xa, xb in windows:
-        xa, xb = max(0, int(xa)), min(binary.shape[1], int(xb))
-        sub = binary[ya:yb, xa:xb]
-        if sub.shape[1] < 4 or sub.shape[0] < 4:
-            continue
-        pulse = find_calibration_pulse(sub, pyy, calibration.px_per_mm_x, search_fraction=1.0)
-        if pulse is None:
-            continue
-        pulse = replace(
-            pulse, x0=xa + pulse.x0, x1=xa + pulse.x1,
-            y_top=ya + pulse.y_top, y_bottom=ya + pulse.y_bottom,
-        )  # fmt: skip
-        if accept(pulse):
-            return pulse
+    for ink in inks:
+        for xa, xb in windows:
+            xa, xb = max(0, int(xa)), min(ink.shape[1], int(xb))
+            sub = ink[ya:yb, xa:xb]
+            if sub.shape[1] < 4 or sub.shape[0] < 4:
+                continue
+            pulse = find_calibration_pulse(sub, pyy, calibration.px_per_mm_x, search_fraction=1.0)
+            if pulse is None:
+                continue
+            pulse = replace(
+                pulse, x0=xa + pulse.x0, x1=xa + pulse.x1,
+                y_top=ya + pulse.y_top, y_bottom=ya + pulse.y_bottom,
+            )  # fmt: skip
+            if accept(pulse, ink):
+                return pulse
     return None
 
 
@@ -338,11 +340,8 @@ def _find_pulse(
         lead_in = _flat_lead_in(binary, row, row.x0, p.x0 - max(1, round(0.3 * pxx)), pyy)
         return shaped and p.x0 <= row.x0 + late and lead_in
 
-    for ink in inks:
-        pulse = _pulse_in(ink, row, calibration, windows, lambda p, i=ink: accept(p, i))
-        if pulse is not None:
-            return pulse.x1, float(pulse.y_bottom)
-    return None
+    pulse = _pulse_in(inks, row, calibration, windows, accept)
+    return None if pulse is None else (pulse.x1, float(pulse.y_bottom))
 
 
 def _bar_columns(
@@ -367,10 +366,7 @@ def _bar_columns(
     near = 3.0 * px_per_mm
     above = long & (bot >= b - near) & (bot <= b + reach)
     below = long & (top <= b + near) & (top >= b - reach)
-    col = np.repeat(np.arange(xb - xa), np.diff(ptr))
-    has_above = np.bincount(col[above], minlength=xb - xa) > 0
-    has_below = np.bincount(col[below], minlength=xb - xa) > 0
-    return full | (has_above & has_below)
+    return full | (columns_holding(ptr, above) & columns_holding(ptr, below))
 
 
 def marker_span(
@@ -424,13 +420,10 @@ def _find_end_pulse(
     pxx = calibration.px_per_mm_x
     reach = 14 * pxx + 0.8 * calibration.px_per_s
     windows = ((row.x1, row.x1 + 1 + reach), (max(row.x0, row.x1 - 14 * pxx), row.x1 + 1))
-    for ink in inks:
-        pulse = _pulse_in(
-            ink, row, calibration, windows, lambda p: p.x1 >= row.x1 - 4 * pxx and p.clear
-        )
-        if pulse is not None:
-            return pulse.x0, float(pulse.y_bottom)
-    return None
+    pulse = _pulse_in(
+        inks, row, calibration, windows, lambda p, _ink: p.x1 >= row.x1 - 4 * pxx and p.clear
+    )
+    return None if pulse is None else (pulse.x0, float(pulse.y_bottom))
 
 
 def trace_end_before_pulse(
@@ -479,9 +472,7 @@ def _stroke_left(binary: np.ndarray, row: TraceRow, xa: int, calibration: Calibr
     run of ink over 2.5 mm): a stroke drawn thicker than measured, or merged with a grid line."""
     n = max(1, round(1.0 * calibration.px_per_mm_x))
     top, bot, ptr = column_runs(binary[row.y0 : row.y1, xa : xa + n])
-    tall = (bot - top + 1) >= 2.5 * calibration.px_per_mm_y
-    col = np.repeat(np.arange(ptr.size - 1), np.diff(ptr))
-    has = np.bincount(col[tall], minlength=ptr.size - 1) > 0
+    has = columns_holding(ptr, (bot - top + 1) >= 2.5 * calibration.px_per_mm_y)
     return int(np.argmin(has)) if not has.all() else int(has.size)
 
 
@@ -501,9 +492,14 @@ def find_page_pulse(
 ) -> PulseMeasurement | None:
     """The page's calibration pulse: the first clear one found in ``inks`` (tried in order),
     else the first found at all."""
-    found = [find_calibration_pulse(ink, px_per_mm_y) for ink in inks if ink is not None]
-    found = [p for p in found if p is not None]
-    return next((p for p in found if p.clear), found[0] if found else None)
+    first = None
+    for ink in inks:
+        pulse = None if ink is None else find_calibration_pulse(ink, px_per_mm_y)
+        if pulse is not None and pulse.clear:
+            return pulse
+        if first is None:
+            first = pulse
+    return first
 
 
 def locate_rows(

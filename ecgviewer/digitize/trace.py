@@ -62,6 +62,14 @@ def column_runs(band: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return sr, er - 1, ptr
 
 
+def columns_holding(ptr: np.ndarray, selected: np.ndarray) -> np.ndarray:
+    """Per column of a :func:`column_runs` result: whether any of its runs is ``selected``
+    (a bool per run)."""
+    n_cols = ptr.size - 1
+    col = np.repeat(np.arange(n_cols), np.diff(ptr))
+    return np.bincount(col[selected], minlength=n_cols) > 0
+
+
 def trace_path(
     binary: np.ndarray,
     x0: int,
