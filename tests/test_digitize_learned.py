@@ -204,3 +204,44 @@ def test_a_greyscale_scan_with_a_dark_dotted_grid_is_traced_through(scans_dir):
 
     dig = digitize(scans_dir / "ecg00005.jpg")
     assert len(dig.leads) >= 6 and dig.quality >= 0.82
+
+
+def test_the_automatic_map_threshold_drops_only_where_the_map_is_unsure():
+    """A map sure of its line keeps 0.5; a line seen whole but at 0.2-0.4 (a grey or sub-pixel
+    trace: near 1 only at QRS spikes) gets a lower threshold, never below the floor; unsure
+    blotches (a photo with no ECG) and an empty map keep 0.5."""
+    sure = np.zeros((60, 400), np.float32)
+    sure[30, :] = 0.97
+    assert learned.auto_map_threshold(sure, AUTO_THRESHOLD, 8.0) == AUTO_THRESHOLD
+    faint = np.zeros((60, 400), np.float32)
+    faint[30, :] = 0.3
+    faint[20:40, ::50] = 1.0  # the spikes
+    t = learned.auto_map_threshold(faint, AUTO_THRESHOLD, 8.0)
+    assert learned.FAINT_MAP_FLOOR <= t < 0.3 and (faint[30, 1:50] > t).all()
+    blotches = np.zeros((60, 400), np.float32)
+    blotches[10:50, :] = np.where(np.arange(400) % 100 < 60, 0.3, 0.9)  # tall, unsure areas
+    assert learned.auto_map_threshold(blotches, AUTO_THRESHOLD, 8.0) == AUTO_THRESHOLD
+    assert learned.auto_map_threshold(np.zeros((60, 400), np.float32), 0.5, 8.0) == 0.5
+    noise_only = np.full((60, 400), 0.05, np.float32)  # nothing above 0.1 in any column
+    assert learned.auto_map_threshold(noise_only, 0.5, 8.0) == 0.5
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not HAVE_WEIGHTS, reason="models/segmenter.pt not trained yet")
+def test_a_sub_pixel_grey_trace_over_a_blue_grid_is_read_whole(cinc_dir):
+    """CinC A00018 printed as a 0.6 px grey line over a blue grid (the varied paper's page of
+    record 14): the segmenter saw the line at 0.2-0.4 and only its QRS spikes above 0.5, and
+    the grey line is lighter than the page's Otsu threshold, so the page read as empty ("no row
+    of trace long enough"). The faint-page path reads the whole 30 s, and it is the record."""
+    from ecgviewer.io.signals import read_cinc_mat
+    from ecgviewer.rhythm.training.image_data import print_and_read, record_seed
+    from ecgviewer.scoring import resample_to, score_lead
+
+    rec = read_cinc_mat(cinc_dir / "A00018.mat")
+    trip = print_and_read(rec, seed=record_seed(2017, 14))
+    assert trip.tags == "grid=blue pulse=before pen=0"
+    assert trip.error is None, trip.error
+    assert trip.duration_s == pytest.approx(rec.duration_s, rel=0.02)
+    ref = rec.signal_mv[:, 0]
+    est = resample_to(np.nan_to_num(trip.signal_mv), trip.fs_hz, rec.fs_hz, ref.size)
+    assert score_lead(ref, est, rec.fs_hz).pearson_r > 0.8

@@ -22,10 +22,17 @@ from ecgviewer.digitize.binarize import binarize, darkness_as_probability
 
 SEGMENTER_THREADS = 2
 MASK_GROWTH_MM = 1.0  # ink this close to the segmenter's trace belongs to the trace
+FAINT_GAP_PX = 2  # a faint trace's ink pieces this close belong to one line
 WEIGHT_GAIN = 4.0  # probability at which a pixel counts fully in the line's centre: 1/4
 GRID_LINE_MM = 5.0  # a grid line is grid over this length along it...
 GRID_LINE_PROB = 0.3  # ...with at least this mean grid probability
 DARK_GRID_INK = 0.025  # share of the grid's pixels in the ink above which the grid is "dark"
+FAINT_MAP_SHARE = 0.6  # a faint page's threshold: this share of its typical column peak...
+FAINT_MAP_FLOOR = 0.12  # ...but never below this (noise)
+MAP_COLUMN_MIN = 0.1  # columns whose peak probability is above this hold something
+FAINT_LINE_MM = 0.8  # ...and only where the map kept at it is lines at most this tall (75 %)
+RIDGE_PROB = 0.8  # the map's sure middle, where a line's own darkness is measured...
+FAINT_INK_SHARE = 0.6  # ...and ink is what is at least this share of it (faint, thin traces)
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,7 @@ def combine_with_ink(
     trace_prob: np.ndarray,
     px_per_mm: float,
     grid_prob: np.ndarray | None = None,
+    faint: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(binary, pulse_ink, weight)`` for the tracer from the segmenter's thresholded map.
 
@@ -135,6 +143,10 @@ def combine_with_ink(
     without them). Then only ink :func:`touching` the map stays (a dotted black grid's dots:
     14 dB; 18 dB without them; noise specks). ``pulse_ink`` keeps all the ink: a pulse's edges
     lie on grid lines and the segmenter calls some of them grid.
+
+    ``faint`` (the map's automatic threshold was lowered, :func:`auto_map_threshold`): a grey or
+    sub-pixel trace is lighter than the page's Otsu threshold and its map is broken into dashes,
+    so :func:`faint_trace_binary` adds the line that joins the dashes.
     """
     ink = binarize(darkness, "modified_otsu").binary
     r = max(1, round(MASK_GROWTH_MM * px_per_mm))
@@ -149,8 +161,73 @@ def combine_with_ink(
             binary &= ~grid
             confident[grid] = 0.0
         binary = touching(binary, trace_binary)
+    if faint:
+        binary |= faint_trace_binary(darkness, trace_prob, trace_binary, grid_prob)
     weight = np.asarray(darkness, np.float32) * confident
     return binary, trace_binary | ink, weight
+
+
+def auto_map_threshold(trace_prob: np.ndarray, default: float, px_per_mm: float) -> float:
+    """The automatic threshold of the segmenter's map: ``default`` (0.5) where the network is
+    sure of the line, lower where it sees the whole line but unsure. A grey or sub-pixel trace
+    gets 0.2-0.45 along its baseline and near 1 only at QRS complexes, so at 0.5 only the spikes
+    remained and the page read as empty (a third of the varied rhythm strips). The typical
+    column peak (25th percentile of the column maxima above :data:`MAP_COLUMN_MIN`) is ~1 on
+    clean pages, scans and photos, 0.15-0.46 on those; the threshold is
+    :data:`FAINT_MAP_SHARE` of it, between :data:`FAINT_MAP_FLOOR` and ``default``, and only
+    when what it keeps is thin lines (:func:`is_thin_line`): a photo of smooth blotches with no
+    ECG has unsure columns too, and there the lower threshold keeps blotches."""
+    peaks = np.asarray(trace_prob).max(axis=0)
+    peaks = peaks[peaks > MAP_COLUMN_MIN]
+    if peaks.size == 0:
+        return float(default)
+    typical = float(np.percentile(peaks, 25))
+    lowered = float(np.clip(FAINT_MAP_SHARE * typical, FAINT_MAP_FLOOR, default))
+    if lowered < default and not is_thin_line(np.asarray(trace_prob) > lowered, px_per_mm):
+        return float(default)
+    return lowered
+
+
+def is_thin_line(binary: np.ndarray, px_per_mm: float) -> bool:
+    """Whether ``binary`` is mostly thin lines: three quarters of its vertical runs at most
+    :data:`FAINT_LINE_MM` tall (a faint trace's map: 2-5 px at 8 px/mm; blotches: 30 px)."""
+    b = np.pad(np.asarray(binary, bool), ((1, 1), (0, 0))).view(np.int8)
+    edges = np.diff(b, axis=0)
+    starts, ends = np.nonzero(edges.T == 1), np.nonzero(edges.T == -1)
+    heights = ends[1] - starts[1]
+    return heights.size > 0 and float(np.percentile(heights, 75)) <= FAINT_LINE_MM * px_per_mm
+
+
+def faint_trace_ink(darkness: np.ndarray, trace_prob: np.ndarray) -> np.ndarray:
+    """Pixels at least :data:`FAINT_INK_SHARE` as dark as the segmenter's sure trace (median
+    darkness where its probability is above :data:`RIDGE_PROB`). A grey or sub-pixel trace is
+    lighter than the page's modified Otsu threshold (a dark grid or labels set it: trace 0.14,
+    threshold 0.21-0.27 on such pages), so the classical ink held none of it and the page read
+    as empty; on a normal trace this threshold is above Otsu's and adds nothing."""
+    d = np.asarray(darkness, np.float32)
+    ridge = np.asarray(trace_prob) > RIDGE_PROB
+    if not ridge.any():
+        return np.zeros(d.shape, bool)
+    return d >= np.float32(FAINT_INK_SHARE * float(np.median(d[ridge])))
+
+
+def faint_trace_binary(
+    darkness: np.ndarray,
+    trace_prob: np.ndarray,
+    trace_binary: np.ndarray,
+    grid_prob: np.ndarray | None,
+) -> np.ndarray:
+    """A faint trace's line: its :func:`faint_trace_ink` less what the segmenter is sure is grid,
+    the pieces :func:`touching` the thresholded map, pieces up to :data:`FAINT_GAP_PX` apart
+    counted as one (noise and grid crossings break a sub-pixel line every few pixels). On a
+    grey 0.6 px trace over a blue grid the map alone held dashes of 3-5 mm: no row was long
+    enough; this gives back the whole line (and its pulses)."""
+    ink = faint_trace_ink(darkness, trace_prob)
+    if grid_prob is not None:
+        g = np.asarray(grid_prob)
+        ink &= ~((g > 0.5) & (g > np.asarray(trace_prob)))
+    near = ndimage.binary_dilation(ink, np.ones((3, 3), bool), iterations=FAINT_GAP_PX)
+    return touching(near, trace_binary) & ink
 
 
 def grid_is_ink(ink: np.ndarray, trace_prob: np.ndarray, grid_prob: np.ndarray) -> bool:

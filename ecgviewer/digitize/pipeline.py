@@ -21,14 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgviewer.digitize.binarize import binarize
+from ecgviewer.digitize.binarize import AUTO_THRESHOLD, binarize
 from ecgviewer.digitize.calibration import DEFAULT_PX_PER_MM, calibrate
 from ecgviewer.digitize.checks import review_reasons
 from ecgviewer.digitize.dewarp import correct_page_geometry
 from ecgviewer.digitize.geometry import estimate_rotation_deg, rotate_image
 from ecgviewer.digitize.grid import GridMeasurement, measure_grid
 from ecgviewer.digitize.layout import LayoutDetection, detect_layout
-from ecgviewer.digitize.learned import LazyTraceMaps, TraceMaps, combine_with_ink
+from ecgviewer.digitize.learned import (
+    LazyTraceMaps,
+    TraceMaps,
+    auto_map_threshold,
+    combine_with_ink,
+)
 from ecgviewer.digitize.preprocess import as_rgb_uint8, trace_darkness
 from ecgviewer.digitize.resample import page_points
 from ecgviewer.digitize.rows import find_page_pulse, marks_ink
@@ -175,16 +180,22 @@ def digitize_prepared(
             marks_prob, grid_prob = cut(maps.marks_prob), cut(maps.grid_prob)
     timings["segment"] = timings.get("segment", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
-    bres = binarize(source, settings.binarize_method, settings.threshold)
+    px_per_mm = _pulse_scale(prepared, settings)
+    threshold, faint = settings.threshold, False
+    if learned and threshold is None:  # lowered on a faint trace's unsure map
+        threshold = auto_map_threshold(source, AUTO_THRESHOLD, px_per_mm)
+        faint = threshold < AUTO_THRESHOLD
+    bres = binarize(source, settings.binarize_method, threshold)
     binary = pulse_ink = bres.binary
     if learned:  # trace ink picked by the segmenter; pulses and marks from all the ink
-        px_per_mm = _pulse_scale(prepared, settings)
-        binary, pulse_ink, dark = combine_with_ink(binary, dark, source, px_per_mm, grid_prob)
+        binary, pulse_ink, dark = combine_with_ink(
+            binary, dark, source, px_per_mm, grid_prob, faint
+        )
     timings["binarize"] = time.perf_counter() - t
 
     t = time.perf_counter()
     marks = marks_ink(binary, pulse_ink, marks_prob)
-    pulse = find_page_pulse((pulse_ink, marks), _pulse_scale(prepared, settings))
+    pulse = find_page_pulse((pulse_ink, marks), px_per_mm)
     calibration, cal_warnings = calibrate(prepared.grid, pulse, settings, prepared.dpi)
     warnings.extend(cal_warnings)
     timings["calibrate"] = time.perf_counter() - t
