@@ -13,6 +13,7 @@ from ecgviewer.gui._pg import PAPER_RGB, pg
 from ecgviewer.gui.sheet import Placement, Sheet
 
 QUALITY_RGB = "#b35c00"
+RHYTHM_HEX = "#1565c0"  # the rhythm lead's name, in the colour of its trace
 _GAP_PX = 6.0  # room kept free before the next column's label
 
 
@@ -48,17 +49,37 @@ def caption_text(sheet: Sheet | None) -> str:
     )
 
 
-def label_texts(name: str, quality: float | None, colour: str) -> tuple[str, ...]:
-    """The label's texts, longest first: the name, and the trace quality when given."""
+def label_texts(name: str, quality: float | None, colour: str, note: str = "") -> tuple[str, ...]:
+    """The label's texts, longest first: the name, a ``note`` in the name's colour (dropped
+    first when room is short), and the trace quality when given."""
     head = f"<span style='color:{colour}; font-weight:bold'>{name}</span>"
-    if quality is None:
-        return (head,)
-    pct = f"{100 * quality:.0f} %"
-    return (
-        f"{head} <span style='color:{QUALITY_RGB}'>trace quality {pct}</span>",
-        f"{head} <span style='color:{QUALITY_RGB}'>{pct}</span>",
-        head,
-    )
+    texts: tuple[str, ...] = (head,)
+    if quality is not None:
+        pct = f"{100 * quality:.0f} %"
+        texts = (
+            f"{head} <span style='color:{QUALITY_RGB}'>trace quality {pct}</span>",
+            f"{head} <span style='color:{QUALITY_RGB}'>{pct}</span>",
+            head,
+        )
+    if note:
+        noted = f"{head} <span style='color:{colour}'>{note}</span>"
+        texts = (texts[0].replace(head, noted, 1),) + texts
+    return texts
+
+
+def lead_label_texts(
+    name: str, quality: float | None, is_rhythm: bool, strip: bool
+) -> tuple[tuple[str, ...], str]:
+    """(texts, tooltip) of a lead's label. The rhythm lead is named in blue: "Rhythm strip
+    (II)" only when it is printed as one (``strip``: alone on its row under a grid of
+    columns), else "II" with a note that the rhythm was read from it."""
+    if not is_rhythm:
+        return label_texts(name, quality, "#111"), ""
+    if strip:
+        tip = f"The rhythm strip (lead {name}): the rhythm is read from it."
+        return label_texts(f"Rhythm strip ({name})", quality, RHYTHM_HEX), tip
+    tip = f"Lead {name}, drawn in blue: the rhythm is read from this lead."
+    return label_texts(name, quality, RHYTHM_HEX, "· rhythm read here"), tip
 
 
 def room_mm(sheet: Sheet, place: Placement) -> float:

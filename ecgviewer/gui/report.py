@@ -26,7 +26,7 @@ from ecgviewer.digitize.stages import signal_with_gaps
 from ecgviewer.errors import EcgViewerError
 from ecgviewer.gui._pg import CLASS_COLOURS, MAJOR_RGB, MINOR_RGB, RHYTHM_RGB
 from ecgviewer.gui.document import Document, overlay_breaks
-from ecgviewer.gui.rhythm_panel import CLASS_HELP, quality_flags, result_title
+from ecgviewer.gui.rhythm_panel import CLASS_HELP, quality_flags, rate_texts, result_title
 from ecgviewer.io.signals import atomic_write_bytes
 from ecgviewer.rhythm.types import CLASS_NAMES, CLASSES
 
@@ -201,9 +201,8 @@ def _draw_result(cv: _Canvas, doc: Document, rx: float, rw: float) -> float:
         cv.text(rx + 98, y, 20, 5, f"{100 * p:.0f} %", 7.5)
         y += 5
     if not res.cannot_assess:  # no rate from a signal too poor to read
-        hr = "–" if res.heart_rate_bpm is None else f"{res.heart_rate_bpm:.0f} bpm"
-        irr = "–" if res.rr_irregularity is None else f"{100 * res.rr_irregularity:.0f} %"
-        line = f"Heart rate {hr}   ·   RR irregularity {irr} (RMSSD / mean RR)"
+        hr, irr = rate_texts(res)
+        line = f"Heart rate {hr}   ·   RR irregularity {irr}"
         cv.text(rx, y + 1, rw, 5, line, 8.5)
     help_text = CLASS_HELP.get(res.label, "") if not res.cannot_assess else ""
     if help_text:

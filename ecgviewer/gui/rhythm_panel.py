@@ -49,8 +49,31 @@ CLASS_HELP = {
 HEART_RATE_HELP = "Beats per minute, from the median interval between detected beats (RR)."
 IRREGULARITY_HELP = (
     "How much consecutive RR intervals differ: RMSSD divided by the mean RR, in % of the mean "
-    "interval. Near 0 % is regular; atrial fibrillation typically gives high values."
+    "interval. Near 0 % is regular; atrial fibrillation typically gives high values. The RMSSD "
+    "is estimated from the median successive difference, so one missed or extra beat does not "
+    "make a regular rhythm look irregular; it is not shown when the detected beats are too few "
+    "or too inconsistent to trust."
 )
+MIN_BEATS_FOR_IRREGULARITY = 5  # rhythm.qrs.MIN_RR_FOR_IRREGULARITY + 1 (kept equal by a test)
+
+
+def rate_texts(result: RhythmResult) -> tuple[str, str]:
+    """(heart rate, RR irregularity) as shown to a reader: a value with its unit, or why
+    there is none. The rhythm reader withholds the irregularity (None) when the beats are too
+    few or inconsistent while still giving the rate (the median RR): then the rate says so."""
+    hr, irr = result.heart_rate_bpm, result.rr_irregularity
+    if hr is None:
+        return "–", "–"
+    if irr is not None:
+        pct = "< 1 %" if irr < 0.005 else f"{100 * irr:.0f} %"
+        return f"{hr:.0f} bpm (from RR intervals)", f"{pct} of the mean RR (RMSSD)"
+    n_beats = result.extra.get("n_beats")
+    if n_beats is not None and n_beats < MIN_BEATS_FOR_IRREGULARITY:
+        return f"{hr:.0f} bpm (from {n_beats} beats only)", "not measured: too few beats"
+    return (
+        f"{hr:.0f} bpm (from RR intervals; beat detection uncertain)",
+        "not shown: the detected beats are inconsistent (missed or extra beats likely)",
+    )
 
 
 def _is_grid_warning(text: str) -> bool:
@@ -135,6 +158,8 @@ class RhythmPanel(QWidget):
             label = QLabel(title)
             label.setToolTip(help_text)
             value.setToolTip(help_text)
+            value.setWordWrap(True)  # "not shown: ..." must not widen the dock
+            value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             form.addRow(label, value)
         self.form = form
         self.explanation = QLabel("")
@@ -191,16 +216,9 @@ class RhythmPanel(QWidget):
                 if result.cannot_assess and result.label != "~"
                 else CLASS_HELP.get(result.label, "")
             )
-            self.heart_rate.setText(
-                "–"
-                if result.heart_rate_bpm is None
-                else f"{result.heart_rate_bpm:.0f} bpm (from RR intervals)"
-            )
-            self.irregularity.setText(
-                "–"
-                if result.rr_irregularity is None
-                else f"{100 * result.rr_irregularity:.0f} % of the mean RR (RMSSD)"
-            )
+            rate, irregularity = rate_texts(result)
+            self.heart_rate.setText(rate)
+            self.irregularity.setText(irregularity)
             self._show_rates(not result.cannot_assess)  # no rate from a signal too poor to read
         flags = quality_flags(dig, result)
         self.flags.setText("\n".join(f"• {f}" for f in flags))

@@ -108,6 +108,23 @@ def display_order(dig: Digitization, rhythm_index: int | None) -> list[int]:
     )
 
 
+def is_rhythm_strip(dig: Digitization, index: int) -> bool:
+    """Whether lead ``index`` is printed as a rhythm strip: a long lead alone on its row
+    under (or over) a grid of several columns, as on a 3×4+1 page. On a page of full-width
+    leads, one per row (a 6×1 or 12×1 print), lead II is just lead II."""
+    leads, boxes = dig.leads, dig.layout.boxes
+    if len(leads) < 2 or not 0 <= index < len(leads):
+        return False
+    if len(boxes) == len(leads):
+        per_row: dict[int, int] = {}
+        for box in boxes:
+            per_row[box.row] = per_row.get(box.row, 0) + 1
+        return per_row[boxes[index].row] == 1 and max(per_row.values()) > 1
+    # no boxes to tell the rows: a strip lasts clearly longer than the other leads
+    others = [ld.duration_s for i, ld in enumerate(leads) if i != index]
+    return leads[index].duration_s > 1.5 * float(np.median(others))
+
+
 def _row_pitch_mm(dig: Digitization) -> float:
     """The page's distance between row baselines in mm (median), clamped to a sane range."""
     by_row: dict[int, list[float]] = {}

@@ -28,13 +28,14 @@ from ecgviewer.gui._pg import (
     TRACE_RGB,
     pg,
 )
-from ecgviewer.gui.lead_labels import LeadLabel, add_label, caption_text, label_texts
+from ecgviewer.gui.lead_labels import LeadLabel, add_label, caption_text, lead_label_texts
 from ecgviewer.gui.sheet import (
     ARRANGEMENTS,
     Placement,
     Sheet,
     doubted,
     grid_lines,
+    is_rhythm_strip,
     layout_sheet,
     window_edges,
 )
@@ -274,13 +275,16 @@ class WaveformView(QWidget):
 
     def _add_label(self, place: Placement, is_rhythm: bool, first: bool) -> None:
         lead = self.digitization.leads[place.index]
+        tip = ""
         if first:
-            name = f"Rhythm strip ({lead.name})" if is_rhythm else lead.name
             quality = lead.quality if lead.quality < LOW_QUALITY else None
-            texts = label_texts(name, quality, "#1565c0" if is_rhythm else "#111")
+            strip = is_rhythm and is_rhythm_strip(self.digitization, place.index)
+            texts, tip = lead_label_texts(lead.name, quality, is_rhythm, strip)
         else:  # a later row of a wrapped strip: its start time
             texts = (f"<span style='color:#666'>{place.first / place.fs_hz:.0f} s</span>",)
-        self.labels.append(add_label(self.plot, self.sheet, place, texts))
+        label = add_label(self.plot, self.sheet, place, texts)
+        label.item.setToolTip(tip)
+        self.labels.append(label)
 
     def _fit_labels(self, *_args) -> None:
         """Let each label say as much as fits before the next column at the current zoom."""

@@ -48,6 +48,25 @@ class TestRhythmPanel:
         assert "RMSSD" in panel.irregularity.toolTip() and "regular" in panel.irregularity.toolTip()
         assert panel.form.isRowVisible(panel.heart_rate)
 
+    def test_withheld_irregularity_says_why_and_the_rate_has_a_caveat(self, panel):
+        from ecgviewer.gui.rhythm_panel import MIN_BEATS_FOR_IRREGULARITY
+        from ecgviewer.rhythm.qrs import MIN_RR_FOR_IRREGULARITY
+
+        assert MIN_BEATS_FOR_IRREGULARITY == MIN_RR_FOR_IRREGULARITY + 1
+        inconsistent = dataclasses.replace(result("N"), rr_irregularity=None, extra={"n_beats": 12})
+        panel.show_result(inconsistent, None, None)
+        assert panel.heart_rate.text() == "64 bpm (from RR intervals; beat detection uncertain)"
+        assert panel.irregularity.text().startswith(
+            "not shown: the detected beats are inconsistent"
+        )
+        few = dataclasses.replace(inconsistent, extra={"n_beats": 4})
+        panel.show_result(few, None, None)
+        assert panel.heart_rate.text() == "64 bpm (from 4 beats only)"
+        assert panel.irregularity.text() == "not measured: too few beats"
+        tiny = dataclasses.replace(result("N"), rr_irregularity=0.001)
+        panel.show_result(tiny, None, None)
+        assert panel.irregularity.text() == "< 1 % of the mean RR (RMSSD)"
+
     def test_cannot_assess_hides_rate_and_irregularity(self, panel):
         panel.show_result(result("A", cannot=True), None, None)
         assert not panel.form.isRowVisible(panel.heart_rate)

@@ -173,6 +173,52 @@ class TestConfidence:
         assert any("Normal sinus rhythm" in t for t in texts)  # the timeline's legend
 
 
+def six_full_width_rows() -> Digitization:
+    """A page of six full-width leads, one per row (like the greyscale scan ecg00005): no
+    grid of columns, so lead II is not a rhythm strip."""
+    names = ("I", "II", "III", "aVR", "aVL", "aVF")
+    leads = [pulse_lead(name, 7.4) for name in names]
+    boxes = [
+        LeadBox(n, 0, 1850, r * 300, (r + 1) * 300, r * 300 + 150, r, 0)
+        for r, n in enumerate(names)
+    ]
+    return make_dig(leads, boxes)
+
+
+class TestRhythmLeadLabel:
+    def test_only_a_real_rhythm_strip_is_called_one(self, view):
+        view.show_digitization(twelve_lead(), 12)
+        QApplication.processEvents()
+        strips = [lb for lb in view.labels if lb.text.startswith("Rhythm strip")]
+        assert [lb.text for lb in strips] == ["Rhythm strip (II)"]
+        assert "rhythm" in strips[0].item.toolTip()
+        # the short lead II of the grid is plain "II"
+        assert sum(lb.text == "II" for lb in view.labels) == 1
+
+    def test_lead_ii_of_full_width_rows_keeps_its_name(self, view):
+        view.resize(1900, 700)
+        view.show_digitization(six_full_width_rows(), 1)
+        QApplication.processEvents()
+        texts = [lb.text for lb in view.labels]
+        assert not any("Rhythm strip" in t for t in texts), texts
+        (ii,) = [lb for lb in view.labels if lb.text.split()[0] == "II"]
+        assert ii.text == "II · rhythm read here"  # the note fits a wide pane
+        assert "rhythm is read from this lead" in ii.item.toolTip()
+        assert sorted(t.split()[0] for t in texts) == ["I", "II", "III", "aVF", "aVL", "aVR"]
+
+    def test_strip_rule_without_boxes_uses_duration(self):
+        from ecgviewer.gui.sheet import is_rhythm_strip
+
+        dig = twelve_lead()
+        assert is_rhythm_strip(dig, 12) and not is_rhythm_strip(dig, 4)
+        assert not is_rhythm_strip(six_full_width_rows(), 1)
+        no_boxes = make_dig([pulse_lead("I", 2.5), pulse_lead("V1", 2.5), pulse_lead("II", 10.0)])
+        assert is_rhythm_strip(no_boxes, 2) and not is_rhythm_strip(no_boxes, 0)
+        same = make_dig([pulse_lead("I", 10.0), pulse_lead("II", 10.0)])
+        assert not is_rhythm_strip(same, 1)
+        assert not is_rhythm_strip(make_dig([pulse_lead()]), 0)  # one lead: no strip to name
+
+
 class TestSideBySide:
     def test_scan_beside_binary_zoomed_together(self, qtbot):
         from ecgviewer.gui.image_view import ImageView
