@@ -245,3 +245,14 @@ def test_a_sub_pixel_grey_trace_over_a_blue_grid_is_read_whole(cinc_dir):
     ref = rec.signal_mv[:, 0]
     est = resample_to(np.nan_to_num(trip.signal_mv), trip.fs_hz, rec.fs_hz, ref.size)
     assert score_lead(ref, est, rec.fs_hz).pearson_r > 0.8
+    # the slider near the automatic threshold reads the same: "faint" is the page's, not the
+    # threshold's (a user's 0.2 once lost the trace's own ink and half the record)
+    from ecgviewer.digitize import digitize
+    from ecgviewer.rhythm.training.paper_variety import DPI, draw_page
+
+    page = draw_page(rec, record_seed(2017, 14))
+    style = page.style
+    moved = DigitizeSettings(layout="single", dpi=DPI, threshold=0.2,
+                             paper_speed_mm_s=style.paper_speed_mm_s, gain_mm_mv=style.gain_mm_mv)
+    lead = digitize(page.image_rgb, moved).rhythm_lead
+    assert lead.duration_s == pytest.approx(rec.duration_s, rel=0.02)

@@ -182,9 +182,10 @@ def digitize_prepared(
     t = time.perf_counter()
     px_per_mm = _pulse_scale(prepared, settings)
     threshold, faint = settings.threshold, False
-    if learned and threshold is None:  # lowered on a faint trace's unsure map
-        threshold = auto_map_threshold(source, AUTO_THRESHOLD, px_per_mm)
-        faint = threshold < AUTO_THRESHOLD
+    if learned:  # a faint trace's unsure map: a lower automatic threshold, its own ink added
+        page_threshold = auto_map_threshold(source, AUTO_THRESHOLD, px_per_mm)
+        faint = page_threshold < AUTO_THRESHOLD  # the page's, so the slider moves smoothly
+        threshold = page_threshold if threshold is None else threshold
     bres = binarize(source, settings.binarize_method, threshold)
     binary = pulse_ink = bres.binary
     if learned:  # trace ink picked by the segmenter; pulses and marks from all the ink
