@@ -175,6 +175,26 @@ class TestWeightsFile:
         with pytest.raises(SignalFormatError):
             classify(np.ones(10), 300.0, model)
 
+    def test_rate_across_a_gap_and_the_reason_for_a_withheld_irregularity(self, tiny_model_dir):
+        """The result carries what the rate rests on and why the irregularity is withheld
+        (the panel and the report show it); a 2 s untraced stretch is no RR interval."""
+        from ecgviewer.rhythm import classify, load_model
+
+        model = load_model(tiny_model_dir / "rhythm_cnn.pt")
+        x = synthetic_ecg(500.0, 30.0)  # 72 bpm
+        x[int(14.0 * 500) : int(16.0 * 500)] = np.nan
+        r = classify(x, 500.0, model)
+        assert r.heart_rate_bpm == pytest.approx(72.0, abs=2.0)
+        assert r.rr_irregularity is not None and r.rr_irregularity < 0.05
+        assert r.extra["rr_across_gaps"] == 1 and r.extra["rr_reason"] == ""
+        assert r.extra["n_rr"] == r.extra["n_beats"] - 2 and r.extra["beats_consistent"]
+        short = classify(synthetic_ecg(500.0, 3.5), 500.0, model)  # 4 beats, 3 intervals
+        assert short.heart_rate_bpm == pytest.approx(72.0, abs=2.0)
+        assert short.rr_irregularity is None
+        assert short.extra["rr_reason"] == "too few beats to judge (3 RR intervals)"
+        none = classify(synthetic_ecg(500.0, 1.5), 500.0, model)
+        assert none.heart_rate_bpm is None and none.extra["rr_reason"] == "fewer than 3 beats found"
+
     def test_hash_mismatch_raises(self, tiny_model_dir):
         from ecgviewer.rhythm import load_model
 

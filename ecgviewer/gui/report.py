@@ -201,14 +201,16 @@ def _draw_result(cv: _Canvas, doc: Document, rx: float, rw: float) -> float:
         cv.text(rx + 98, y, 20, 5, f"{100 * p:.0f} %", 7.5)
         y += 5
     if not res.cannot_assess:  # no rate from a signal too poor to read
-        hr, irr = rate_texts(res)
-        line = f"Heart rate {hr}   ·   RR irregularity {irr}"
-        cv.text(rx, y + 1, rw, 5, line, 8.5)
+        # one line each: a value with what it rests on, or why there is none, can be long
+        for title, text in zip(("Heart rate", "RR irregularity"), rate_texts(res)):
+            cv.text(rx, y + 1, 28, 4.5, title, 8)
+            cv.text(rx + 28, y + 1, rw - 28, 4.5, text, 8)
+            y += 4.5
     help_text = CLASS_HELP.get(res.label, "") if not res.cannot_assess else ""
     if help_text:
-        cv.text(rx, y + 6.5, rw, 14, f"{CLASS_NAMES[res.label]}: {help_text}", 7)
-        return y + 21
-    return y + 7
+        cv.text(rx, y + 2.5, rw, 14, f"{CLASS_NAMES[res.label]}: {help_text}", 7)
+        return y + 17
+    return y + 3
 
 
 def _settings_lines(doc: Document) -> list[str]:

@@ -36,7 +36,10 @@ def notice_label() -> QLabel:
 
 # what each class means, in words a clinician reads as intended (CinC 2017's four classes)
 CLASS_HELP = {
-    "N": "Regular beats from the sinus node at a normal rate.",
+    "N": (
+        "Regular beats from the sinus node (the CinC 2017 'normal' class). The class does "
+        "not judge the rate: see the heart rate."
+    ),
     "A": "Atrial fibrillation: irregularly irregular beats without P waves.",
     "O": (
         "Neither normal sinus rhythm nor AF, as the PhysioNet/CinC 2017 data define it: other "
@@ -49,31 +52,39 @@ CLASS_HELP = {
 HEART_RATE_HELP = "Beats per minute, from the median interval between detected beats (RR)."
 IRREGULARITY_HELP = (
     "How much consecutive RR intervals differ: RMSSD divided by the mean RR, in % of the mean "
-    "interval. Near 0 % is regular; atrial fibrillation typically gives high values. The RMSSD "
-    "is estimated from the median successive difference, so one missed or extra beat does not "
-    "make a regular rhythm look irregular; it is not shown when the detected beats are too few "
-    "or too inconsistent to trust."
+    "interval. Near 0 % is regular; atrial fibrillation typically gives high values. "
+    "Differences far larger than the typical one are left out, so one missed or extra beat "
+    "does not make a regular rhythm look irregular, and intervals across a gap in the traced "
+    "signal are not counted. It is not shown when the detected beats are too few or too "
+    "inconsistent to trust; the reason is given instead."
 )
-MIN_BEATS_FOR_IRREGULARITY = 5  # rhythm.qrs.MIN_RR_FOR_IRREGULARITY + 1 (kept equal by a test)
 
 
 def rate_texts(result: RhythmResult) -> tuple[str, str]:
     """(heart rate, RR irregularity) as shown to a reader: a value with its unit, or why
     there is none. The rhythm reader withholds the irregularity (None) when the beats are too
-    few or inconsistent while still giving the rate (the median RR): then the rate says so."""
+    few or inconsistent, with its reason, while it may still give the rate (the median RR):
+    then the rate says what it rests on."""
     hr, irr = result.heart_rate_bpm, result.rr_irregularity
+    reason = result.extra.get("rr_reason") or ""
     if hr is None:
-        return "–", "–"
+        return (f"not measured: {reason}" if reason else "–"), "–"
+    n_rr = result.extra.get("n_rr")
     if irr is not None:
         pct = "< 1 %" if irr < 0.005 else f"{100 * irr:.0f} %"
-        return f"{hr:.0f} bpm (from RR intervals)", f"{pct} of the mean RR (RMSSD)"
-    n_beats = result.extra.get("n_beats")
-    if n_beats is not None and n_beats < MIN_BEATS_FOR_IRREGULARITY:
-        return f"{hr:.0f} bpm (from {n_beats} beats only)", "not measured: too few beats"
-    return (
-        f"{hr:.0f} bpm (from RR intervals; beat detection uncertain)",
-        "not shown: the detected beats are inconsistent (missed or extra beats likely)",
-    )
+        rate = f"{hr:.0f} bpm (from RR intervals)"
+        if result.extra.get("rr_across_gaps") and n_rr is not None:
+            rate = (
+                f"{hr:.0f} bpm (from {n_rr} RR intervals; those across gaps in the trace left out)"
+            )
+        return rate, f"{pct} of the mean RR (RMSSD)"
+    if not result.extra.get("beats_consistent", True):
+        rate = f"{hr:.0f} bpm (from RR intervals; beat detection uncertain)"
+    elif n_rr is not None:
+        rate = f"{hr:.0f} bpm (from {n_rr} RR intervals only)"
+    else:
+        rate = f"{hr:.0f} bpm (from RR intervals)"
+    return rate, f"not shown: {reason}" if reason else "not shown"
 
 
 def _is_grid_warning(text: str) -> bool:

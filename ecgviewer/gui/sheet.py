@@ -162,9 +162,13 @@ def layout_sheet(dig: Digitization, rhythm_index: int | None, arrangement: str =
     if len(leads) == 1:
         lead = leads[0]
         pitch = _row_pitch_mm(dig)
+        n = len(lead.signal_mv)
         row_n = max(1, int(round(_single_row_s(dig, lead.duration_s) * lead.fs_hz)))
-        for r, first in enumerate(range(0, len(lead.signal_mv), row_n)):
-            count = min(row_n, len(lead.signal_mv) - first)
+        starts = list(range(0, n, row_n))
+        if len(starts) > 1 and n - starts[-1] < 0.05 * row_n:
+            starts.pop()  # a few samples past the last row (rounding) stay on it, not a new row
+        for r, first in enumerate(starts):
+            count = (starts[r + 1] if r + 1 < len(starts) else n) - first
             placements.append(
                 Placement(0, first, count, 0.0, -r * pitch, speed, gain, lead.fs_hz, r)
             )

@@ -209,10 +209,16 @@ class WaveformView(QWidget):
         s = self.sheet
         if s is None:
             return
-        bottom = s.band()[0] - 6 if self.timeline_curves else s.bottom_mm
+        bottom = s.band()[0] - self._legend_room_mm() if self.timeline_curves else s.bottom_mm
         self.view_box.setRange(
             xRange=(s.left_mm, s.right_mm), yRange=(bottom, s.top_mm), padding=0.01
         )
+
+    def _legend_room_mm(self) -> float:
+        """mm under the band for its legend (fixed px): more when a tall sheet fills a low pane."""
+        px = self.timeline_legend.boundingRect().height() + 2
+        span, h = self.sheet.top_mm - self.sheet.band()[0], self.view_box.height()
+        return 6.0 if h <= 3 * px else max(6.0, px * span / (h - px))
 
     def refresh_lead(self, index: int) -> None:
         """Redraw one lead after a correction (or its undo)."""
@@ -296,10 +302,8 @@ class WaveformView(QWidget):
     def _add_timeline(self, s: Sheet) -> None:
         lo, hi = s.band()
         x = [s.left_mm, s.right_mm]
-        for level in (0.0, 0.5, 1.0):
-            y = lo + level * (hi - lo)
-            line = pg.PlotCurveItem(x, [y, y], pen=pg.mkPen((150, 150, 150), width=0.7))
-            self.plot.addItem(line)
+        for y in (lo, (lo + hi) / 2, hi):
+            self.plot.addItem(pg.PlotCurveItem(x, [y, y], pen=pg.mkPen((150, 150, 150), width=0.7)))
         for name in CLASSES:
             self.timeline_curves[name] = self.plot.plot(
                 [], [], pen=pg.mkPen(CLASS_COLOURS[name], width=1.8), name=name
@@ -307,12 +311,10 @@ class WaveformView(QWidget):
         keys = " ".join(
             f"<span style='color:rgb{CLASS_COLOURS[n]}'>■ {CLASS_NAMES[n]}</span>" for n in CLASSES
         )
-        legend = pg.TextItem(
-            html=f"<span style='color:#333'>Class probability per window:</span> {keys}",
-            anchor=(0, 0),
-        )
-        legend.setPos(s.left_mm, lo - 0.5)
-        self.plot.addItem(legend)
+        title = "<span style='color:#333'>Class probability per window:</span>"
+        self.timeline_legend = pg.TextItem(html=f"{title} {keys}", anchor=(0, 0))
+        self.timeline_legend.setPos(s.left_mm, lo - 0.5)
+        self.plot.addItem(self.timeline_legend)
         for level, text in ((0.0, "0"), (1.0, "1")):
             tick = pg.TextItem(text, color=(90, 90, 90), anchor=(1, 0.5))
             tick.setPos(s.left_mm, lo + level * (hi - lo))

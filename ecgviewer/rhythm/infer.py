@@ -20,8 +20,8 @@ from ecgviewer.errors import ModelError, SignalFormatError
 from ecgviewer.io.digest import file_sha256
 from ecgviewer.paths import models_dir
 from ecgviewer.rhythm.model import ModelConfig, RhythmCNN, masked_pool
-from ecgviewer.rhythm.preprocess import preprocess
-from ecgviewer.rhythm.qrs import detect_qrs, rate_and_irregularity
+from ecgviewer.rhythm.preprocess import preprocess, resample_mask
+from ecgviewer.rhythm.qrs import assess_rr, detect_qrs
 from ecgviewer.rhythm.types import CLASSES, RhythmResult
 
 MODEL_FORMAT = "ecgviewer-rhythm-cnn-v1"
@@ -214,7 +214,8 @@ def classify(signal_mv: np.ndarray, fs_hz: float, model: RhythmModel | None = No
     gap_fraction = float(np.mean(~np.isfinite(x)))
     flat = not np.any(y)
     peaks = detect_qrs(y, model.fs_hz, valid)
-    hr, irr = rate_and_irregularity(peaks, model.fs_hz)
+    # RR intervals across untraced stretches (even short, bridged ones) may hide a beat
+    rr = assess_rr(peaks, model.fs_hz, resample_mask(np.isfinite(x), y.size))
     warnings = []
     if duration_s < SHORT_WARN_S:
         warnings.append(
@@ -237,14 +238,15 @@ def classify(signal_mv: np.ndarray, fs_hz: float, model: RhythmModel | None = No
         probabilities={c: float(p) for c, p in zip(CLASSES, probs)},
         timeline_t_s=np.array([(a + b) / 2 / model.fs_hz for a, b in spans]),
         timeline_probs=win_probs,
-        heart_rate_bpm=hr,
-        rr_irregularity=irr,
+        heart_rate_bpm=rr.heart_rate_bpm,
+        rr_irregularity=rr.irregularity,
         cannot_assess=cannot,
         duration_s=duration_s,
         warnings=tuple(warnings),
         extra={
             "model_sha256": model.sha256,
             "n_beats": int(peaks.size),
+            **rr.summary(),  # what the rate rests on; why the irregularity is not given
             "gap_fraction": gap_fraction,
         },
     )

@@ -14,13 +14,16 @@ robust standard deviations, as HRV practice drops ectopic and artefact beats). O
 extra beat in a regular rhythm makes two or three large differences that the plain RMSSD
 turns into 20-60 %; they are set aside, while atrial fibrillation, where most differences
 are large, stays high. It is not reported (None) when the beats are too few or too
-inconsistent to trust (see :func:`assess_rr`).
+inconsistent to trust (see :func:`assess_rr`). An interval whose span holds a stretch of
+untraced samples long enough to hide a QRS (a gap in a digitised trace) is no RR interval: a
+beat may be missing there, so it counts neither for the rate nor as a missed beat, and no
+successive difference is taken across it.
 """
 
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.signal import butter, find_peaks, sosfiltfilt
@@ -35,6 +38,7 @@ SEARCH_S = 0.06  # how far the template may move a candidate
 MIN_BEATS_FOR_TEMPLATE = 3
 MIN_RR_FOR_IRREGULARITY = 4
 MAX_SUSPECT_SHARE = 0.25  # more RR intervals than this look like detection errors: no value
+MIN_HIDING_GAP_S = 0.05  # an untraced stretch this long can hide (most of) a QRS
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,23 @@ class RRAssessment:
     n_rr: int  # RR intervals between MIN_RR_S and MAX_RR_S
     rmssd_ratio: float | None  # the plain RMSSD / mean RR, for reference
     suspect_share: float  # share of the intervals that look like a missed or an extra beat
-    reason: str = ""  # why ``irregularity`` is None (empty when it is given)
+    reason: str = ""  # why ``irregularity`` (or also the rate) is None; empty when it is given
+    n_across_gaps: int = 0  # intervals left out because a gap in the trace lies within them
+
+    @property
+    def beats_consistent(self) -> bool:
+        """False when too many intervals look like a missed or an extra beat."""
+        return self.suspect_share <= MAX_SUSPECT_SHARE
+
+    def summary(self) -> dict:
+        """What a reader is told besides the values (``RhythmResult.extra`` keys): how many
+        intervals the rate rests on, how many were left out across gaps, and the reason."""
+        return {
+            "n_rr": self.n_rr,
+            "rr_across_gaps": self.n_across_gaps,
+            "rr_reason": self.reason,
+            "beats_consistent": self.beats_consistent,
+        }
 
 
 def _bandpass(x: np.ndarray, fs_hz: float, lo: float, hi: float) -> np.ndarray:
@@ -158,13 +178,15 @@ def detect_qrs(signal: np.ndarray, fs_hz: float, valid: np.ndarray | None = None
     return np.unique(pos[kept]).astype(np.int64)
 
 
-def _suspect_share(rr: np.ndarray) -> float:
-    """Share of the intervals that look like a missed beat (about twice the median) or an
-    extra one (two short intervals that add up to about the median)."""
+def _suspect_share(rr_all: np.ndarray, ok: np.ndarray) -> float:
+    """Share of the counted intervals (``ok``) that look like a missed beat (about twice the
+    median) or an extra one (two adjacent short intervals adding up to about the median)."""
+    rr = rr_all[ok]
     med = float(np.median(rr))
     missed = (rr > 1.7 * med) & (rr < 2.3 * med)
-    pair = rr[:-1] + rr[1:]
-    extra = (np.minimum(rr[:-1], rr[1:]) < 0.7 * med) & (np.abs(pair - med) < 0.2 * med)
+    pair = rr_all[:-1] + rr_all[1:]
+    short = np.minimum(rr_all[:-1], rr_all[1:]) < 0.7 * med
+    extra = ok[:-1] & ok[1:] & short & (np.abs(pair - med) < 0.2 * med)
     n_extra = int(np.count_nonzero(extra)) * 2
     return min(1.0, (int(np.count_nonzero(missed)) + n_extra) / rr.size)
 
@@ -180,30 +202,56 @@ def _clipped_rmssd(d: np.ndarray, fs_hz: float) -> float:
     return float(np.sqrt(np.mean(kept**2))) if kept.size else 0.0
 
 
-def assess_rr(peaks: np.ndarray, fs_hz: float) -> RRAssessment:
-    """Rate (median RR) and robust irregularity of beat marks, with the consistency check."""
-    peaks = np.asarray(peaks)
+def _across_gaps(peaks: np.ndarray, traced: np.ndarray | None, fs_hz: float) -> np.ndarray:
+    """For each interval between successive ``peaks``: does it hold an untraced run of at
+    least ``MIN_HIDING_GAP_S`` (where a beat may have been lost)?"""
+    across = np.zeros(max(peaks.size - 1, 0), bool)
+    if traced is None or across.size == 0:
+        return across
+    untraced = ~np.asarray(traced, bool)
+    edges = np.diff(np.concatenate([[0], untraced.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    long = stops - starts >= max(1, round(MIN_HIDING_GAP_S * fs_hz))
+    for a, b in zip(starts[long], stops[long]):
+        # intervals (peaks[k], peaks[k + 1]) that overlap the run [a, b)
+        first = max(int(np.searchsorted(peaks, a, side="right")) - 1, 0)
+        last = min(int(np.searchsorted(peaks, b, side="left")), peaks.size - 1)
+        across[first:last] = True
+    return across
+
+
+def assess_rr(peaks: np.ndarray, fs_hz: float, traced: np.ndarray | None = None) -> RRAssessment:
+    """Rate (median RR) and robust irregularity of beat marks, with the consistency check.
+    ``traced`` (per sample, optional) marks the samples that hold signal: intervals across a
+    gap in it are left out (see the module notes)."""
+    peaks = np.sort(np.asarray(peaks, np.int64))
     if peaks.size < 3:
         return RRAssessment(None, None, 0, None, 0.0, "fewer than 3 beats found")
-    rr = np.diff(peaks) / fs_hz
-    rr = rr[(rr >= MIN_RR_S) & (rr <= MAX_RR_S)]
+    rr_all = np.diff(peaks) / fs_hz
+    across = _across_gaps(peaks, traced, fs_hz)
+    ok = (rr_all >= MIN_RR_S) & (rr_all <= MAX_RR_S) & ~across
+    rr, n_gap = rr_all[ok], int(np.count_nonzero(across))
     if rr.size < 2:
-        return RRAssessment(None, None, int(rr.size), None, 0.0, "too few RR intervals")
+        why = "too few RR intervals" + (" outside the gaps in the trace" if n_gap else "")
+        return RRAssessment(None, None, int(rr.size), None, 0.0, why, n_gap)
     hr = 60.0 / float(np.median(rr))
-    d = np.diff(rr)
+    d = np.diff(rr_all)[ok[:-1] & ok[1:]]  # successive differences of adjacent intervals only
     mean = float(np.mean(rr))
-    plain = float(np.sqrt(np.mean(d**2))) / mean
-    suspect = _suspect_share(rr)
-    if rr.size < MIN_RR_FOR_IRREGULARITY:
-        return RRAssessment(hr, None, int(rr.size), plain, suspect, "too few beats to judge")
-    if suspect > MAX_SUSPECT_SHARE:
-        reason = "beat detection inconsistent (likely missed or extra beats)"
-        return RRAssessment(hr, None, int(rr.size), plain, suspect, reason)
-    return RRAssessment(hr, _clipped_rmssd(d, fs_hz) / mean, int(rr.size), plain, suspect)
+    plain = float(np.sqrt(np.mean(d**2))) / mean if d.size else None
+    suspect = _suspect_share(rr_all, ok)
+    a = RRAssessment(hr, None, int(rr.size), plain, suspect, "", n_gap)
+    if rr.size < MIN_RR_FOR_IRREGULARITY or d.size < MIN_RR_FOR_IRREGULARITY - 1:
+        gaps = " between the gaps in the trace" if n_gap else ""
+        return replace(a, reason=f"too few beats to judge ({rr.size} RR intervals{gaps})")
+    if not a.beats_consistent:
+        return replace(a, reason="beat detection inconsistent (likely missed or extra beats)")
+    return replace(a, irregularity=_clipped_rmssd(d, fs_hz) / mean)
 
 
-def rate_and_irregularity(peaks: np.ndarray, fs_hz: float) -> tuple[float | None, float | None]:
+def rate_and_irregularity(
+    peaks: np.ndarray, fs_hz: float, traced: np.ndarray | None = None
+) -> tuple[float | None, float | None]:
     """(median heart rate in bpm, RMSSD without outliers / mean RR). The rate is None under 3 beats;
     the irregularity also when the beats are too few or inconsistent (see :func:`assess_rr`)."""
-    a = assess_rr(peaks, fs_hz)
+    a = assess_rr(peaks, fs_hz, traced)
     return a.heart_rate_bpm, a.irregularity

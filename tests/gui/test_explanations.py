@@ -49,20 +49,31 @@ class TestRhythmPanel:
         assert panel.form.isRowVisible(panel.heart_rate)
 
     def test_withheld_irregularity_says_why_and_the_rate_has_a_caveat(self, panel):
-        from ecgviewer.gui.rhythm_panel import MIN_BEATS_FOR_IRREGULARITY
-        from ecgviewer.rhythm.qrs import MIN_RR_FOR_IRREGULARITY
+        """The reason comes from the rhythm reader (``rhythm.qrs.assess_rr`` via ``extra``),
+        not guessed by the panel from the beat count."""
+        from ecgviewer.rhythm.qrs import assess_rr
 
-        assert MIN_BEATS_FOR_IRREGULARITY == MIN_RR_FOR_IRREGULARITY + 1
-        inconsistent = dataclasses.replace(result("N"), rr_irregularity=None, extra={"n_beats": 12})
-        panel.show_result(inconsistent, None, None)
-        assert panel.heart_rate.text() == "64 bpm (from RR intervals; beat detection uncertain)"
-        assert panel.irregularity.text().startswith(
-            "not shown: the detected beats are inconsistent"
-        )
-        few = dataclasses.replace(inconsistent, extra={"n_beats": 4})
-        panel.show_result(few, None, None)
-        assert panel.heart_rate.text() == "64 bpm (from 4 beats only)"
-        assert panel.irregularity.text() == "not measured: too few beats"
+        def shown(peaks, fs=100.0, traced=None):
+            a = assess_rr(np.asarray(peaks), fs, traced)
+            res = dataclasses.replace(
+                result("N"), heart_rate_bpm=a.heart_rate_bpm, rr_irregularity=a.irregularity,
+                extra=a.summary(),  # as rhythm.infer.classify passes it on
+            )  # fmt: skip
+            panel.show_result(res, None, None)
+            return panel.heart_rate.text(), panel.irregularity.text()
+
+        peaks = np.round(np.arange(0.5, 20, 0.8) * 100).astype(int)
+        rate, irr = shown(np.delete(peaks, [3, 6, 9, 12, 15, 18]))  # every third beat missed
+        assert rate.endswith("bpm (from RR intervals; beat detection uncertain)")
+        assert irr == "not shown: beat detection inconsistent (likely missed or extra beats)"
+        assert shown(peaks[:4]) == ("75 bpm (from 3 RR intervals only)",
+                                    "not shown: too few beats to judge (3 RR intervals)")  # fmt: skip
+        traced = np.ones(2000, bool)
+        traced[400:1600] = False  # 12 s of the page not traced
+        rate, irr = shown(peaks[(peaks < 400) | (peaks >= 1600)], traced=traced)
+        assert rate == "75 bpm (from 8 RR intervals; those across gaps in the trace left out)"
+        assert irr.startswith("< 1 %")
+        assert shown(peaks[:2]) == ("not measured: fewer than 3 beats found", "–")
         tiny = dataclasses.replace(result("N"), rr_irregularity=0.001)
         panel.show_result(tiny, None, None)
         assert panel.irregularity.text() == "< 1 % of the mean RR (RMSSD)"

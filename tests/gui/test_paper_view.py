@@ -122,6 +122,19 @@ class TestPaperGeometry:
         assert {p.count for p in sheet.placements} == {int(10 * FS)}
         assert sheet.right_mm == pytest.approx(250.0)
 
+    def test_a_strip_of_three_printed_rows_stays_three_rows(self):
+        """The A00004 sample strip: rows measured at 9.999 s on the page (4999 samples at
+        500 Hz) held 14999 samples, and the two left over made an empty fourth row "30 s"."""
+        boxes = [LeadBox("ECG", 0, 2500 - 0.3, r * 300, (r + 1) * 300, r * 300 + 150, r, 0)
+                 for r in range(3)]  # fmt: skip
+        lead = pulse_lead("ECG", seconds=29.998)
+        sheet = layout_sheet(make_dig([lead], boxes), 0)
+        assert [p.row for p in sheet.placements] == [0, 1, 2]
+        assert sum(p.count for p in sheet.placements) == len(lead.signal_mv)
+        assert sheet.placements[-1].count == len(lead.signal_mv) - 2 * 4999
+        short = pulse_lead("ECG", seconds=25.0)  # a last row half full stays a row of its own
+        assert len(layout_sheet(make_dig([short], boxes), 0).placements) == 3
+
     def test_wheel_zooms_the_whole_sheet_never_one_rows_amplitude(self, view, qtbot):
         view.show_digitization(twelve_lead(), 12)
         QApplication.processEvents()
