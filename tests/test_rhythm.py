@@ -192,6 +192,8 @@ class TestWeightsFile:
         assert short.heart_rate_bpm == pytest.approx(72.0, abs=2.0)
         assert short.rr_irregularity is None
         assert short.extra["rr_reason"] == "too few beats to judge (3 RR intervals)"
+        assert short.to_json()["rr_irregularity_withheld"] == short.extra["rr_reason"]
+        assert r.to_json()["rr_irregularity_withheld"] is None  # given, not withheld
         none = classify(synthetic_ecg(500.0, 1.5), 500.0, model)
         assert none.heart_rate_bpm is None and none.extra["rr_reason"] == "fewer than 3 beats found"
 

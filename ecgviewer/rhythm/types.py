@@ -39,6 +39,7 @@ class RhythmResult:
             "rr_irregularity": None
             if self.rr_irregularity is None
             else round(self.rr_irregularity, 4),
+            "rr_irregularity_withheld": self.extra.get("rr_reason") or None,
             "cannot_assess": self.cannot_assess,
             "duration_s": round(self.duration_s, 3),
             "warnings": list(self.warnings),
