@@ -29,6 +29,9 @@ _MIN_SEGMENT_SPREAD = 0.4
 _MIN_COLUMN_VARIATION = 0.6
 
 _AMBIGUOUS_BEAT_SYNC = 0.2
+# 4 rows whose last is under this share of the others' width: a strip's partial last row, not
+# a 3x4+1's full-width rhythm strip (a 36 s strip on a dark blue grid was read as 3x4+1)
+_MAX_SHORT_STRIP = 0.75
 
 _MIN_QUARTER_OVER_HALF = -0.25  # 6 rows: quarter marks on top minus half marks below
 
@@ -222,8 +225,9 @@ def _decide_name(binary: np.ndarray, rows: list[TraceRow], calibration: Calibrat
         differ = _segment_spread(binary, rows) >= _MIN_SEGMENT_SPREAD
         change = _column_variation(binary, rows, pxmm) > _MIN_COLUMN_VARIATION
         return "3x4" if differ and change else "single"
-    if n == 4:
-        return "3x4+1"
+    if n == 4:  # its rhythm strip is as wide as the rows above; a strip's last row may end early
+        top = float(np.median([r.x1 - r.x0 for r in rows[:3]]))
+        return "single" if rows[3].x1 - rows[3].x0 < _MAX_SHORT_STRIP * top else "3x4+1"
     if n == 5:
         return "3x4+2"
     if n == 6:
