@@ -14,6 +14,10 @@ distortion family alone (fixed seeds):
 * handwriting (pen strokes and stamps over the traces) and grids (black, grey, green, orange
   grids drawn under the trace): :mod:`ecgviewer.segment.training.synth`;
 * held-out styles (never in the segmenter's training, ``synth.HELD_OUT``): blue grid, crease.
+* kit: what the independent test's noisy pages of another generator (ECG-Image-Kit) have, all
+  at once: a random grid colour incl. dark blue and black, wrinkle texture (shading only) and
+  creases (shaded folds, no displacement), handwriting over the traces, Gaussian noise, up to
+  5 degrees of rotation (:func:`_kit_like`).
 
 Per row: mean / median SNR (Challenge 2024, :func:`ecgviewer.scoring.score_digitization`),
 layout accuracy, heart rate within 10 % of the truth's (QRS detector on lead II), failures,
@@ -63,11 +67,13 @@ FAMILIES = (
 )
 HELD_OUT = ("heldout_blue", "heldout_crease")
 GRID_CYCLE = ("black", "grey", "green", "orange")
+KIT_GRIDS = ("red", "pink", "orange", "green", "blue", "grey", "black")
 NOT_ON_PDF = {"grids", "heldout_blue"}  # the PDF's own grid cannot be redrawn
 TARGETS_DB = {"clean": 20.0, "pdf:clean": 22.0}
 TARGET_NOISY_DB = 12.0
 PHOTOS = [f"ecg{i:05d}" for i in range(26, 51)]
-CONDITIONS = ("clean", *FAMILIES, *HELD_OUT)
+COMBINED = ("kit",)  # another generator's noisy page: everything of its recipe at once
+CONDITIONS = ("clean", *FAMILIES, *HELD_OUT, *COMBINED)
 
 
 def _index(cond: str, source: str) -> int:
@@ -153,6 +159,33 @@ def _handwriting(rgb: np.ndarray, rng) -> np.ndarray:
     return np.clip(rgb + pen * (ink - rgb) + 0.5, 0, 255).astype(np.uint8)
 
 
+def _creases(h: int, w: int, rng) -> np.ndarray:
+    """Multiplicative shading of 1-3 straight folds across the sheet: a dark line 2-6 px wide
+    with a lighter flank (no displacement: a texture printed over the page)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    shade = np.ones((h, w), np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        angle = rng.uniform(0, np.pi)
+        cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
+        d = (xx - cx) * np.sin(angle) - (yy - cy) * np.cos(angle)
+        width = rng.uniform(2.0, 6.0)
+        shade *= 1 - rng.uniform(0.1, 0.3) * np.exp(-0.5 * (d / width) ** 2)
+        shade *= 1 + rng.uniform(0.03, 0.08) * np.exp(-0.5 * ((d - 3 * width) / (3 * width)) ** 2)
+    return shade
+
+
+def _kit_like(rgb: np.ndarray, rng) -> np.ndarray:
+    """Wrinkle texture, creases, handwriting, noise and rotation on one page (the grid colour is
+    the caller's: :func:`grid_page`)."""
+    h, w = rgb.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ripple = augment.CoarseField((w, h), int(rng.integers(20, 40)), rng).at(xx, yy)
+    shade = (1 + rng.uniform(0.1, 0.25) * (ripple - 0.5)) * _creases(h, w, rng)
+    img = _handwriting(_u8(rgb / np.float32(255) * shade[..., None]), rng)
+    d = Distortions(noise_std=float(rng.uniform(5, 15)), rotation_deg=float(rng.uniform(-5, 5)))
+    return apply_distortions(img, d, rng)
+
+
 def distort(rgb: np.ndarray, family: str, rng) -> tuple[np.ndarray, bool]:
     """(distorted page, whether the scan's dpi still holds) for one family."""
     h, w = rgb.shape[:2]
@@ -185,6 +218,8 @@ def distort(rgb: np.ndarray, family: str, rng) -> tuple[np.ndarray, bool]:
     if family == "phone":
         img = _warp_rgb(rgb, _drawn(rng, True, False, w, h, ""), rng)
         return augment.degrade(img, rng, photo=True), False
+    if family == "kit":
+        return _kit_like(rgb, rng), True
     if family == "heldout_crease":
         return _u8(
             _warp_rgb(rgb, _flat(_drawn(rng, False, True, w, h, "crease"), w, h, light=False), rng)
@@ -267,6 +302,9 @@ def rendered_pages(args, root: Path, conditions: list[str]):
                     family = "blue" if cond == "heldout_blue" else GRID_CYCLE[i % 4]
                     image, truth = grid_page(record, style, family, rng)
                     dpi = synth.DPI
+                elif cond == "kit":
+                    image, truth = grid_page(record, style, str(rng.choice(KIT_GRIDS)), rng)
+                    image, dpi = _kit_like(image, rng), synth.DPI
                 else:
                     image, keeps_dpi = distort(clean.image_rgb, cond, rng)
                     dpi = dpi if keeps_dpi else None
