@@ -2,12 +2,14 @@
 
 Rows come from the horizontal projection of the ink (the isoelectric line of every row makes a
 sharp peak); candidate rows must look like trace (QRS strokes or one long line), not text or
-rules. A calibration pulse at a row's start (before, touching, or after a flat lead-in) or end
-is excluded from the row and can reveal rows the projection missed; where all the ink also
-holds a grid (greyscale scans) pulses are looked for in the segmenter's marks
-(:func:`marks_ink`). Separator bars that cross the baseline, meet it from both sides or are
-dotted mark lead changes (:func:`marker_span`). Which lead each row holds is decided in
-:mod:`ecgviewer.digitize.layout`.
+rules. A row reaches as far as its trace, followed where it leaves the baseline band at the
+row's ends, but not across wide blank gaps to small things beside it (stamps); the short last
+row of a long strip is looked for one pitch below the others. A calibration pulse at a row's
+start (before, touching, or after a flat lead-in) or end is excluded from the row and can
+reveal rows the projection missed; where all the ink also holds a grid (greyscale scans)
+pulses are looked for in the segmenter's marks (:func:`marks_ink`). Separator bars that
+cross the baseline, meet it from both sides or are dotted mark lead changes
+(:func:`marker_span`). Which lead each row holds is decided in :mod:`ecgviewer.digitize.layout`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ import numpy as np
 from scipy import ndimage, signal
 
 from ecgviewer.digitize.calibration import PulseMeasurement, find_calibration_pulse
-from ecgviewer.digitize.trace import close_vertical_gaps, column_runs, columns_holding
+from ecgviewer.digitize.trace import (
+    close_vertical_gaps,
+    column_runs,
+    columns_holding,
+    ink_beyond,
+    inked_extent,
+)
 from ecgviewer.errors import NoTraceFoundError
 from ecgviewer.paper.types import Calibration
 
@@ -37,9 +45,17 @@ _MAX_STRAIGHT_FILL = 0.9  # ink on one straight line over this fraction of the r
 
 _MIN_OFF_LINE = 0.03  # ... unless ink leaves that line (waves) in this fraction of columns
 
-_MIN_REL_ROW_WIDTH = 0.6  # rows narrower than this fraction of the widest are text blocks
+_MIN_REL_ROW_WIDTH = 0.6  # rows narrower than this fraction of the widest are text blocks...
+
+_MIN_PARTIAL_WIDTH_MM = 10.0  # ... except the last row of a long strip, one pitch below the rest
+
+_MAX_START_OFF_MM = 12.0  # which starts where the full rows start
 
 _MIN_MARKS_PROB = 0.05  # the segmenter's marks channel is faint on pulses: any hint of one
+
+_FAR_GAP_MM = 20.0  # ink beyond a blank gap this long is part of the row only if as wide
+
+_FOLLOW_MM = 25.0  # a trace that leaves its baseline band at a row's start or end: followed
 
 
 @dataclass(frozen=True)
@@ -53,21 +69,6 @@ class TraceRow:
     x1: int
     pulse_x1: int | None = None  # end column of a calibration pulse at the row start
     pulse_base_y: float | None = None  # row just below the pulse's foot (0 mV line + half ink)
-
-
-def _row_extent(present: np.ndarray, merge_px: int, min_seg_px: int) -> tuple[int, int, float]:
-    """First and last+1 column of the inked part of a row, and the inked fraction between."""
-    closed = ndimage.binary_closing(present, structure=np.ones(max(1, merge_px), bool))
-    labels, n = ndimage.label(closed)
-    if n == 0:
-        return 0, 0, 0.0
-    sizes = np.bincount(labels.ravel())[1:]
-    keep = np.flatnonzero(sizes >= min_seg_px) + 1
-    if keep.size == 0:
-        return 0, 0, 0.0
-    cols = np.flatnonzero(np.isin(labels, keep))
-    x0, x1 = int(cols[0]), int(cols[-1]) + 1
-    return x0, x1, float(present[x0:x1].mean())
 
 
 def _tall_events(binary: np.ndarray, p: int, x0: int, x1: int, px_per_mm: float) -> int:
@@ -160,52 +161,100 @@ def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
     if peaks.size == 0:
         raise NoTraceFoundError("no horizontal trace rows found")
     strong = peaks[smooth[peaks] >= 0.2 * smooth[peaks].max()]
-    half_band = max(2, int(2.5 * px_per_mm))
-    min_width = _MIN_ROW_WIDTH_MM * px_per_mm
     cands = []
     for p in sorted(strong, key=lambda q: -smooth[q]):
         if any(abs(int(p) - c[0]) < sep for c in cands):
             continue
-        band = binary[max(0, p - half_band) : p + half_band + 1]
-        present = band.any(axis=0)
-        x0, x1, fill = _row_extent(present, int(6 * px_per_mm), int(3 * px_per_mm))
-        wide = x1 - x0 >= min(min_width, 0.3 * w) and fill >= 0.5
-        if wide and _looks_like_trace(binary, int(p), x0, x1, band[:, x0:x1], px_per_mm):
-            cands.append((int(p), x0, x1, fill))
+        found = _candidate(binary, int(p), px_per_mm, min(_MIN_ROW_WIDTH_MM * px_per_mm, 0.3 * w))
+        if found is not None:
+            cands.append(found)
     if not cands:
         raise NoTraceFoundError("no row of trace long enough to be an ECG")
     cands.sort()
     widest = max(c[2] - c[1] for c in cands)
     wide = [c for c in cands if c[2] - c[1] >= _MIN_REL_ROW_WIDTH * widest]
-    wide += _partial_last_row(cands, wide, px_per_mm)
+    wide += _partial_last_row(binary, peaks, cands, wide, px_per_mm)
     return _with_bands(
         [TraceRow(float(p), 0, 0, x0, x1) for p, x0, x1, _fill in wide], h, px_per_mm
     )
 
 
+def _to_trace_ends(ink: np.ndarray, rows: list[TraceRow], px_per_mm: float) -> list[TraceRow]:
+    """Rows beginning and ending where their traces do, not where a trace leaves the ±2.5 mm
+    band its extent was measured in: a transient at a strip's start (CinC A08495 falls from
+    1.5 mV), a step in its last moment (PTB-XL 00038 steps 3 mm up 0.1 s before its end).
+    A row moves by 0.5-4 mm, or on to where another row starts or ends (not along a pen
+    stroke); ``ink``: all the ink (the segmenter leaves such a step's top out of the trace)."""
+    reach, free = round(_FOLLOW_MM * px_per_mm), round(4.0 * px_per_mm)
+    least = 0.5 * px_per_mm  # less is a blurred or jagged end, not trace
+    out = []
+    for row in rows:
+        others = [r for r in rows if r is not row]
+        first = min([row.x0 - free] + [r.x0 for r in others]) if others else 0
+        last = max([row.x1 + free] + [r.x1 for r in others]) if others else ink.shape[1]
+        n0, n1 = (
+            ink_beyond(ink, (row.y0, row.y1), row.baseline_y, e, d, reach, px_per_mm)
+            for e, d in ((row.x0, -1), (row.x1, 1))
+        )
+        x0 = max(first, row.x0 - n0) if n0 > least else row.x0
+        x1 = min(last, row.x1 + n1) if n1 > least else row.x1
+        out.append(replace(row, x0=x0, x1=x1) if (x0, x1) != (row.x0, row.x1) else row)
+    return out
+
+
+def _candidate(
+    binary: np.ndarray, p: int, px_per_mm: float, min_width: float
+) -> tuple[int, int, int, float] | None:
+    """``(baseline row, first column, end column, inked fraction)`` of a row of trace whose
+    baseline is image row ``p``, if the ink there is a trace at least ``min_width`` px wide."""
+    half_band = max(2, int(2.5 * px_per_mm))
+    band = binary[max(0, p - half_band) : p + half_band + 1]
+    reach = round(15 * px_per_mm)
+    around = binary[max(0, p - reach) : p + reach + 1].any(axis=0)
+    x0, x1, fill = inked_extent(
+        band.any(axis=0), int(6 * px_per_mm), int(3 * px_per_mm), _FAR_GAP_MM * px_per_mm, around
+    )
+    if x1 - x0 < min_width or fill < 0.5:
+        return None
+    if not _looks_like_trace(binary, p, x0, x1, band[:, x0:x1], px_per_mm):
+        return None
+    return p, x0, x1, fill
+
+
 def _partial_last_row(
+    binary: np.ndarray,
+    peaks: np.ndarray,
     cands: list[tuple[int, int, int, float]],
     wide: list[tuple[int, int, int, float]],
     px_per_mm: float,
 ) -> list[tuple[int, int, int, float]]:
     """The end of a long strip: a narrower trace row one row pitch below the last full row,
-    starting where the full rows start (a 13 s strip printed in 10 s rows ends in a 3 s row).
-    Narrow rows anywhere else are text blocks or labels."""
+    starting where one of the full rows starts (a 13 s strip printed in 10 s rows ends in a
+    3 s row; a trace that starts off its baseline starts up to 12 mm late in its band). It
+    may be as short as 10 mm and as faint as the profile shows any peak. Narrow rows
+    anywhere else are text blocks or labels."""
     if not wide:
         return []
     ys = sorted(c[0] for c in wide)
     # one full row gives no pitch: any distance (the renderer and printers spread two rows)
     lo, hi = (0.6, 1.4) if len(ys) > 1 else (0.0, np.inf)
     pitch = float(np.median(np.diff(ys))) if len(ys) > 1 else 1.0
-    start = float(np.median([c[1] for c in wide]))
-    below = [
-        c
-        for c in cands
-        if c not in wide
-        and lo * pitch <= c[0] - ys[-1] <= hi * pitch
-        and abs(c[1] - start) <= 3.0 * px_per_mm
-    ]
-    return below[:1]
+    starts = np.array([c[1] for c in wide], float)
+
+    def fits(c: tuple[int, int, int, float]) -> bool:
+        near = lo * pitch <= c[0] - ys[-1] <= hi * pitch
+        aligned = np.abs(starts - c[1]).min() <= _MAX_START_OFF_MM * px_per_mm
+        return c not in wide and near and bool(aligned)
+
+    below = [c for c in cands if fits(c)]
+    if below:
+        return below[:1]
+    for p in sorted(peaks, key=lambda q: abs(q - ys[-1] - pitch)):
+        if lo * pitch <= p - ys[-1] <= hi * pitch:
+            c = _candidate(binary, int(p), px_per_mm, _MIN_PARTIAL_WIDTH_MM * px_per_mm)
+            if c is not None and fits(c):
+                return [c]
+    return []
 
 
 def _with_bands(rows: list[TraceRow], h: int, px_per_mm: float) -> list[TraceRow]:
@@ -225,14 +274,16 @@ def _with_bands(rows: list[TraceRow], h: int, px_per_mm: float) -> list[TraceRow
 
 
 def _rows_from_pulses(
-    binary: np.ndarray, rows: list[TraceRow], calibration: Calibration
+    binary: np.ndarray, ink: np.ndarray, rows: list[TraceRow], calibration: Calibration
 ) -> list[TraceRow]:
-    """Add rows the projection missed (a wandering or very noisy trace has no sharp baseline
-    line) where a calibration pulse sits one row pitch above, below or between found rows."""
+    """Add rows the projection missed (a wandering or very noisy trace, or the short last row
+    of a long strip, has no strong baseline line) where a calibration pulse sits in ``ink``
+    one row pitch above, below or between found rows; the row ends where its trace in
+    ``binary`` ends (``ink`` may hold a grid that runs on across the page)."""
     pulsed = [r for r in rows if r.pulse_x1 is not None]
     if len(pulsed) < 2:
         return rows
-    h = binary.shape[0]
+    h = ink.shape[0]
     pitch = float(np.median(np.diff(sorted(r.baseline_y for r in rows))))
     if pitch <= 0:
         return rows
@@ -250,7 +301,7 @@ def _rows_from_pulses(
         if ya < 0 or yb > h:
             continue
         pulse = find_calibration_pulse(
-            binary[ya:yb, xa:xb], calibration.px_per_mm_y, pxx, search_fraction=1.0
+            ink[ya:yb, xa:xb], calibration.px_per_mm_y, pxx, search_fraction=1.0
         )
         if pulse is None:
             continue
@@ -259,7 +310,15 @@ def _rows_from_pulses(
         # the row ends where its ink ends (the last row of a long strip may be partial)
         reach = int(0.3 * pitch)
         present = binary[max(0, int(foot) - reach) : int(foot) + reach + 1, end + 1 : x1].any(0)
-        _, stop, _ = _row_extent(present, int(6 * px_per_mm), int(3 * px_per_mm))
+        wide_band = slice(max(0, int(foot) - int(0.45 * pitch)), int(foot) + int(0.45 * pitch) + 1)
+        near = binary[wide_band]
+        _, stop, _ = inked_extent(
+            present,
+            int(6 * px_per_mm),
+            int(3 * px_per_mm),
+            _FAR_GAP_MM * px_per_mm,
+            near[:, end + 1 : x1].any(axis=0),
+        )
         if stop > 0:
             added.append(TraceRow(foot, 0, 0, end + 1, end + 1 + stop, end, foot))
     if not added:
@@ -520,7 +579,7 @@ def locate_rows(
     inks = (ink,) if marks is None else (ink, marks)
     px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
     trimmed = []
-    for row in find_rows(binary, px_per_mm):
+    for row in _to_trace_ends(ink, find_rows(binary, px_per_mm), px_per_mm):
         found = _find_pulse(binary, inks, row, calibration)
         if found is not None and found[0] < row.x1 - 10 * calibration.px_per_mm_x:
             x0 = trace_start_after_pulse(binary, row, found[0], calibration)
@@ -531,7 +590,7 @@ def locate_rows(
             base = row.pulse_base_y if row.pulse_base_y is not None else end[1]
             row = replace(row, x1=x1, pulse_base_y=base)
         trimmed.append(row)
-    rows = _rows_from_pulses(ink, trimmed, calibration)
+    rows = _rows_from_pulses(binary, ink, trimmed, calibration)
     rows = [
         replace(r, x0=trace_start_after_pulse(binary, r, r.pulse_x1, calibration))
         if r.pulse_x1 is not None and r.x0 == r.pulse_x1 + 1

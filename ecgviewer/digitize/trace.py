@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from ecgviewer.digitize.centreline import stroke_points
 from ecgviewer.digitize.resample import PagePoints, resample_on_points
@@ -28,6 +29,9 @@ _W_RESTART = 6.0  # jump to any earlier column (no continuity), beyond the look-
 _W_BASE = 0.25  # a run at distance `scale` from the baseline costs this much per column
 _MAX_NODE_COST = 0.8  # < _W_GAP: following ink anywhere in the band beats skipping it
 _LOOKBACK = 3  # earlier non-empty columns a run may connect to directly
+
+
+MIN_BRIDGED = 0.8  # a blank gap in a row this inked further off its baseline: a wandering trace
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,96 @@ def columns_holding(ptr: np.ndarray, selected: np.ndarray) -> np.ndarray:
     n_cols = ptr.size - 1
     col = np.repeat(np.arange(n_cols), np.diff(ptr))
     return np.bincount(col[selected], minlength=n_cols) > 0
+
+
+def inked_extent(
+    present: np.ndarray,
+    merge_px: int,
+    min_seg_px: int,
+    far_px: float = np.inf,
+    around: np.ndarray | None = None,
+) -> tuple[int, int, float]:
+    """First and last+1 column of the inked part of a row of trace (``present``: its columns
+    holding ink near the baseline), and the inked fraction between.
+
+    Pieces (gaps under ``merge_px`` closed) are split into groups at blank gaps over
+    ``far_px``; the group with the most ink is the row, and another group joins it when it is
+    at least as wide as the gap between them (a dropout in a faint trace) or when the gap is
+    mostly inked in ``around`` (the row's columns with ink further off its baseline: a trace
+    wandering off it), not when it is a small thing far off (a stamp beside a short row)."""
+    closed = ndimage.binary_closing(present, structure=np.ones(max(1, merge_px), bool))
+    labels, n = ndimage.label(closed)
+    if n == 0:
+        return 0, 0, 0.0
+    spans = [(sl[0].start, sl[0].stop) for sl in ndimage.find_objects(labels)]
+    spans = [s for s in spans if s[1] - s[0] >= min_seg_px]
+    if not spans:
+        return 0, 0, 0.0
+    groups = [list(spans[0])]
+    for a, b in spans[1:]:
+        if a - groups[-1][1] > far_px:
+            groups.append([a, b])
+        else:
+            groups[-1][1] = b
+
+    def joins(g: list[int], a: int, b: int) -> bool:  # group g, across the gap [a, b)
+        bridged = around is not None and around[a:b].mean() >= MIN_BRIDGED
+        return g[1] - g[0] >= b - a or bridged
+
+    k = max(range(len(groups)), key=lambda i: present[groups[i][0] : groups[i][1]].sum())
+    x0, x1 = groups[k]
+    for g in groups[k - 1 :: -1] if k > 0 else []:  # join groups leftwards, then rightwards
+        if not joins(g, g[1], x0):
+            break
+        x0 = g[0]
+    for g in groups[k + 1 :]:
+        if not joins(g, x1, g[0]):
+            break
+        x1 = g[1]
+    return int(x0), int(x1), float(present[x0:x1].mean())
+
+
+def ink_beyond(
+    ink: np.ndarray,
+    rows: tuple[int, int],
+    baseline_y: float,
+    edge: int,
+    step: int,
+    reach_px: int,
+    px_per_mm: float,
+) -> int:
+    """Columns of ``ink`` beyond column ``edge`` of a row of trace (``step`` -1: before its
+    start, +1: from its end on) in the inner 60 % of its band ``rows`` (image rows; the band
+    reaches 85 % of the way to the neighbouring rows), joined to the trace in the millimetre
+    inside the edge within 2.5 mm of ``baseline_y`` (where the row was found), when that ink
+    ends within ``reach_px`` and crosses most of its columns once or twice (ink that runs on,
+    or is crossed many times, is a grid or the next thing on the page); 0 if none."""
+    k = max(2, round(1.0 * px_per_mm))
+    ya = max(rows[0], round(baseline_y - 0.6 * (baseline_y - rows[0])))
+    yb = min(rows[1], round(baseline_y + 0.6 * (rows[1] - baseline_y)) + 1)
+    if step > 0:
+        xa, xb = max(0, edge - k), min(ink.shape[1], edge + reach_px)
+        sub, inside = ink[ya:yb, xa:xb], edge - xa
+    else:
+        xa, xb = max(0, edge - reach_px), min(ink.shape[1], edge + k)
+        sub, inside = ink[ya:yb, xa:xb][:, ::-1], xb - edge
+    if sub.shape[1] <= inside or yb <= ya:
+        return 0
+    labels, _ = ndimage.label(sub, structure=np.ones((3, 3), bool))
+    half = round(2.5 * px_per_mm)
+    base = round(baseline_y) - ya
+    seeds = np.unique(labels[max(0, base - half) : max(0, base + half + 1), :inside])
+    seeds = seeds[seeds > 0]
+    if seeds.size == 0:
+        return 0
+    joined = np.isin(labels, seeds)[:, inside:]
+    cols = joined.any(axis=0)
+    if cols.all():
+        return 0
+    n = int(np.argmin(cols))
+    # a trace crosses a column once (a steep stroke a few times); a grid's lines many times
+    runs = (np.diff(joined[:, :n].astype(np.int8), axis=0) == 1).sum(axis=0) + joined[0, :n]
+    return n if n == 0 or np.median(runs) <= 2 else 0
 
 
 def trace_path(
