@@ -185,3 +185,37 @@ def test_real_scans_give_twelve_leads(scans_dir, name):
     dig = digitize(scans_dir / name)
     assert {ld.name for ld in dig.leads} >= set(STANDARD_LEADS)
     assert dig.rhythm_lead is not None and dig.rhythm_lead.duration_s >= 2.0
+
+
+def test_even_row_baselines_only_for_evenly_spaced_rows():
+    """Wander moves each row's level a little: the fit puts them on one even spacing; rows that
+    are not evenly spaced (or fewer than three) are left alone."""
+    from ecgviewer.digitize.pipeline import even_row_baselines
+    from ecgviewer.paper import LeadBox
+
+    def boxes(levels):
+        return [LeadBox("ECG", 0, 100, int(y) - 40, int(y) + 40, y, k, 0) for k, y in enumerate(levels)]
+
+    even = even_row_baselines(boxes([100.0, 203.0, 297.0, 400.0]), px_per_mm=8.0)
+    assert [b.baseline_y for b in even] == pytest.approx([100.9, 200.3, 299.7, 399.1], abs=0.01)
+    uneven = [100.0, 200.0, 330.0, 400.0]  # 30 px (3.75 mm) off: not a printer's spacing
+    assert [b.baseline_y for b in even_row_baselines(boxes(uneven), 8.0)] == uneven
+    assert [b.baseline_y for b in even_row_baselines(boxes([100.0, 203.0]), 8.0)] == [100.0, 203.0]
+
+
+@pytest.mark.data
+def test_a_pulse_less_strip_keeps_its_rows_0_mv_lines_evenly_spaced(cinc_dir):
+    """CinC A08456 (25 s) on a pulse-less 10 s-row strip: its rows' most common levels sit up
+    to a few tenths of a millimetre off the printed 0 mV lines (baseline wander), 11.4 dB; on
+    one even spacing 17.7 dB."""
+    from ecgviewer.io.signals import Record
+
+    rec = read_signal(cinc_dir / "A08456.mat")
+    style = RenderStyle(layout="single", row_seconds=10.0, gain_mm_mv=10.0,
+                        calibration_pulse=False)
+    page = render_ecg(rec, style, seed=1)
+    settings = DigitizeSettings(layout="single", paper_speed_mm_s=25.0, gain_mm_mv=10.0,
+                                dpi=style.dpi)
+    lead = digitize(page.image_rgb, settings).rhythm_lead
+    est = Record(np.asarray(lead.signal_mv, float)[:, None], lead.fs_hz, ("ECG",), name="A08456")
+    assert score_digitization(page.truth, est).mean_snr_db >= 15.0

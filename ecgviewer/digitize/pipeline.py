@@ -273,6 +273,8 @@ def _trace_leads(
         path, base = _trace_box(binary, darkness, box, pulse_base, calibration, bridge_px)
         boxes.append(replace(box, baseline_y=float(base)))
         traced.append(path)
+    if found.layout.name == "single" and not any(b is not None for b in found.pulse_base_y):
+        boxes = even_row_baselines(boxes, calibration.px_per_mm_y)
     layout = replace(found.layout, boxes=tuple(boxes))
     points = page_points(
         [(p.x_px, p.y_px) for p in traced], calibration.px_per_s, calibration.px_per_mm_y
@@ -286,6 +288,24 @@ def _trace_leads(
         for p, b, o in zip(traced, boxes, found.origins_px)
     ]
     return leads, layout
+
+
+EVEN_ROWS_MM = 1.5  # rows whose 0 mV lines are this close to an even spacing are evenly spaced
+
+
+def even_row_baselines(boxes: list[LeadBox], px_per_mm: float) -> list[LeadBox]:
+    """A pulse-less strip's 0 mV lines on one even spacing (a least-squares line through the
+    rows' own levels) when the rows are evenly spaced within :data:`EVEN_ROWS_MM`: each row's
+    level is its trace's most common height, which baseline wander moves by a few tenths of a
+    millimetre per row; a printer spaces the rows evenly. Three rows or more."""
+    if len(boxes) < 3:
+        return boxes
+    k = np.arange(len(boxes), dtype=float)
+    levels = np.array([b.baseline_y for b in boxes])
+    fitted = np.polyval(np.polyfit(k, levels, 1), k)
+    if np.abs(levels - fitted).max() > EVEN_ROWS_MM * px_per_mm:
+        return boxes
+    return [replace(b, baseline_y=float(y)) for b, y in zip(boxes, fitted)]
 
 
 def _single_lead(traced, boxes, calibration, fs, offset_xy, points=None) -> Lead:
