@@ -4,8 +4,9 @@ Per-column means fail on real pages (text, neighbouring rows, grid remnants, ste
 strokes), so each lead is traced as a shortest path over the vertical ink runs of its columns
 (dynamic programming): following ink that touches the previous column is free, vertical jumps
 cost per trace thickness, skipped columns cost a constant each, and runs far from the row's
-baseline cost a little (keeps the path off neighbouring rows). Along the chosen runs the line's
-centre is then read to a fraction of a pixel from the grey darkness map
+baseline cost a little (keeps the path off neighbouring rows). Runs joined to another row's
+wave or to a separator bar are then cut back (:mod:`ecgviewer.digitize.overlap`). Along the
+chosen runs the line's centre is read to a fraction of a pixel from the grey darkness map
 (:mod:`ecgviewer.digitize.centreline`), and :func:`path_to_lead` samples it in mV, rebuilding
 pages drawn from sparse points (:mod:`ecgviewer.digitize.resample`).
 """
@@ -18,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from ecgviewer.digitize.centreline import stroke_points
+from ecgviewer.digitize.overlap import clip_foreign_strokes
 from ecgviewer.digitize.resample import PagePoints, resample_on_points
 from ecgviewer.digitize.types import Lead
 from ecgviewer.paper.types import Calibration
@@ -204,6 +206,9 @@ def trace_path(
     multi = np.diff(ptr)[cols] > 1
     u_top, u_bot = _union_touching_runs(cols, chosen, top, bot, ptr)
     c_top, c_bot = _extend_tips(band, cols, u_top - y0, u_bot - y0, thick, bridge_px)
+    keep = clip_foreign_strokes(binary, x0, y0, y1, cols, c_top, c_bot, thick)
+    traced[cols[~keep]] = False
+    cols, c_top, c_bot = cols[keep], c_top[keep], c_bot[keep]
     edge = int(np.ceil(thick)) + 1
     beyond = _neighbour_ink(binary, x0, x1, y0, y1, edge)
     line = _vertical_line_columns(c_top, c_bot, band.shape[0]) | _edge_junctions(
