@@ -153,16 +153,39 @@ def _clearly_a_pulse(binary: np.ndarray, p: PulseMeasurement, px_per_mm: float) 
 
 
 _TRUSTED_MIN_DPI = 100.0  # 72/96 dpi are what cameras and screenshots write when they do not know
-_DPI_DISAGREEMENT = 0.25
+_DPI_DISAGREEMENT = 0.10  # printing "fit to page" shrinks by a few %; more is another scale
 
 
-def _coarse_period_against_dpi(grid: GridMeasurement, dpi: float | None) -> bool:
-    """A "grid" seen only as a 5 mm period (no 1 mm lines) that disagrees with a believable
-    resolution: on a page without a grid, regular beats and evenly spaced rows repeat too."""
-    if grid.fine_lines or dpi is None or dpi < _TRUSTED_MIN_DPI:
-        return False
+def _weak_grid_against_dpi(grid: GridMeasurement, dpi: float | None) -> str | None:
+    """Why a weakly evidenced "grid" must not override a believable resolution (None: it may).
+
+    Weak: seen only as a 5 mm period (no 1 mm lines) or along one axis only. On a page without
+    a grid, regular beats, evenly spaced rows or the paper's texture (a scanner's moiré, a
+    tinted paper's weave) repeat too. A grid seen with its 1 mm lines on both axes always wins:
+    scans often carry a dpi that no longer matches their pixels (resized, 600 dpi written)."""
+    if (grid.fine_lines and grid.both_axes) or dpi is None or dpi < _TRUSTED_MIN_DPI:
+        return None
     ratio = grid.small_box_px / (dpi / 25.4)
-    return abs(ratio - 1.0) > _DPI_DISAGREEMENT
+    if abs(ratio - 1.0) <= _DPI_DISAGREEMENT:
+        return None
+    if not grid.fine_lines:
+        seen = f"a coarse period of {5 * grid.small_box_px:.0f} px was found but no 1 mm lines"
+    else:
+        seen = f"a period of {grid.small_box_px:.2f} px was found along one axis only"
+    return (
+        f"{seen}, and it disagrees with the image's {dpi:g} dpi ({dpi / 25.4:.2f} px/mm): it is "
+        "more likely evenly spaced beats or rows, or the paper's texture, than a grid"
+    )
+
+
+def reconcile_grid(grid: GridMeasurement, dpi: float | None) -> GridMeasurement:
+    """``grid``, or "no grid" (the reason in ``notes``) when it is weak evidence that
+    disagrees with a believable ``dpi`` (see :func:`calibrate`): for the stages that look for
+    marks at the grid's scale before the calibration is decided (the pulse, the trace maps)."""
+    why = _weak_grid_against_dpi(grid, dpi) if grid.found else None
+    if why is None:
+        return grid
+    return replace(grid, px_per_mm_x=0.0, px_per_mm_y=0.0, found=False, small_box_px=0.0, notes=why)
 
 
 def calibrate(
@@ -175,7 +198,7 @@ def calibrate(
     and any disagreement between the pulse height and the grid scale times the gain."""
     warnings: list[str] = []
     use_dpi = dpi if dpi is not None and dpi > 0 else settings.dpi  # the file's, else the user's
-    rejected = grid.found and _coarse_period_against_dpi(grid, use_dpi)
+    rejected = _weak_grid_against_dpi(grid, use_dpi) if grid.found else None
     grid_ok = grid.found and grid.px_per_mm_x > 0 and grid.px_per_mm_y > 0 and not rejected
     speed = float(settings.paper_speed_mm_s)
     gain = float(settings.gain_mm_mv)
@@ -187,11 +210,7 @@ def calibrate(
         source = "grid"
     else:
         if rejected:
-            warnings.append(
-                f"a coarse period of {5 * grid.small_box_px:.0f} px was found but no 1 mm lines, "
-                f"and it disagrees with the image's {use_dpi:g} dpi: it is more likely evenly "
-                "spaced beats or rows than a grid"
-            )
+            warnings.append(rejected)
         if use_dpi is not None and use_dpi > 0:
             pxx = pxy = float(use_dpi) / 25.4
             source = "dpi"

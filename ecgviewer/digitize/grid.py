@@ -32,6 +32,7 @@ class GridMeasurement:
     small_box_px: float
     notes: str = ""
     fine_lines: bool = True  # the 1 mm lines were resolved (not only a 5 mm period)
+    both_axes: bool = True  # seen along x and y (False: one axis only, a square grid assumed)
 
 
 MIN_PX_PER_MM = 1.8  # 46 dpi: below this the 1 mm lines cannot be resolved anyway
@@ -247,6 +248,7 @@ def measure_grid(image_rgb: np.ndarray, darkness: np.ndarray | None = None) -> G
     if not fine_lines:
         notes.append("1 mm lines not resolved; scale from the 5 mm lines")
     px, py = _refine(ac_x, tx), _refine(ac_y, ty)
+    both_axes = True
     conf_x = _scalar(_comb, ac_x, 5 * px, (0.5,))
     conf_y = _scalar(_comb, ac_y, 5 * py, (0.5,))
     if min(conf_x, conf_y) < _MIN_CONFIDENCE and max(conf_x, conf_y) >= 2 * _MIN_CONFIDENCE:
@@ -258,6 +260,7 @@ def measure_grid(image_rgb: np.ndarray, darkness: np.ndarray | None = None) -> G
         px = py = _refine(ac, float(p1[int(np.argmax(alone))]))
         conf_x = conf_y = _scalar(_comb, ac, 5 * px, (0.5,))
         notes.append(f"pitch from the {axis} axis only (square grid assumed)")
+        both_axes = False
         if not _resolves_1mm_lines(ac, px):
             # one axis and no 1 mm lines on it: evenly spaced trace rows of a grid-less page
             # repeat along y just like 5 mm lines; that is not enough to call it a grid
@@ -266,4 +269,5 @@ def measure_grid(image_rgb: np.ndarray, darkness: np.ndarray | None = None) -> G
     if conf < _MIN_CONFIDENCE:
         note = f"no periodic grid (contrast x {conf_x:.2f}, y {conf_y:.2f})"
         return GridMeasurement(0.0, 0.0, False, conf, 0.0, note)
-    return GridMeasurement(px, py, True, conf, 0.5 * (px + py), "; ".join(notes), fine_lines)
+    note = "; ".join(notes)
+    return GridMeasurement(px, py, True, conf, 0.5 * (px + py), note, fine_lines, both_axes)

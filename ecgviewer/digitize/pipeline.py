@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.digitize.binarize import AUTO_THRESHOLD, binarize
-from ecgviewer.digitize.calibration import DEFAULT_PX_PER_MM, calibrate
+from ecgviewer.digitize.calibration import DEFAULT_PX_PER_MM, calibrate, reconcile_grid
 from ecgviewer.digitize.checks import review_reasons
 from ecgviewer.digitize.dewarp import correct_page_geometry
 from ecgviewer.digitize.geometry import estimate_rotation_deg, rotate_image
@@ -121,7 +121,10 @@ def prepare_page(
     timings["darkness"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    grid = measure_grid(rgb)
+    measured = measure_grid(rgb)
+    grid = reconcile_grid(measured, dpi)  # a weak grid against a believable dpi: no grid
+    if measured.found and not grid.found:
+        warnings.append(grid.notes)
     timings["grid"] = time.perf_counter() - t
     maps = LazyTraceMaps(rgb, darkness, grid.px_per_mm_x if grid.found else None, dpi)
     if eager_maps:  # the same result as computing it later; only when it costs is chosen
