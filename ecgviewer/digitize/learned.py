@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from ecgviewer.digitize.binarize import binarize, darkness_as_probability
+from ecgviewer.digitize.trace import column_runs
 
 SEGMENTER_THREADS = 2
 MASK_GROWTH_MM = 1.0  # ink this close to the segmenter's trace belongs to the trace
@@ -191,10 +192,8 @@ def auto_map_threshold(trace_prob: np.ndarray, default: float, px_per_mm: float)
 def is_thin_line(binary: np.ndarray, px_per_mm: float) -> bool:
     """Whether ``binary`` is mostly thin lines: three quarters of its vertical runs at most
     :data:`FAINT_LINE_MM` tall (a faint trace's map: 2-5 px at 8 px/mm; blotches: 30 px)."""
-    b = np.pad(np.asarray(binary, bool), ((1, 1), (0, 0))).view(np.int8)
-    edges = np.diff(b, axis=0)
-    starts, ends = np.nonzero(edges.T == 1), np.nonzero(edges.T == -1)
-    heights = ends[1] - starts[1]
+    top, bottom, _ = column_runs(np.asarray(binary, bool))
+    heights = bottom - top + 1
     return heights.size > 0 and float(np.percentile(heights, 75)) <= FAINT_LINE_MM * px_per_mm
 
 

@@ -42,10 +42,9 @@ def clip_foreign_strokes(
     if cols.size == 0:
         return keep
     xs = cols + x0
-    lo, hi = np.maximum(xs - 1, 0), np.minimum(xs + 2, w)
 
-    def beyond(row: int) -> np.ndarray:
-        return np.asarray([binary[row, a:b].any() for a, b in zip(lo, hi)])
+    def beyond(row: int) -> np.ndarray:  # ink in the image row at a path column or beside it
+        return ndimage.maximum_filter1d(binary[row].astype(np.uint8), 3, mode="constant")[xs] > 0
 
     up = (top <= 0) & beyond(y0 - 1) if y0 > 0 else np.zeros(cols.size, bool)
     down = (bot >= band_h - 1) & beyond(y1) if y1 < h else np.zeros(cols.size, bool)

@@ -202,6 +202,13 @@ def _to_trace_ends(ink: np.ndarray, rows: list[TraceRow], px_per_mm: float) -> l
     return out
 
 
+def _row_extent(present: np.ndarray, around: np.ndarray, px_per_mm: float):
+    """:func:`inked_extent` of a row with this module's rule: gaps under 6 mm closed, pieces of
+    3 mm or more, groups split at blank gaps over :data:`_FAR_GAP_MM`."""
+    px = px_per_mm
+    return inked_extent(present, int(6 * px), int(3 * px), _FAR_GAP_MM * px, around)
+
+
 def _candidate(
     binary: np.ndarray, p: int, px_per_mm: float, min_width: float
 ) -> tuple[int, int, int, float] | None:
@@ -211,9 +218,7 @@ def _candidate(
     band = binary[max(0, p - half_band) : p + half_band + 1]
     reach = round(15 * px_per_mm)
     around = binary[max(0, p - reach) : p + reach + 1].any(axis=0)
-    x0, x1, fill = inked_extent(
-        band.any(axis=0), int(6 * px_per_mm), int(3 * px_per_mm), _FAR_GAP_MM * px_per_mm, around
-    )
+    x0, x1, fill = _row_extent(band.any(axis=0), around, px_per_mm)
     if x1 - x0 < min_width or fill < 0.5:
         return None
     if not _looks_like_trace(binary, p, x0, x1, band[:, x0:x1], px_per_mm):
@@ -312,13 +317,7 @@ def _rows_from_pulses(
         present = binary[max(0, int(foot) - reach) : int(foot) + reach + 1, end + 1 : x1].any(0)
         wide_band = slice(max(0, int(foot) - int(0.45 * pitch)), int(foot) + int(0.45 * pitch) + 1)
         near = binary[wide_band]
-        _, stop, _ = inked_extent(
-            present,
-            int(6 * px_per_mm),
-            int(3 * px_per_mm),
-            _FAR_GAP_MM * px_per_mm,
-            near[:, end + 1 : x1].any(axis=0),
-        )
+        _, stop, _ = _row_extent(present, near[:, end + 1 : x1].any(axis=0), px_per_mm)
         if stop > 0:
             added.append(TraceRow(foot, 0, 0, end + 1, end + 1 + stop, end, foot))
     if not added:
