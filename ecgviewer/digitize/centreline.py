@@ -266,3 +266,76 @@ def _cap_centres(
         else:
             out[k] = max(c[k], be - 0.5 * width)
     return out
+
+
+FAINT_INK = 0.02  # darkness of a faint stroke the binary image lost (background is ~0)
+MIN_FAINT_COLS = 0.5  # fraction of a gap's columns that must hold faint ink to bridge it
+
+
+def faint_bridges(
+    inked: np.ndarray,
+    dark: np.ndarray,
+    cols: np.ndarray,
+    top: np.ndarray,
+    bot: np.ndarray,
+    thick: float,
+    max_gap: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs ``(cols, top, bot)`` of faint ink bridging the path's gaps of up to ``max_gap``
+    columns: a thin stroke (a T wave's slope) the binary image ``inked`` lost but the grey
+    ``dark`` map still holds, often in pieces. A gap is bridged only where ``inked`` has no
+    ink between its ends' rows (ink there was left out on purpose: a bar, another row's
+    wave), most of its columns hold faint ink there, and their centres run on smoothly (at
+    most two line widths from column to column): one stroke, not specks."""
+    out: list[tuple[int, int, int]] = []
+    h = dark.shape[0]
+    m = int(np.ceil(2.0 * thick)) + 1
+    for k in np.flatnonzero((np.diff(cols) > 1) & (np.diff(cols) <= max_gap)):
+        ca, cb = int(cols[k]), int(cols[k + 1])
+        ylo = max(0, int(min(top[k], top[k + 1])) - m)
+        yhi = min(h, int(max(bot[k], bot[k + 1])) + m + 1)
+        if inked[ylo:yhi, ca + 1 : cb].any():
+            continue
+        for c, t, b in _faint_runs(dark[ylo:yhi, ca + 1 : cb], ca + 1, ylo, m):
+            faint = (dark[:, c] >= FAINT_INK) & ~inked[:, c]
+            out.append((c, _faint_end(faint, t, -1, max_gap), _faint_end(faint, b, 1, max_gap)))
+    if not out:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)
+    c, t, b = (np.asarray(v, int) for v in zip(*out))
+    return c, t, b
+
+
+def _faint_end(faint: np.ndarray, y: int, step: int, reach: int, gap: int = 2) -> int:
+    """The last row of ``faint`` (one column) from row ``y`` on in direction ``step``,
+    across gaps of up to ``gap`` rows, at most ``reach`` rows on: a faint stroke's end
+    beyond the window it was found in (the tip of a QRS drawn too faint)."""
+    end, y_i = y, y
+    while 0 <= y_i + step < faint.size and abs(y_i + step - y) <= reach:
+        y_i += step
+        if faint[y_i]:
+            end = y_i
+        elif abs(y_i - end) > gap:
+            break
+    return end
+
+
+def _faint_runs(win: np.ndarray, c0: int, y0: int, step: int) -> list[tuple[int, int, int]]:
+    """Per column of ``win`` (a gap's columns from ``c0``, rows from ``y0``) holding faint
+    ink, the rows it spans ``(column, top, bottom)``; empty unless most columns hold some
+    and the darkness-weighted centres move at most ``step`` rows from column to column."""
+    faint = win >= FAINT_INK
+    has = faint.any(axis=0)
+    if has.mean() < MIN_FAINT_COLS:
+        return []
+    rows = np.arange(win.shape[0], dtype=np.float64)[:, None]
+    wgt = np.where(faint, win, 0.0)
+    centre = (wgt * rows).sum(axis=0)[has] / wgt.sum(axis=0)[has]
+    if centre.size > 1 and np.abs(np.diff(centre)).max() > step:
+        return []
+    out = []
+    for c, yc in zip(np.flatnonzero(has), centre):
+        ys = np.flatnonzero(faint[:, c])
+        ys = ys[np.abs(ys - yc) <= step]  # the stroke's piece, not a speck further off
+        if ys.size:
+            out.append((c0 + int(c), y0 + int(ys[0]), y0 + int(ys[-1])))
+    return out

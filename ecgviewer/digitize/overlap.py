@@ -153,6 +153,8 @@ def _waist(
     width = np.where(has, last - first + 1, 0)
     if width.max() <= 1.5 * thick + 1:  # a straight line all the way: not a wave
         return int(rows[-1])
+    # a row where one of a wave's two strokes has a gap (faint, thin ink) is not its waist
+    width = ndimage.maximum_filter1d(width, 2 * int(np.ceil(thick)) + 1, mode="nearest")
     least = int(width[has].min())
     waist = np.flatnonzero(has & (width <= least + 1))  # the narrow stretch: tips meet in it
     if width[0] <= width[waist[0]] + max(1.0, 0.5 * thick):

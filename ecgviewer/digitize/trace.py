@@ -4,8 +4,11 @@ Per-column means fail on real pages (text, neighbouring rows, grid remnants, ste
 strokes), so each lead is traced as a shortest path over the vertical ink runs of its columns
 (dynamic programming): following ink that touches the previous column is free, vertical jumps
 cost per trace thickness, skipped columns cost a constant each, and runs far from the row's
-baseline cost a little (keeps the path off neighbouring rows). Runs joined to another row's
-wave or to a separator bar are then cut back (:mod:`ecgviewer.digitize.overlap`). Along the
+baseline cost a little (keeps the path off neighbouring rows). The thin ink of straight bars
+joining two rows' lines is left out first (:mod:`ecgviewer.digitize.separators`). Runs joined
+to another row's wave or to a separator bar are then cut back
+(:mod:`ecgviewer.digitize.overlap`), and gaps where the binary image lost a faint stroke are
+bridged from the grey map (:func:`~ecgviewer.digitize.centreline.faint_bridges`). Along the
 chosen runs the line's centre is read to a fraction of a pixel from the grey darkness map
 (:mod:`ecgviewer.digitize.centreline`), and :func:`path_to_lead` samples it in mV, rebuilding
 pages drawn from sparse points (:mod:`ecgviewer.digitize.resample`).
@@ -18,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ecgviewer.digitize.centreline import stroke_points
+from ecgviewer.digitize.centreline import faint_bridges, stroke_points
 from ecgviewer.digitize.overlap import clip_foreign_strokes
 from ecgviewer.digitize.resample import PagePoints, resample_on_points
+from ecgviewer.digitize.separators import bar_mask
 from ecgviewer.digitize.types import Lead
 from ecgviewer.paper.types import Calibration
 
@@ -191,7 +195,8 @@ def trace_path(
     n_cols = max(0, x1 - x0)
     if n_cols == 0 or y1 <= y0:
         return _empty_path(x0, n_cols)
-    band = _bridge_dashes(binary[y0:y1, x0:x1], bridge_px)
+    inked = _bridge_dashes(binary[y0:y1, x0:x1], bridge_px)
+    band = _without_bars(inked, binary, darkness, (x0, x1, y0, y1), bridge_px)
     top, bot, ptr = column_runs(band)
     if top.size == 0:
         return _empty_path(x0, n_cols)
@@ -219,6 +224,10 @@ def trace_path(
         cols, c_top, c_bot = cols[~line], c_top[~line], c_bot[~line]
     if darkness is not None:
         dark = np.asarray(darkness[y0:y1, x0:x1], np.float32)
+        band, cols, c_top, c_bot = _with_faint_bridges(
+            band, inked, dark, (cols, c_top, c_bot), thick, bridge_px
+        )
+        traced[cols] = True
     else:
         dark = band.astype(np.float32)
     xs, ys = stroke_points(band, dark, cols, c_top, c_bot, thick)
@@ -236,6 +245,35 @@ def _bridge_dashes(band: np.ndarray, bridge_px: int) -> np.ndarray:
     wide[:, 1:] |= band[:, :-1]
     wide[:, :-1] |= band[:, 1:]
     return band | (close_vertical_gaps(wide, bridge_px) & ~wide)
+
+
+def _with_faint_bridges(band, inked, dark, path, thick: float, bridge_px: int):
+    """The path's gaps bridged by faint ink (:func:`~ecgviewer.digitize.centreline.faint_bridges`
+    on ``inked``, the band's ink before bars were left out; gaps up to 6 mm, the scale is the
+    one ``bridge_px`` was set from, 1.5 mm): ``band`` with that ink added, and the path's
+    columns and runs (``path``: cols, top, bot) with the bridging ones merged in."""
+    cols, top, bot = path
+    fc, ft, fb = faint_bridges(inked, dark, cols, top, bot, thick, 4 * max(1, bridge_px))
+    if fc.size == 0:
+        return band, cols, top, bot
+    band = band.copy()
+    for c, t, b in zip(fc, ft, fb):
+        band[t : b + 1, c] = True
+    order = np.argsort(np.r_[cols, fc], kind="stable")
+    return (band,) + tuple(np.r_[a, f][order] for a, f in ((cols, fc), (top, ft), (bot, fb)))
+
+
+def _without_bars(band, binary, darkness, box, bridge_px: int) -> np.ndarray:
+    """``band`` without the thin ink of bars joining two rows' lines
+    (:mod:`ecgviewer.digitize.separators`); the scale is the one ``bridge_px`` was set from
+    (1.5 mm), none looked for without it."""
+    x0, x1, y0, y1 = box
+    if bridge_px <= 2 or not band.any():
+        return band
+    top, bot, _ = column_runs(band)
+    thick = float(max(1.0, np.median(bot - top + 1)))
+    bars = bar_mask(binary, darkness, x0, x1, thick, bridge_px / 1.5, (y0, y1))[y0:y1]
+    return band & ~bars if bars.any() else band
 
 
 def _node_costs(top: np.ndarray, bot: np.ndarray, baseline_y: float, scale_px: float) -> np.ndarray:

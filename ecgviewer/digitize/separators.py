@@ -1,0 +1,157 @@
+"""Printed marks that are not the trace: straight vertical bars joining two rows' lines.
+
+Some printers draw a thin straight vertical line from one row's trace to the next row's (a
+separator or lead-change mark between lead columns, or a lead-off transient drawn as one
+line): traced per column, the row's path follows it down as a spike several millivolts tall.
+
+A bar is told from a QRS stroke by its shape and where it ends, not by its verticality alone:
+
+* thin all along: every row of it is one ink segment at most a line width (plus 2 px) wide,
+  where the up- and downstroke of a spike part towards its base;
+* straight: it leans at most a few per cent over its length (a stroke bends into its wave);
+* long: at least :data:`MIN_BAR_MM` millimetres of thin ink (gaps in faint ink bridged);
+* alone: no other thin stroke beside it for most of its length (a deep wave's down- and
+  upstroke are each thin and straight, but they run side by side to the wave's tip);
+* both ends on a line: at each end the ink goes on sideways for :data:`END_SIDE_MM` on both
+  sides (a trace line passing there). A spike ends in a free tip at one end and widens into
+  its wave at the other; a deep wave that reaches the next row's line still widens at its
+  own end.
+
+Its thin ink is left out of the row's band; where it crosses or meets a line the line's ink
+(wide there) stays, so the path runs on along the line and the bar's columns are bridged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+MIN_BAR_MM = 8.0  # shortest bar (a real stroke this thin and straight is rarer than a bar)
+END_SIDE_MM = 2.0  # a line at a bar's end goes on this far on both sides
+MAX_BESIDE = 0.25  # fraction of a bar's rows with other thin ink beside it (a wave's strokes)
+MIN_FILL = 0.7  # fraction of a bar's rows holding thin ink (the rest: faint ink, crossings)
+_FAINT = 0.05  # darkness counted as ink when looking for bars (they are often faint)
+_SLOPES = np.linspace(-0.03, 0.03, 7)  # leans looked for (columns per row): a photo's tilt
+
+
+def row_run_lengths(mask: np.ndarray) -> np.ndarray:
+    """Per pixel of ``mask`` (bool, rows × cols), the length of the horizontal ink run holding
+    it (0 off ink)."""
+    h, w = mask.shape
+    idx = np.arange(w, dtype=np.int32)[None, :]
+    # first column of the run holding each pixel, and one past its last column
+    start = np.maximum.accumulate(np.where(mask, -1, idx), axis=1) + 1
+    stop = np.minimum.accumulate(np.where(mask, w, idx)[:, ::-1], axis=1)[:, ::-1]
+    return np.where(mask, stop - start, 0).astype(np.int32)
+
+
+def bar_mask(
+    binary: np.ndarray,
+    darkness: np.ndarray | None,
+    x0: int,
+    x1: int,
+    thick: float,
+    px_per_mm: float,
+    rows: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """The thin ink of vertical bars (see the module docstring) in columns ``[x0, x1)`` of the
+    page (bool, page rows × those columns). With ``rows`` (a row's band ``[y0, y1)``), only
+    bars reaching into it are looked for, within one band height of it (where the
+    neighbouring rows' lines are); else over the whole page height."""
+    page_h, w = binary.shape
+    pad = max(3, int(np.ceil(END_SIDE_MM * px_per_mm)) + 2)
+    xa, xb = max(0, x0 - pad), min(w, x1 + pad)
+    out = np.zeros((page_h, max(0, x1 - x0)), bool)
+    ya, yb = 0, page_h
+    if rows is not None:
+        ya, yb = max(0, 2 * rows[0] - rows[1]), min(page_h, 2 * rows[1] - rows[0])
+    if xb - xa < 3 or yb - ya < 3 or px_per_mm <= 0:
+        return out
+    h = yb - ya
+    ink = binary[ya:yb, xa:xb].astype(bool)
+    if darkness is not None:
+        ink = ink | (darkness[ya:yb, xa:xb] >= _FAINT)
+    wmax = thick + 2.0
+    thin = ink & (row_run_lengths(ink) <= wmax)
+    gap = max(2, int(np.ceil(2.0 * thick)) + 1)  # a line crossing the bar, a faint stretch
+    min_len = int(np.ceil(MIN_BAR_MM * px_per_mm))
+    side = int(np.ceil(END_SIDE_MM * px_per_mm))
+    bars = np.zeros_like(thin)
+    ys = np.arange(h)
+    for slope in _SLOPES:
+        shift = np.round(slope * (ys - 0.5 * h)).astype(int)
+        sheared = _shear(thin, -shift)  # a line of this lean stands upright
+        pair = sheared.copy()
+        pair[:, :-1] |= sheared[:, 1:]  # two columns: a line between them, or 1 px wide
+        cand = np.flatnonzero(pair.sum(axis=0) >= MIN_FILL * min_len)  # enough thin ink
+        for i, a, b in _long_runs(_close_columns(pair[:, cand], gap), min_len):
+            c = int(cand[i])
+            if pair[a:b, c].mean() < MIN_FILL or _crowded(sheared[a:b], c, side):
+                continue
+            xs = c + shift[[a, b - 1]]
+            if not all(_line_at(ink, y, x, thick, side) for y, x in zip((a, b - 1), xs)):
+                continue
+            line = np.zeros_like(thin)
+            line[a:b, c : c + 2] = True
+            bars |= _shear(line, shift) & thin
+    if bars.any():
+        bars = ndimage.binary_dilation(bars, np.ones((1, 3), bool)) & thin
+        out[ya:yb] = bars[:, x0 - xa : x0 - xa + out.shape[1]]
+    return out
+
+
+def _shear(mask: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``mask`` with each row moved ``shift[row]`` columns right (ink moved out is lost)."""
+    out = np.zeros_like(mask)
+    w = mask.shape[1]
+    for s in np.unique(shift):
+        rows = shift == s
+        if s >= 0:
+            out[rows, s:] = mask[rows, : w - s]
+        else:
+            out[rows, : w + s] = mask[rows, -s:]
+    return out
+
+
+def _long_runs(mask: np.ndarray, min_len: int) -> list[tuple[int, int, int]]:
+    """Vertical runs of ``mask`` at least ``min_len`` rows long: ``(column, first, stop)``."""
+    h, w = mask.shape
+    t = np.zeros((h + 2, w), np.int8)
+    t[1:-1] = mask
+    d = np.diff(t, axis=0)
+    c0, r0 = np.nonzero(d.T == 1)
+    _, r1 = np.nonzero(d.T == -1)
+    long = (r1 - r0) >= min_len
+    return list(zip(c0[long].tolist(), r0[long].tolist(), r1[long].tolist()))
+
+
+def _crowded(thin: np.ndarray, c: int, side: int) -> bool:
+    """Whether other thin ink runs beside the upright line in columns ``c, c + 1`` of
+    ``thin`` (its rows only) within ``side`` columns in over :data:`MAX_BESIDE` of its rows:
+    the other stroke of a wave (they converge to its tip), not a lone bar."""
+    w = thin.shape[1]
+    left = thin[:, max(0, c - side) : max(0, c - 2)]
+    right = thin[:, min(w, c + 4) : min(w, c + side + 2)]
+    beside = left.any(axis=1) | right.any(axis=1)
+    return bool(beside.mean() > MAX_BESIDE)
+
+
+def _close_columns(mask: np.ndarray, gap: int) -> np.ndarray:
+    """``mask`` with vertical gaps of up to ``gap`` rows closed in each column."""
+    h = mask.shape[0]
+    idx = np.arange(h)[:, None]
+    above = np.maximum.accumulate(np.where(mask, idx, -h - gap), axis=0)
+    below = np.minimum.accumulate(np.where(mask, idx, 2 * h + gap)[::-1], axis=0)[::-1]
+    return mask | ((idx - above <= gap) & (below - idx <= gap))
+
+
+def _line_at(ink: np.ndarray, y: int, x: int, thick: float, side: int) -> bool:
+    """Whether a line passes the bar's end at row ``y``, column ``x``: within a few rows of it
+    ink covers most columns on both sides for ``side`` columns."""
+    h, w = ink.shape
+    r = int(np.ceil(2.0 * thick)) + 2
+    if x - side < 0 or x + side >= w:
+        return False
+    prof = ink[max(0, y - r) : min(h, y + r + 1), x - side : x + side + 1].any(axis=0)
+    left, right = prof[:side], prof[side + 1 :]
+    return bool(left.mean() >= 0.8 and right.mean() >= 0.8)
