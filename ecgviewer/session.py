@@ -376,7 +376,7 @@ _SETTING_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "binarize_method": lambda v, w: _choice(v, w, BinarizeMethod),
     "threshold": _optional(_number),
     "paper_speed_mm_s": _number,
-    "gain_mm_mv": _number,
+    "gain_mm_mv": _optional(_number),
     "px_per_mm": _optional(_number),
     "dpi": _optional(_number),
     "layout": lambda v, w: _choice(v, w, LayoutName),

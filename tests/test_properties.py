@@ -179,7 +179,9 @@ def _check_invariants(result, image: np.ndarray, s: DigitizeSettings | None = No
         assert np.isfinite(lead.start_s)
     assert all(isinstance(msg, str) and "\n" not in msg for msg in result.warnings)
     if s is not None:  # the user's choices are honoured, not silently replaced
-        assert cal.paper_speed_mm_s == s.paper_speed_mm_s and cal.gain_mm_mv == s.gain_mm_mv
+        assert cal.paper_speed_mm_s == s.paper_speed_mm_s
+        # a gain given is kept; none given: a standard one (the pulse's, else 10)
+        assert cal.gain_mm_mv in ((s.gain_mm_mv,) if s.gain_mm_mv else (5.0, 10.0, 20.0))
         assert all(lead.fs_hz == s.output_fs_hz for lead in result.leads)
 
 

@@ -32,6 +32,22 @@ def positive_float(text: str) -> float:
     return value
 
 
+def gain_choice(text: str) -> float | None:
+    """argparse type for ``--gain``: "auto" (None: read from the calibration pulse) or one of
+    :data:`GAINS_MM_MV`."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if value not in GAINS_MM_MV:
+        raise argparse.ArgumentTypeError(
+            f"expected auto, 5, 10 or 20 (mm/mV), got {text!r}"
+        )
+    return value
+
+
 def in_range(name: str) -> Callable[[str], float]:
     """argparse type: a finite number inside ``ecgviewer.io.limits.RANGES[name]``."""
 
@@ -137,11 +153,11 @@ def add_paper_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGr
     )
     g.add_argument(
         "--gain",
-        type=float,
-        choices=GAINS_MM_MV,
-        default=10.0,
-        metavar="{5,10,20}",
-        help="gain in mm/mV (default: 10)",
+        type=gain_choice,
+        default=None,
+        metavar="{auto,5,10,20}",
+        help="gain in mm/mV (default: auto = the height of a clearly printed 1 mV calibration "
+        "pulse when it is 5, 10 or 20 mm, else 10)",
     )
     g.add_argument(
         "--layout", choices=LAYOUT_NAMES, default="auto", help="page layout (default: detect)"

@@ -13,6 +13,8 @@ from ecgviewer.paper.types import Calibration
 
 DEFAULT_PX_PER_MM = 200.0 / 25.4  # assume a 200 dpi scan when nothing else is known
 _PULSE_TOLERANCE = 0.15
+DEFAULT_GAIN_MM_MV = 10.0  # the gain when the user gives none and no clear pulse states one
+STANDARD_GAINS_MM_MV = (5.0, 10.0, 20.0)
 
 
 @dataclass(frozen=True)
@@ -193,15 +195,19 @@ def calibrate(
     pulse: PulseMeasurement | None,
     settings: DigitizeSettings,
     dpi: float | None,
+    trace_ink: np.ndarray | None = None,
 ) -> tuple[Calibration, list[str]]:
-    """Decide px/mm (user override > grid > dpi > default), with warnings explaining fallbacks
-    and any disagreement between the pulse height and the grid scale times the gain."""
+    """Decide px/mm (user override > grid > dpi > default) and the gain (the user's, else a
+    clear pulse's standard height, else 10 mm/mV: :func:`pulse_gain`), with warnings
+    explaining fallbacks, a gain read from the pulse and any disagreement between the pulse
+    height and the scale times the gain. ``trace_ink`` (the traced ink, same coordinates as
+    the pulse): a pulse sets the gain only where it stands on a traced row (see
+    :func:`pulse_on_trace`)."""
     warnings: list[str] = []
     use_dpi = dpi if dpi is not None and dpi > 0 else settings.dpi  # the file's, else the user's
     rejected = _weak_grid_against_dpi(grid, use_dpi) if grid.found else None
     grid_ok = grid.found and grid.px_per_mm_x > 0 and grid.px_per_mm_y > 0 and not rejected
     speed = float(settings.paper_speed_mm_s)
-    gain = float(settings.gain_mm_mv)
     if settings.px_per_mm is not None and settings.px_per_mm > 0:
         pxx = pxy = float(settings.px_per_mm)
         source = "user"
@@ -225,14 +231,13 @@ def calibrate(
                 f"no ECG grid and no resolution known: assuming {DEFAULT_PX_PER_MM:.2f} px/mm "
                 "(200 dpi); set the scale by hand for correct amplitudes and times"
             )
-    pulse_mm = None
-    if pulse is not None:
-        pulse_mm = pulse.height_px / pxy
-        if pulse.clear and abs(pulse_mm / gain - 1.0) > _PULSE_TOLERANCE:
-            warnings.append(
-                f"calibration pulse is {pulse_mm:.1f} mm high but the gain is {gain:g} mm/mV "
-                f"({abs(pulse_mm / gain - 1) * 100:.0f}% off): check the gain setting or scale"
-            )
+    pulse_mm = None if pulse is None else pulse.height_px / pxy
+    on_trace = pulse is not None and (
+        trace_ink is None or pulse_on_trace(trace_ink, pulse, min(pxx, pxy))
+    )
+    gain, note = _decide_gain(pulse, pulse_mm, settings.gain_mm_mv, on_trace)
+    if note:
+        warnings.append(note)
     cal = Calibration(
         px_per_mm_x=pxx,
         px_per_mm_y=pxy,
@@ -244,3 +249,59 @@ def calibrate(
         pulse_height_mm=pulse_mm,
     )
     return cal, warnings
+
+
+def pulse_gain(pulse: PulseMeasurement | None, pulse_mm: float | None) -> float | None:
+    """The standard gain (5, 10 or 20 mm/mV) a clearly measured 1 mV pulse states: its height
+    in mm within :data:`_PULSE_TOLERANCE` of one of them; None for no pulse, one not clearly
+    a pulse (a half pulse, a letter, a grid square) or a height between the standards."""
+    if pulse is None or not pulse.clear or not pulse_mm or pulse_mm <= 0:
+        return None
+    for g in STANDARD_GAINS_MM_MV:
+        if abs(pulse_mm / g - 1.0) <= _PULSE_TOLERANCE:
+            return g
+    return None
+
+
+def _decide_gain(
+    pulse: PulseMeasurement | None,
+    pulse_mm: float | None,
+    user_gain: float | None,
+    may_set: bool = True,
+) -> tuple[float, str | None]:
+    """(gain, note): the user's gain when given, else the pulse's when it ``may_set`` it
+    (said in the note when it is not the default), else :data:`DEFAULT_GAIN_MM_MV`; the
+    note warns when a clear pulse disagrees with the gain used."""
+    auto = pulse_gain(pulse, pulse_mm) if user_gain is None and may_set else None
+    if auto is not None:
+        if auto == DEFAULT_GAIN_MM_MV:
+            return auto, None
+        return auto, (
+            f"gain {auto:g} mm/mV read from the {pulse_mm:.1f} mm calibration pulse "
+            f"(not {DEFAULT_GAIN_MM_MV:g}); set the gain by hand if that is wrong"
+        )
+    gain = float(user_gain) if user_gain is not None else DEFAULT_GAIN_MM_MV
+    off = abs(pulse_mm / gain - 1.0) if pulse is not None and pulse_mm else 0.0
+    if pulse is not None and pulse.clear and off > _PULSE_TOLERANCE:
+        return gain, (
+            f"calibration pulse is {pulse_mm:.1f} mm high but the gain is {gain:g} mm/mV "
+            f"({off * 100:.0f}% off): check the gain setting or scale"
+        )
+    return gain, None
+
+
+def pulse_on_trace(trace_ink: np.ndarray, p: PulseMeasurement, px_per_mm: float) -> bool:
+    """Whether the pulse stands on a traced row: traced ink within 1.5 pulse heights of its
+    foot in at least half of the columns 0.2-40 mm to its left or to its right (the row's
+    trace after a pulse at its start, before one at its end; its waves may rise far above
+    the foot at 20 mm/mV). A square of grid lines at the sheet's edge (phone photos) has a
+    top bar and two strokes too, but no trace beside it."""
+    h, w = trace_ink.shape
+    near, far = max(1, round(0.2 * px_per_mm)), max(16, round(40 * px_per_mm))
+    dy = round(1.5 * max(p.height_px, 5 * px_per_mm))
+    rows = slice(max(0, p.y_bottom - dy), min(h, p.y_bottom + dy + 1))
+    for a, b in ((p.x0 - far, p.x0 - near), (p.x1 + near, p.x1 + far)):
+        a, b = max(0, a), min(w, b)
+        if b - a >= 0.25 * (far - near) and trace_ink[rows, a:b].any(axis=0).mean() >= 0.5:
+            return True
+    return False

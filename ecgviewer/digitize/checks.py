@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
+from ecgviewer.digitize.labels import names_a_lead, row_start_labels
 from ecgviewer.digitize.types import Digitization, Lead
 
 # a row of single-lead strip needs room for about +-1 mV at 5..10 mm/mV: printers (and our
@@ -57,6 +58,10 @@ MIN_STRIP_QUALITY = 0.5
 # period taken for 1 mm). Lower ratios are not checked: on photos the pulse finder often
 # measures half a pulse on pages that are read right.
 MAX_PULSE_RATIO = 1.7
+# row starts whose printed label is clearly a lead of another family (V, aV, limb) than the
+# layout puts there: a close-up of part of a sheet (only V4-V6) read as a whole page, or a
+# layout the labels do not fit
+MIN_LABEL_CONTRADICTIONS = 2
 
 
 def page_size_mm(dig: Digitization) -> tuple[float, float]:
@@ -456,6 +461,39 @@ def check_pulse(dig: Digitization) -> list[str]:
     ]
 
 
+def _family(lead: str) -> str:
+    """"V" (chest), "aV" (augmented) or "" (I, II, III) for a standard lead name."""
+    return "V" if lead.startswith("V") else ("aV" if lead.startswith("aV") else "")
+
+
+def check_labels(dig: Digitization) -> list[str]:
+    """Printed lead labels at the row starts that clearly name leads of another family than
+    the layout puts there (a chest lead for a limb lead: at least
+    :data:`MIN_LABEL_CONTRADICTIONS`, more than the labels that agree): the leads are
+    misnamed, e.g. a photo of part of a 12-lead sheet read as a whole page. Within a family
+    the label reader miscounts strokes (II read as I on rendered pages), so that is no proof."""
+    if dig.layout.name == "single" or not dig.layout.boxes:
+        return []
+    c = dig.crop
+    reads = row_start_labels(
+        dig.image_rgb, (c.x0, c.y0), dig.layout.boxes, dig.calibration.px_per_mm_x
+    )
+    against = [
+        (b.name, r.name if names_a_lead(r) else f"{r.name}?")  # ?: a near tie (V5 or V6)
+        for b, r in reads
+        if r is not None and r.contradicts(b.name) and _family(r.name) != _family(b.name)
+    ]
+    agree = sum(r is not None and r.supports(b.name) for b, r in reads)
+    if len(against) < MIN_LABEL_CONTRADICTIONS or len(against) <= agree:
+        return []
+    printed = ", ".join(got for _, got in against)
+    placed = ", ".join(name for name, _ in against)
+    return [
+        f"the printed lead labels read {printed} where the {dig.layout.name} layout puts "
+        f"{placed}: part of a sheet, or another layout; the leads are probably misnamed"
+    ]
+
+
 CHECKS = (
     check_single_lead_duration,
     check_row_pitch,
@@ -469,6 +507,7 @@ CHECKS = (
     check_valid_fraction,
     check_quality,
     check_pulse,
+    check_labels,
 )
 
 

@@ -18,7 +18,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
-from ecgviewer.paper import STANDARD_LEADS
+from ecgviewer.digitize.binarize import binarize
+from ecgviewer.digitize.preprocess import trace_darkness
+from ecgviewer.paper import STANDARD_LEADS, LeadBox
 
 _H_PX = 24  # words and templates are compared at this height
 _MIN_SCORE = 0.62  # overlap (Dice) of a word with its best name
@@ -242,3 +244,38 @@ class LabelReader:
         if key not in self._reads:
             self._reads[key] = read_label(self.ink, x, baseline_y, self.px_per_mm)
         return self._reads[key]
+
+
+def row_start_labels(
+    image_rgb: np.ndarray, offset_xy: tuple[int, int], boxes: tuple[LeadBox, ...], px_per_mm: float
+) -> list[tuple[LeadBox, LabelRead | None]]:
+    """Every row's first box (column 0) with the label printed at its start, read on the
+    page's dark ink (:func:`~ecgviewer.digitize.preprocess.trace_darkness`, Otsu) in the one
+    strip of the page that holds the row starts (the trace ink the leads were traced on
+    leaves labels out), each row only in its band up to halfway to the next rows (rows of
+    12x1 are so close that the label above is as near as its own). ``offset_xy``: where the
+    boxes' (cropped) coordinates start on the page."""
+    firsts = [b for b in boxes if b.col == 0]
+    if not firsts or px_per_mm <= 0:
+        return []
+    dx, dy = offset_xy
+    h, w = image_rgb.shape[:2]
+    xa = max(0, int(min(b.x0 for b in firsts) + dx - 3 * px_per_mm))
+    xb = min(w, int(max(b.x0 for b in firsts) + dx + (9 + _MAX_WORD_MM) * px_per_mm))
+    ya = max(0, int(min(b.baseline_y for b in firsts) + dy - 21 * px_per_mm))
+    yb = min(h, int(max(b.baseline_y for b in firsts) + dy + 13 * px_per_mm))
+    if xb - xa < 32 or yb - ya < 32:
+        return [(b, None) for b in firsts]
+    ink = binarize(trace_darkness(image_rgb[ya:yb, xa:xb]), "otsu").binary
+    ox, oy = dx - xa, dy - ya
+    ys = sorted(b.baseline_y + oy for b in firsts)
+    out = []
+    for b in firsts:
+        y = b.baseline_y + oy
+        k = ys.index(y)  # each row reads only its own band: up to halfway to its neighbours
+        top = int(0.5 * (ys[k - 1] + y)) if k > 0 else 0
+        bottom = int(0.5 * (y + ys[k + 1])) if k + 1 < len(ys) else ink.shape[0]
+        own = np.zeros_like(ink)
+        own[max(0, top) : bottom] = ink[max(0, top) : bottom]
+        out.append((b, read_label(own, b.x0 + ox, y, px_per_mm)))
+    return out

@@ -200,7 +200,7 @@ def digitize_prepared(
     t = time.perf_counter()
     marks = marks_ink(binary, pulse_ink, marks_prob)
     pulse = find_page_pulse((pulse_ink, marks), px_per_mm)
-    calibration, cal_warnings = calibrate(prepared.grid, pulse, settings, prepared.dpi)
+    calibration, cal_warnings = calibrate(prepared.grid, pulse, settings, prepared.dpi, binary)
     warnings.extend(cal_warnings)
     timings["calibrate"] = time.perf_counter() - t
 

@@ -49,7 +49,8 @@ class DigitizeSettings:
     binarize_method: BinarizeMethod = "auto"
     threshold: float | None = None  # 0..1 on the grid-suppressed grey image, for "manual"
     paper_speed_mm_s: float = 25.0  # 25 or 50
-    gain_mm_mv: float = 10.0  # 5, 10 or 20
+    # 5, 10 or 20; None: a clearly measured 1 mV pulse of a standard height says, else 10
+    gain_mm_mv: float | None = None
     px_per_mm: float | None = None  # override the detected grid scale (both axes)
     dpi: float | None = None  # fallback scale when no grid is found (from file or user)
     layout: LayoutName = "auto"

@@ -240,7 +240,7 @@ def calibrate_vector(parts: PageParts, texts, settings: DigitizeSettings) -> Vec
     source = "grid" if grid else "default"
     if pulse_mm is not None:
         gain, source = _nice_gain(pulse_mm), ("grid" if grid else "pulse")
+    gain = gain or settings.gain_mm_mv or 10.0  # no gain given: 10 mm/mV
     return VectorCalibration(
-        sx, sy, float(speed or settings.paper_speed_mm_s), float(gain or settings.gain_mm_mv),
-        source, grid, pulse_mm,
+        sx, sy, float(speed or settings.paper_speed_mm_s), float(gain), source, grid, pulse_mm,
     )

@@ -148,7 +148,9 @@ class SettingsPanel(QWidget):
 
     def _calibration_group(self) -> QGroupBox:
         self.speed = _combo(((25.0, "25 mm/s"), (50.0, "50 mm/s")))
-        self.gain = _combo(((5.0, "5 mm/mV"), (10.0, "10 mm/mV"), (20.0, "20 mm/mV")))
+        self.gain = _combo(
+            ((None, "auto"), (5.0, "5 mm/mV"), (10.0, "10 mm/mV"), (20.0, "20 mm/mV"))
+        )  # auto (None): the calibration pulse's, else 10
         self.detected = QLabel("–")
         self.px_override = QCheckBox("override")
         self.px_per_mm = QDoubleSpinBox()
@@ -223,7 +225,10 @@ class SettingsPanel(QWidget):
                 self.threshold.setValue(int(round(thr * SLIDER_STEPS)))
             self.threshold_label.setText("auto" if thr is None else f"{thr:.3f}")
             _select(self.speed, float(settings.paper_speed_mm_s))
-            _select(self.gain, float(settings.gain_mm_mv))
+            gain = settings.gain_mm_mv
+            _select(self.gain, None if gain is None else float(gain))
+            found = dig.calibration.gain_mm_mv if dig is not None and gain is None else None
+            self.gain.setItemText(0, "auto" if found is None else f"auto ({found:g} mm/mV)")
             if dig is not None:
                 c = dig.calibration
                 self.detected.setText(

@@ -40,7 +40,9 @@ def load_preferences(qsettings: QSettings) -> DigitizeSettings:
             continue
         default = getattr(base, name)
         try:
-            if isinstance(default, bool):
+            if name == "gain_mm_mv":  # "auto" (None) or a number
+                value = None if str(value).lower() in ("auto", "none", "") else float(value)
+            elif isinstance(default, bool):
                 value = value if isinstance(value, bool) else str(value).lower() == "true"
             elif isinstance(default, float):
                 value = float(value)
@@ -60,7 +62,8 @@ def load_preferences(qsettings: QSettings) -> DigitizeSettings:
 
 def save_preferences(qsettings: QSettings, settings: DigitizeSettings) -> None:
     for name in PREF_FIELDS:
-        qsettings.setValue(f"digitize/{name}", getattr(settings, name))
+        value = getattr(settings, name)
+        qsettings.setValue(f"digitize/{name}", "auto" if value is None else value)
 
 
 def restore_window(window: QMainWindow, qsettings: QSettings) -> None:

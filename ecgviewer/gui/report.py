@@ -222,6 +222,7 @@ def _settings_lines(doc: Document) -> list[str]:
         lines.append(
             f"Calibration: {c.px_per_mm_x:.2f} × {c.px_per_mm_y:.2f} px/mm ({c.source}), "
             f"{c.paper_speed_mm_s:g} mm/s, {c.gain_mm_mv:g} mm/mV"
+            f"{' (auto)' if s.gain_mm_mv is None else ''}"
         )
         lines.append(
             f"Layout: {dig.layout.name}, {len(dig.leads)} leads, rhythm lead "

@@ -64,9 +64,9 @@ def _is_index(value: Any) -> bool:
 def validate_settings(s: Any, methods: tuple[str, ...], layouts: tuple[str, ...]) -> None:
     """Check every field of a ``DigitizeSettings`` (called from its ``__post_init__`` with
     the binarisation method and layout names it allows)."""
-    for name in ("paper_speed_mm_s", "gain_mm_mv", "output_fs_hz"):
+    for name in ("paper_speed_mm_s", "output_fs_hz"):
         check_range(name, getattr(s, name))
-    for name in ("rotation_deg", "threshold", "px_per_mm", "dpi"):
+    for name in ("rotation_deg", "threshold", "gain_mm_mv", "px_per_mm", "dpi"):
         if getattr(s, name) is not None:
             check_range(name, getattr(s, name))
     if s.binarize_method not in methods:
