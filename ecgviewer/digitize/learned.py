@@ -31,9 +31,10 @@ DARK_GRID_INK = 0.025  # share of the grid's pixels in the ink above which the g
 FAINT_MAP_SHARE = 0.6  # a faint page's threshold: this share of its typical column peak...
 FAINT_MAP_FLOOR = 0.12  # ...but never below this (noise)
 MAP_COLUMN_MIN = 0.1  # columns whose peak probability is above this hold something
+RIDGE_MM = 1.0  # a line's ridge: its map's vertical maximum within this height
 FAINT_LINE_MM = 0.8  # ...and only where the map kept at it is lines at most this tall (75 %)
-RIDGE_PROB = 0.8  # the map's sure middle, where a line's own darkness is measured...
-FAINT_INK_SHARE = 0.6  # ...and ink is what is at least this share of it (faint, thin traces)
+FAINT_INK_SHARE = 0.6  # ink is at least this share of the trace's own darkness (faint traces)
+INK_COVER_MIN = 0.9  # ...added where the classical ink holds less of the map's columns than this
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,11 @@ def combine_with_ink(
 
     ``faint`` (the map's automatic threshold was lowered, :func:`auto_map_threshold`): a grey or
     sub-pixel trace is lighter than the page's Otsu threshold and its map is broken into dashes,
-    so :func:`faint_trace_binary` adds the line that joins the dashes.
+    so :func:`faint_trace_binary` adds the line that joins the dashes. There, and wherever the
+    classical ink holds less than :data:`INK_COVER_MIN` of the map's columns (a light blue
+    line on blue paper, a grey line under black labels: 7-76 %), the gate also lets through
+    the trace's own ink (:func:`faint_trace_ink`, lighter than Otsu's); on a clean page (100 %)
+    the binary is the classical one (its halo cost 1.7 dB on clean CinC strips).
     """
     ink = binarize(darkness, "modified_otsu").binary
     r = max(1, round(MASK_GROWTH_MM * px_per_mm))
@@ -155,7 +160,10 @@ def combine_with_ink(
     confident = np.minimum(
         np.float32(1.0), np.float32(WEIGHT_GAIN) * np.asarray(trace_prob, np.float32)
     )
+    own = faint_trace_ink(darkness, trace_prob, trace_binary, grid_prob)
     binary = grown & ink
+    if faint or ink_cover(binary, trace_binary) < INK_COVER_MIN:  # the ink lost the line
+        binary |= grown & own
     if grid_prob is not None:
         if grid_is_ink(ink, trace_prob, grid_prob):
             grid = grid_line_pixels(trace_prob, grid_prob, px_per_mm)
@@ -163,30 +171,53 @@ def combine_with_ink(
             confident[grid] = 0.0
         binary = touching(binary, trace_binary)
     if faint:
-        binary |= faint_trace_binary(darkness, trace_prob, trace_binary, grid_prob)
+        binary |= faint_trace_binary(own, trace_binary)
     weight = np.asarray(darkness, np.float32) * confident
     return binary, trace_binary | ink, weight
+
+
+def ink_cover(binary: np.ndarray, trace_binary: np.ndarray) -> float:
+    """The share of the thresholded map's columns that hold some of ``binary`` (1 for an
+    empty map)."""
+    cols = np.asarray(trace_binary, bool).any(axis=0)
+    return float(np.asarray(binary, bool).any(axis=0)[cols].mean()) if cols.any() else 1.0
 
 
 def auto_map_threshold(trace_prob: np.ndarray, default: float, px_per_mm: float) -> float:
     """The automatic threshold of the segmenter's map: ``default`` (0.5) where the network is
     sure of the line, lower where it sees the whole line but unsure. A grey or sub-pixel trace
     gets 0.2-0.45 along its baseline and near 1 only at QRS complexes, so at 0.5 only the spikes
-    remained and the page read as empty (a third of the varied rhythm strips). The typical
-    column peak (25th percentile of the column maxima above :data:`MAP_COLUMN_MIN`) is ~1 on
-    clean pages, scans and photos, 0.15-0.46 on those; the threshold is
-    :data:`FAINT_MAP_SHARE` of it, between :data:`FAINT_MAP_FLOOR` and ``default``, and only
-    when what it keeps is thin lines (:func:`is_thin_line`): a photo of smooth blotches with no
-    ECG has unsure columns too, and there the lower threshold keeps blotches."""
-    peaks = np.asarray(trace_prob).max(axis=0)
+    remained and the page read as empty (a third of the varied rhythm strips). How sure the map
+    typically is (:func:`typical_line_probability`) is ~1 on clean pages, scans and photos,
+    0.15-0.46 on those; the threshold is :data:`FAINT_MAP_SHARE` of it, between
+    :data:`FAINT_MAP_FLOOR` and ``default``, and only when what it keeps is thin lines
+    (:func:`is_thin_line`): a photo of smooth blotches with no ECG has unsure columns too, and
+    there the lower threshold keeps blotches. The line's ridges are tried first, then the
+    column peaks (where the lower threshold keeps noise too thick to be a line)."""
+    p = np.asarray(trace_prob)
+    for typical in typical_line_probability(p, px_per_mm):
+        lowered = float(np.clip(FAINT_MAP_SHARE * typical, FAINT_MAP_FLOOR, default))
+        if lowered >= default:
+            break
+        if is_thin_line(p > lowered, px_per_mm):
+            return lowered
+    return float(default)
+
+
+def typical_line_probability(trace_prob: np.ndarray, px_per_mm: float) -> tuple[float, ...]:
+    """How sure the map typically is of the line, lowest first: the 25th percentiles of the
+    ridge values (vertical maxima within :data:`RIDGE_MM`) and of the column peaks, both above
+    :data:`MAP_COLUMN_MIN`; () for an empty map. A column's peak is the surest of every row in
+    it: a light trace printed in rows under dark scribbles or QRS complexes of other rows has
+    sure peaks in most columns (0.51) while its own line is 0.13-0.37; its ridges say so."""
+    p = np.asarray(trace_prob, np.float32)
+    peaks = p.max(axis=0)
     peaks = peaks[peaks > MAP_COLUMN_MIN]
     if peaks.size == 0:
-        return float(default)
-    typical = float(np.percentile(peaks, 25))
-    lowered = float(np.clip(FAINT_MAP_SHARE * typical, FAINT_MAP_FLOOR, default))
-    if lowered < default and not is_thin_line(np.asarray(trace_prob) > lowered, px_per_mm):
-        return float(default)
-    return lowered
+        return ()
+    n = max(3, round(RIDGE_MM * px_per_mm)) | 1
+    ridge = p[(p >= ndimage.maximum_filter1d(p, n, axis=0)) & (p > MAP_COLUMN_MIN)]
+    return tuple(sorted((float(np.percentile(ridge, 25)), float(np.percentile(peaks, 25)))))
 
 
 def is_thin_line(binary: np.ndarray, px_per_mm: float) -> bool:
@@ -197,36 +228,51 @@ def is_thin_line(binary: np.ndarray, px_per_mm: float) -> bool:
     return heights.size > 0 and float(np.percentile(heights, 75)) <= FAINT_LINE_MM * px_per_mm
 
 
-def faint_trace_ink(darkness: np.ndarray, trace_prob: np.ndarray) -> np.ndarray:
-    """Pixels at least :data:`FAINT_INK_SHARE` as dark as the segmenter's sure trace (median
-    darkness where its probability is above :data:`RIDGE_PROB`). A grey or sub-pixel trace is
-    lighter than the page's modified Otsu threshold (a dark grid or labels set it: trace 0.14,
-    threshold 0.21-0.27 on such pages), so the classical ink held none of it and the page read
-    as empty; on a normal trace this threshold is above Otsu's and adds nothing."""
-    d = np.asarray(darkness, np.float32)
-    ridge = np.asarray(trace_prob) > RIDGE_PROB
-    if not ridge.any():
-        return np.zeros(d.shape, bool)
-    return d >= np.float32(FAINT_INK_SHARE * float(np.median(d[ridge])))
+def trace_core_darkness(darkness: np.ndarray, trace_binary: np.ndarray) -> float | None:
+    """The darkness of the trace's own line: the median over columns of the darkest pixel the
+    thresholded map holds in each column (None where the map is empty). Not the map's sure
+    middle: a sub-pixel grey trace is sure only at its QRS tips and under dark pen scribbles
+    (0.28 there, 0.08 along its baseline), so a share of that dropped the line itself."""
+    b = np.asarray(trace_binary, bool)
+    cols = b.any(axis=0)
+    if not cols.any():
+        return None
+    core = np.where(b[:, cols], np.asarray(darkness, np.float32)[:, cols], np.float32(0.0))
+    return float(np.median(core.max(axis=0)))
 
 
-def faint_trace_binary(
+def faint_trace_ink(
     darkness: np.ndarray,
     trace_prob: np.ndarray,
     trace_binary: np.ndarray,
     grid_prob: np.ndarray | None,
 ) -> np.ndarray:
-    """A faint trace's line: its :func:`faint_trace_ink` less what the segmenter is sure is grid,
-    the pieces :func:`touching` the thresholded map, pieces up to :data:`FAINT_GAP_PX` apart
-    counted as one (noise and grid crossings break a sub-pixel line every few pixels). On a
-    grey 0.6 px trace over a blue grid the map alone held dashes of 3-5 mm: no row was long
-    enough; this gives back the whole line (and its pulses)."""
-    ink = faint_trace_ink(darkness, trace_prob)
+    """Pixels at least :data:`FAINT_INK_SHARE` as dark as the trace's own line
+    (:func:`trace_core_darkness` under the thresholded map ``trace_binary``), less what the
+    segmenter is sure is grid (grid probability above 0.5 and above the trace's). A grey, thin
+    or grid-coloured trace is lighter than the page's modified Otsu threshold (a dark grid,
+    labels or pen scribbles set it: trace 0.08-0.17, threshold 0.15-0.27 on such pages), so
+    the classical ink held little of it and the page read as empty; on a normal trace this
+    threshold is above Otsu's and adds nothing."""
+    d = np.asarray(darkness, np.float32)
+    core = trace_core_darkness(d, trace_binary)
+    if core is None:
+        return np.zeros(d.shape, bool)
+    ink = d >= np.float32(FAINT_INK_SHARE * core)
     if grid_prob is not None:
         g = np.asarray(grid_prob)
         ink &= ~((g > 0.5) & (g > np.asarray(trace_prob)))
-    near = ndimage.binary_dilation(ink, np.ones((3, 3), bool), iterations=FAINT_GAP_PX)
-    return touching(near, trace_binary) & ink
+    return ink
+
+
+def faint_trace_binary(own_ink: np.ndarray, trace_binary: np.ndarray) -> np.ndarray:
+    """A faint trace's line: the pieces of its :func:`faint_trace_ink` ``own_ink``
+    :func:`touching` the thresholded map, pieces up to :data:`FAINT_GAP_PX` apart counted as
+    one (noise and grid crossings break a sub-pixel line every few pixels). On a grey 0.6 px
+    trace over a blue grid the map alone held dashes of 3-5 mm: no row was long enough; this
+    gives back the whole line (and its pulses)."""
+    near = ndimage.binary_dilation(own_ink, np.ones((3, 3), bool), iterations=FAINT_GAP_PX)
+    return touching(near, trace_binary) & own_ink
 
 
 def grid_is_ink(ink: np.ndarray, trace_prob: np.ndarray, grid_prob: np.ndarray) -> bool:
