@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from ecgviewer.digitize.labels import LabelRead, LabelReader, names_a_lead
+from ecgviewer.digitize.row_starts import align_strip_rows
 from ecgviewer.digitize.rows import TraceRow, locate_rows, marker_span, marks_ink
 from ecgviewer.digitize.types import DigitizeSettings
 from ecgviewer.paper.layouts import LAYOUT_SPECS, LayoutSpec, with_strips
@@ -333,7 +334,8 @@ def detect_layout(
     reader = LabelReader(_label_ink(binary, pulse_ink, marks_prob), calibration.px_per_mm_x)
     if settings.layout == "auto":  # printed labels may confirm or correct the guess
         name, row_names = _layout_from_labels(reader, name, rows, calibration, settings)
-    if name == "single":
+    if name == "single":  # one strip: its rows start at one column on paper
+        rows = align_strip_rows(rows, calibration)
         boxes = [
             LeadBox("ECG", r.x0, r.x1, r.y0, r.y1, r.baseline_y, k, 0) for k, r in enumerate(rows)
         ]

@@ -1,12 +1,10 @@
-"""Find the rows of trace on a binary page: baselines, bands, inked extent, calibration pulses.
+"""Rows of trace on a binary page: candidates (:mod:`ecgviewer.digitize.row_find`) refined to
+their traces' ends, calibration pulses, and separator marks.
 
-Rows come from the horizontal projection of the ink (the isoelectric line of every row makes a
-sharp peak); candidate rows must look like trace (QRS strokes or one long line), not text or
-rules. A row reaches as far as its trace, followed where it leaves the baseline band at the
-row's ends, but not across wide blank gaps to small things beside it (stamps); the short last
-row of a long strip is looked for one pitch below the others. A calibration pulse at a row's
-start (before, touching, or after a flat lead-in) or end is excluded from the row and can
-reveal rows the projection missed; where all the ink also holds a grid (greyscale scans)
+A row reaches as far as its trace, followed where it leaves the baseline band at the row's
+ends, but not across wide blank gaps to small things beside it (stamps). A calibration pulse at
+a row's start (before, touching, or after a flat lead-in) or end is excluded from the row and
+can reveal rows the projection missed; where all the ink also holds a grid (greyscale scans)
 pulses are looked for in the segmenter's marks (:func:`marks_ink`). Separator bars that
 cross the baseline, meet it from both sides or are dotted mark lead changes
 (:func:`marker_span`). Which lead each row holds is decided in :mod:`ecgviewer.digitize.layout`.
@@ -15,168 +13,21 @@ cross the baseline, meet it from both sides or are dotted mark lead changes
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
-from scipy import ndimage, signal
 
 from ecgviewer.digitize.calibration import PulseMeasurement, find_calibration_pulse
-from ecgviewer.digitize.trace import (
-    close_vertical_gaps,
-    column_runs,
-    columns_holding,
-    ink_beyond,
-    inked_extent,
-)
-from ecgviewer.errors import NoTraceFoundError
+from ecgviewer.digitize.row_find import TraceRow, find_rows, row_extent, with_bands
+from ecgviewer.digitize.row_starts import shared_median
+from ecgviewer.digitize.trace import close_vertical_gaps, column_runs, columns_holding, ink_beyond
 from ecgviewer.paper.types import Calibration
 
-_MIN_ROW_SEP_MM = 7.0
-
-_MIN_ROW_WIDTH_MM = 40.0
-
-_MIN_LONG_COVER = 0.6
-
-_MIN_TALL_EVENTS = 3
-
-_MAX_BAND_INK = 0.35  # a trace row's ±2.5 mm band is mostly paper
-
-_MAX_STRAIGHT_FILL = 0.9  # ink on one straight line over this fraction of the row: a rule
-
-_MIN_OFF_LINE = 0.03  # ... unless ink leaves that line (waves) in this fraction of columns
-
-_MIN_REL_ROW_WIDTH = 0.6  # rows narrower than this fraction of the widest are text blocks...
-
-_MIN_PARTIAL_WIDTH_MM = 10.0  # ... except the last row of a long strip, one pitch below the rest
-
-_MAX_START_OFF_MM = 12.0  # which starts where the full rows start
+__all__ = ["TraceRow", "find_rows", "locate_rows", "marker_span", "marks_ink", "find_page_pulse"]
 
 _MIN_MARKS_PROB = 0.05  # the segmenter's marks channel is faint on pulses: any hint of one
 
-_FAR_GAP_MM = 20.0  # ink beyond a blank gap this long is part of the row only if as wide
-
 _FOLLOW_MM = 25.0  # a trace that leaves its baseline band at a row's start or end: followed
-
-
-@dataclass(frozen=True)
-class TraceRow:
-    """One horizontal row of trace: its baseline, its band of rows and its inked columns."""
-
-    baseline_y: float
-    y0: int  # band (image rows) the row's trace may use
-    y1: int
-    x0: int  # first and last+1 inked column of the row (after any calibration pulse)
-    x1: int
-    pulse_x1: int | None = None  # end column of a calibration pulse at the row start
-    pulse_base_y: float | None = None  # row just below the pulse's foot (0 mV line + half ink)
-
-
-def _tall_events(binary: np.ndarray, p: int, x0: int, x1: int, px_per_mm: float) -> int:
-    """Number of places along the row where ink runs vertically for 4.5 mm or more (QRS
-    complexes, calibration pulses), bridging dropouts under 1 mm. Text lines have none."""
-    reach = int(12 * px_per_mm)
-    sub = binary[max(0, p - reach) : p + reach + 1, x0:x1]
-    if sub.size == 0:
-        return 0
-    # a QRS drawn thin at a low resolution or a fast paper speed is a slanted stroke that no
-    # single column holds for long: widen strokes by 0.8 mm first (letters do not grow taller)
-    k = max(1, round(0.8 * px_per_mm))
-    sub = ndimage.binary_dilation(sub, structure=np.ones((1, k), bool))
-    sub = close_vertical_gaps(sub, max(1, round(1.0 * px_per_mm)))
-    top, bot, ptr = column_runs(sub)
-    if top.size == 0:
-        return 0
-    lengths = bot - top + 1
-    starts = ptr[:-1]
-    nonempty = starts < ptr[1:]
-    longest = np.zeros(sub.shape[1], int)
-    longest[nonempty] = np.maximum.reduceat(lengths, starts[nonempty])
-    tall = longest >= 4.5 * px_per_mm
-    if not tall.any():
-        return 0
-    tall = ndimage.binary_closing(tall, structure=np.ones(max(1, int(px_per_mm)) + 1, bool)) | tall
-    return int(ndimage.label(tall)[1])
-
-
-def _looks_like_trace(
-    binary: np.ndarray, p: int, x0: int, x1: int, band: np.ndarray, px_per_mm: float
-) -> bool:
-    """A row of trace has QRS complexes (tall vertical strokes) or, for a flat trace, one long
-    unbroken line; a line of text has neither. A band mostly inked is a dark area (shadow,
-    photo), not a thin trace."""
-    if band.size == 0 or band.mean() > _MAX_BAND_INK:
-        return False
-    k = max(1, round(0.15 * px_per_mm))
-    on_line = binary[max(0, p - k) : p + k + 1, x0:x1].any(axis=0)
-    if on_line.mean() > _MAX_STRAIGHT_FILL:
-        # a ruled or grid line, unless the line has waves: a flat low-gain trace with small
-        # QRS complexes is also mostly on one line, but has ink off it every beat
-        reach = max(k + 1, round(0.6 * px_per_mm))
-        whole = band.any(axis=0)
-        near = binary[max(0, p - reach) : p + reach + 1, x0:x1]
-        off_line = whole & (band.sum(axis=0) > near.sum(axis=0))
-        if off_line.mean() < _MIN_OFF_LINE:
-            return False
-    tall = _tall_events(binary, p, x0, x1, px_per_mm)
-    if tall >= _MIN_TALL_EVENTS:
-        return True
-    cover = _long_stroke_cover(band, px_per_mm)
-    return cover >= _MIN_LONG_COVER or (tall >= 1 and cover >= 0.5 * _MIN_LONG_COVER)
-
-
-def _long_stroke_cover(band: np.ndarray, px_per_mm: float) -> float:
-    """Fraction of the band's columns spanned by connected strokes at least 8 mm long.
-
-    A trace is one long curve (broken only at QRS strokes or lead changes); a line of text
-    is many letter-sized pieces. Gaps under 0.4 mm are closed first (scan dropouts).
-    """
-    if band.size == 0:
-        return 0.0
-    k = max(1, round(0.4 * px_per_mm))
-    closed = ndimage.binary_closing(band, structure=np.ones((1, k + 1), bool)) | band
-    labels, n = ndimage.label(closed, structure=np.ones((3, 3), bool))
-    if n == 0:
-        return 0.0
-    covered = np.zeros(band.shape[1], bool)
-    min_len = 8.0 * px_per_mm
-    for sl in ndimage.find_objects(labels):
-        if sl is not None and sl[1].stop - sl[1].start >= min_len:
-            covered[sl[1]] = True
-    return float(covered.mean())
-
-
-def find_rows(binary: np.ndarray, px_per_mm: float) -> list[TraceRow]:
-    """Rows of trace, top to bottom. Raises :class:`NoTraceFoundError` when there are none."""
-    h, w = binary.shape
-    if not binary.any():
-        raise NoTraceFoundError("no ink found on the page (blank page or threshold too high)")
-    prof = binary.sum(axis=1).astype(float)
-    smooth = ndimage.uniform_filter1d(prof, size=max(3, round(0.6 * px_per_mm)))
-    sep = max(3, int(_MIN_ROW_SEP_MM * px_per_mm))
-    # close peaks first (a text line may sit just under a trace), then keep the strongest
-    # trace-like ones at least `sep` apart
-    peaks, _ = signal.find_peaks(
-        smooth, distance=max(2, sep // 3), prominence=0.05 * max(smooth.max(), 1)
-    )
-    if peaks.size == 0:
-        raise NoTraceFoundError("no horizontal trace rows found")
-    strong = peaks[smooth[peaks] >= 0.2 * smooth[peaks].max()]
-    cands = []
-    for p in sorted(strong, key=lambda q: -smooth[q]):
-        if any(abs(int(p) - c[0]) < sep for c in cands):
-            continue
-        found = _candidate(binary, int(p), px_per_mm, min(_MIN_ROW_WIDTH_MM * px_per_mm, 0.3 * w))
-        if found is not None:
-            cands.append(found)
-    if not cands:
-        raise NoTraceFoundError("no row of trace long enough to be an ECG")
-    cands.sort()
-    widest = max(c[2] - c[1] for c in cands)
-    wide = [c for c in cands if c[2] - c[1] >= _MIN_REL_ROW_WIDTH * widest]
-    wide += _partial_last_row(binary, peaks, cands, wide, px_per_mm)
-    return _with_bands(
-        [TraceRow(float(p), 0, 0, x0, x1) for p, x0, x1, _fill in wide], h, px_per_mm
-    )
 
 
 def _to_trace_ends(ink: np.ndarray, rows: list[TraceRow], px_per_mm: float) -> list[TraceRow]:
@@ -199,82 +50,6 @@ def _to_trace_ends(ink: np.ndarray, rows: list[TraceRow], px_per_mm: float) -> l
         x0 = max(first, row.x0 - n0) if n0 > least else row.x0
         x1 = min(last, row.x1 + n1) if n1 > least else row.x1
         out.append(replace(row, x0=x0, x1=x1) if (x0, x1) != (row.x0, row.x1) else row)
-    return out
-
-
-def _row_extent(present: np.ndarray, around: np.ndarray, px_per_mm: float):
-    """:func:`inked_extent` of a row with this module's rule: gaps under 6 mm closed, pieces of
-    3 mm or more, groups split at blank gaps over :data:`_FAR_GAP_MM`."""
-    px = px_per_mm
-    return inked_extent(present, int(6 * px), int(3 * px), _FAR_GAP_MM * px, around)
-
-
-def _candidate(
-    binary: np.ndarray, p: int, px_per_mm: float, min_width: float
-) -> tuple[int, int, int, float] | None:
-    """``(baseline row, first column, end column, inked fraction)`` of a row of trace whose
-    baseline is image row ``p``, if the ink there is a trace at least ``min_width`` px wide."""
-    half_band = max(2, int(2.5 * px_per_mm))
-    band = binary[max(0, p - half_band) : p + half_band + 1]
-    reach = round(15 * px_per_mm)
-    around = binary[max(0, p - reach) : p + reach + 1].any(axis=0)
-    x0, x1, fill = _row_extent(band.any(axis=0), around, px_per_mm)
-    if x1 - x0 < min_width or fill < 0.5:
-        return None
-    if not _looks_like_trace(binary, p, x0, x1, band[:, x0:x1], px_per_mm):
-        return None
-    return p, x0, x1, fill
-
-
-def _partial_last_row(
-    binary: np.ndarray,
-    peaks: np.ndarray,
-    cands: list[tuple[int, int, int, float]],
-    wide: list[tuple[int, int, int, float]],
-    px_per_mm: float,
-) -> list[tuple[int, int, int, float]]:
-    """The end of a long strip: a narrower trace row one row pitch below the last full row,
-    starting where one of the full rows starts (a 13 s strip printed in 10 s rows ends in a
-    3 s row; a trace that starts off its baseline starts up to 12 mm late in its band). It
-    may be as short as 10 mm and as faint as the profile shows any peak. Narrow rows
-    anywhere else are text blocks or labels."""
-    if not wide:
-        return []
-    ys = sorted(c[0] for c in wide)
-    # one full row gives no pitch: any distance (the renderer and printers spread two rows)
-    lo, hi = (0.6, 1.4) if len(ys) > 1 else (0.0, np.inf)
-    pitch = float(np.median(np.diff(ys))) if len(ys) > 1 else 1.0
-    starts = np.array([c[1] for c in wide], float)
-
-    def fits(c: tuple[int, int, int, float]) -> bool:
-        near = lo * pitch <= c[0] - ys[-1] <= hi * pitch
-        aligned = np.abs(starts - c[1]).min() <= _MAX_START_OFF_MM * px_per_mm
-        return c not in wide and near and bool(aligned)
-
-    below = [c for c in cands if fits(c)]
-    if below:
-        return below[:1]
-    for p in sorted(peaks, key=lambda q: abs(q - ys[-1] - pitch)):
-        if lo * pitch <= p - ys[-1] <= hi * pitch:
-            c = _candidate(binary, int(p), px_per_mm, _MIN_PARTIAL_WIDTH_MM * px_per_mm)
-            if c is not None and fits(c):
-                return [c]
-    return []
-
-
-def _with_bands(rows: list[TraceRow], h: int, px_per_mm: float) -> list[TraceRow]:
-    """Rows sorted top to bottom with their bands: to 85 % of the way to each neighbour
-    (bands overlap a little: big QRS complexes reach into the neighbour's half)."""
-    rows = sorted(rows, key=lambda r: r.baseline_y)
-    ys = [r.baseline_y for r in rows]
-    out = []
-    for k, row in enumerate(rows):
-        up = ys[k] - ys[k - 1] if k > 0 else None
-        down = ys[k + 1] - ys[k] if k + 1 < len(ys) else None
-        spacing = min(d for d in (up, down, 40 * px_per_mm) if d is not None)
-        y0 = ys[k] - int(0.85 * (up if up is not None else spacing * 1.2))
-        y1 = ys[k] + int(0.85 * (down if down is not None else spacing * 1.2)) + 1
-        out.append(replace(row, y0=max(0, int(y0)), y1=min(h, int(y1))))
     return out
 
 
@@ -317,12 +92,12 @@ def _rows_from_pulses(
         present = binary[max(0, int(foot) - reach) : int(foot) + reach + 1, end + 1 : x1].any(0)
         wide_band = slice(max(0, int(foot) - int(0.45 * pitch)), int(foot) + int(0.45 * pitch) + 1)
         near = binary[wide_band]
-        _, stop, _ = _row_extent(present, near[:, end + 1 : x1].any(axis=0), px_per_mm)
+        _, stop, _ = row_extent(present, near[:, end + 1 : x1].any(axis=0), px_per_mm)
         if stop > 0:
             added.append(TraceRow(foot, 0, 0, end + 1, end + 1 + stop, end, foot))
     if not added:
         return rows
-    return _with_bands(rows + added, h, px_per_mm)
+    return with_bands(rows + added, h, px_per_mm)
 
 
 def _pulse_in(
@@ -451,13 +226,16 @@ def marker_span(
 def _snap_row_starts(rows: list[TraceRow], calibration: Calibration) -> list[TraceRow]:
     """Move row starts past the flat lead-in that follows a calibration pulse.
 
-    Printed strips show a whole number of half seconds, ending at the common right edge, so
-    when a pulse was found the common start is the end minus the span rounded down to 0.5 s
-    (only when the excess is small: a lead-in, not signal).
+    Printed strips show a whole number of half seconds, ending at the common right edge (the
+    median of the latest ends two rows share within 1 mm, else the median end: a short last row or a cut
+    end is not it), so when a pulse was found the common start is the end minus the span
+    rounded down to 0.5 s (only when the excess is small: a lead-in, not signal); no row moves
+    by more (CinC A02804: rows whose starts disagree, 127 and 217, do not drag each other).
     """
     if not any(r.pulse_x1 is not None for r in rows):
         return rows
-    end = float(np.median([r.x1 for r in rows]))
+    shared = shared_median([-r.x1 for r in rows], 1.0 * calibration.px_per_mm_x, 2)
+    end = float(-shared if shared is not None else np.median([r.x1 for r in rows]))
     start = float(np.median([r.x0 for r in rows]))
     span_s = (end - start) / calibration.px_per_s
     grain = 0.5
@@ -465,7 +243,11 @@ def _snap_row_starts(rows: list[TraceRow], calibration: Calibration) -> list[Tra
     if snapped <= 0 or span_s - snapped > 0.3:
         return rows
     new_start = round(end - snapped * calibration.px_per_s)
-    return [replace(r, x0=max(r.x0, new_start)) if r.x0 < new_start < r.x1 else r for r in rows]
+    lead_in = 0.3 * calibration.px_per_s  # no row moves further (a row found late stays)
+    return [
+        replace(r, x0=new_start) if r.x0 < new_start < min(r.x1, r.x0 + lead_in) else r
+        for r in rows
+    ]
 
 
 def _find_end_pulse(

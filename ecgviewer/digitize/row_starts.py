@@ -1,0 +1,88 @@
+"""Where the rows of one long strip start and end: on paper they share one start column (the
+short last row too) and every row but the last ends at one column.
+
+A row's own ends are where its ink is found, which a faint or flat start, a transient leaving
+the baseline band, or a beat taken for a calibration pulse moves by up to a second; each such
+second is lost from the record (CinC A00180: three of six rows found 0.2-0.3 s late,
+28.6 s read of 30 s). The strip's start is taken from rows whose calibration pulse stands apart
+from their trace (the trace starts after a blank gap: unmistakable), else from the earliest
+start that several rows share; rows starting up to 1 s later are moved to it. A pulse found
+inside the strip's span is a beat, not a pulse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ecgviewer.digitize.row_find import TraceRow
+from ecgviewer.paper.types import Calibration
+
+_SHARED_MM = 1.0  # starts (or ends) this close are the same column
+
+_MAX_LATE_S = 1.0  # a row found to start (end) up to this much later (earlier) is moved
+
+
+def shared_column(xs: list[int], tol: float, least: int) -> int | None:
+    """The smallest of ``xs`` that at least ``least`` of them lie within ``tol`` of (above
+    it), None if there is none."""
+    xs = sorted(xs)
+    for x in xs:
+        if sum(1 for y in xs if x <= y <= x + tol) >= least:
+            return int(x)
+    return None
+
+
+def shared_median(xs: list[int], tol: float, least: int) -> float | None:
+    """The median of the ``xs`` within ``tol`` above :func:`shared_column` (the column they
+    share, measured on all of them), None if they share none."""
+    x = shared_column(xs, tol, least)
+    return None if x is None else float(np.median([y for y in xs if x <= y <= x + tol]))
+
+
+def strip_start(rows: list[TraceRow], calibration: Calibration) -> int | None:
+    """The column where the rows of a strip start: the earliest start of a row whose pulse
+    stands apart from its trace (a blank gap of 1 mm or more), else the earliest start that
+    two rows (a third of them, for many) share within 1 mm; None if neither."""
+    tol = _SHARED_MM * calibration.px_per_mm_x
+    apart = [r.x0 for r in rows if r.pulse_x1 is not None and r.x0 - r.pulse_x1 >= tol]
+    if apart:
+        return shared_column(apart, tol, max(1, len(apart) // 2))
+    return shared_column([r.x0 for r in rows], tol, max(2, -(-len(rows) // 3)))
+
+
+def align_strip_rows(rows: list[TraceRow], calibration: Calibration) -> list[TraceRow]:
+    """Rows of one strip moved to the strip's common start (:func:`strip_start`) when found
+    1 mm to 1 s after it, dropping a "pulse" that stands after that start (a beat), and every
+    row but the last (which may be partial) moved to the common end when found 1 mm to 1 s
+    before it (the latest end two rows share within 1 mm); where two rows share an end, the
+    last row ends no later than the others (CinC A06928: handwriting beside its last row read
+    1.3 times the record).
+    Only rows shorter than the longest (by 1 mm) are moved, and none where all are as long
+    (a sheared page). Two rows or more."""
+    if len(rows) < 2:
+        return rows
+    late = _MAX_LATE_S * calibration.px_per_s
+    tol = _SHARED_MM * calibration.px_per_mm_x
+    start = strip_start(rows, calibration)
+    ends = [-r.x1 for r in rows[:-1]]
+    end = shared_column(ends, tol, 2) if len(ends) >= 2 else None
+    right = max(r.x1 for r in rows[:-1])
+    if end is not None and rows[-1].x1 > right + tol:  # ink beyond the strip (pen, stamp)
+        rows = [*rows[:-1], replace(rows[-1], x1=right)]
+    full = max(r.x1 - r.x0 for r in rows)
+    if all(r.x1 - r.x0 >= full - tol for r in rows[:-1]):  # whole rows (a sheared page's
+        return rows  # rows start and end further right each: CinC A00688)
+    out = []
+    for k, row in enumerate(rows):
+        short = k == len(rows) - 1 or row.x1 - row.x0 < full - tol
+        if short and start is not None and start + tol < row.x0 <= start + late:
+            beat = row.pulse_x1 is not None and row.pulse_x1 >= start
+            row = replace(
+                row, x0=start, **({"pulse_x1": None, "pulse_base_y": None} if beat else {})
+            )
+        if short and end is not None and k < len(rows) - 1 and -end - late <= row.x1 < -end - tol:
+            row = replace(row, x1=-end)
+        out.append(row)
+    return out
