@@ -311,7 +311,7 @@ class TestOtherChecks:
 def test_a_scan_read_wrong_is_flagged_and_a_clean_export_is_not(scans_dir):
     from ecgviewer.digitize import digitize
 
-    wrong = digitize(scans_dir / "ecg00020.jpg")  # a 12-lead page read as a 19 s strip
+    wrong = digitize(scans_dir / "ecg00013.jpg")  # a 3x4 page read as a 31 s strip
     assert wrong.layout.name == "single" and wrong.status == "needs_review"
     clean = digitize(scans_dir / "ecg00001.png")
     assert clean.status == "ok", clean.review_reasons

@@ -280,18 +280,22 @@ def faint_bridges(
     bot: np.ndarray,
     thick: float,
     max_gap: int,
+    cut: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs ``(cols, top, bot)`` of faint ink bridging the path's gaps of up to ``max_gap``
     columns: a thin stroke (a T wave's slope) the binary image ``inked`` lost but the grey
     ``dark`` map still holds, often in pieces. A gap is bridged only where ``inked`` has no
-    ink between its ends' rows (ink there was left out on purpose: a bar, another row's
-    wave), most of its columns hold faint ink there, and their centres run on smoothly (at
-    most two line widths from column to column): one stroke, not specks."""
+    ink between its ends' rows and none of its columns is in ``cut`` (bool per column: ink
+    left out on purpose there: a bar, a separator line, another row's wave), most of its
+    columns hold faint ink, and their centres run on smoothly (at most two line widths from
+    column to column): one stroke, not specks."""
     out: list[tuple[int, int, int]] = []
     h = dark.shape[0]
     m = int(np.ceil(2.0 * thick)) + 1
     for k in np.flatnonzero((np.diff(cols) > 1) & (np.diff(cols) <= max_gap)):
         ca, cb = int(cols[k]), int(cols[k + 1])
+        if cut is not None and cut[ca + 1 : cb].any():
+            continue
         ylo = max(0, int(min(top[k], top[k + 1])) - m)
         yhi = min(h, int(max(bot[k], bot[k + 1])) + m + 1)
         if inked[ylo:yhi, ca + 1 : cb].any():

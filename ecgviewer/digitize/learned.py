@@ -30,6 +30,10 @@ GRID_LINE_PROB = 0.3  # ...with at least this mean grid probability
 DARK_GRID_INK = 0.025  # share of the grid's pixels in the ink above which the grid is "dark"
 FAINT_MAP_SHARE = 0.6  # a faint page's threshold: this share of its typical column peak...
 FAINT_MAP_FLOOR = 0.12  # ...but never below this (noise)
+# ...and only when that is clearly below the default: a clean export whose ridges include some
+# unsure grid or text pixels came to 0.47 (ecg00010), and the faint path's lighter ink then
+# joined its split separator bars to the trace
+FAINT_MAP_MARGIN = 0.05
 MAP_COLUMN_MIN = 0.1  # columns whose peak probability is above this hold something
 RIDGE_MM = 1.0  # a line's ridge: its map's vertical maximum within this height
 FAINT_LINE_MM = 0.8  # ...and only where the map kept at it is lines at most this tall (75 %)
@@ -151,8 +155,9 @@ def combine_with_ink(
     so :func:`faint_trace_binary` adds the line that joins the dashes. There, and wherever the
     classical ink holds less than :data:`INK_COVER_MIN` of the map's columns (a light blue
     line on blue paper, a grey line under black labels: 7-76 %), the gate also lets through
-    the trace's own ink (:func:`faint_trace_ink`, lighter than Otsu's); on a clean page (100 %)
-    the binary is the classical one (its halo cost 1.7 dB on clean CinC strips).
+    the trace's own ink (:func:`faint_trace_ink`, lighter than Otsu's) when the map is thin
+    lines (:func:`is_thin_line`; blotches on a photo without an ECG are not a line); on a clean
+    page (100 %) the binary is the classical one (its halo cost 1.7 dB on clean CinC strips).
     """
     ink = binarize(darkness, "modified_otsu").binary
     r = max(1, round(MASK_GROWTH_MM * px_per_mm))
@@ -162,7 +167,8 @@ def combine_with_ink(
     )
     own = faint_trace_ink(darkness, trace_prob, trace_binary, grid_prob)
     binary = grown & ink
-    if faint or ink_cover(binary, trace_binary) < INK_COVER_MIN:  # the ink lost the line
+    lost = ink_cover(binary, trace_binary) < INK_COVER_MIN  # the ink lost the line...
+    if faint or (lost and is_thin_line(trace_binary, px_per_mm)):  # ...and the map is one
         binary |= grown & own
     if grid_prob is not None:
         if grid_is_ink(ink, trace_prob, grid_prob):
@@ -190,14 +196,15 @@ def auto_map_threshold(trace_prob: np.ndarray, default: float, px_per_mm: float)
     remained and the page read as empty (a third of the varied rhythm strips). How sure the map
     typically is (:func:`typical_line_probability`) is ~1 on clean pages, scans and photos,
     0.15-0.46 on those; the threshold is :data:`FAINT_MAP_SHARE` of it, between
-    :data:`FAINT_MAP_FLOOR` and ``default``, and only when what it keeps is thin lines
+    :data:`FAINT_MAP_FLOOR` and ``default`` (by :data:`FAINT_MAP_MARGIN` at least, else the
+    default), and only when what it keeps is thin lines
     (:func:`is_thin_line`): a photo of smooth blotches with no ECG has unsure columns too, and
     there the lower threshold keeps blotches. The line's ridges are tried first, then the
     column peaks (where the lower threshold keeps noise too thick to be a line)."""
     p = np.asarray(trace_prob)
     for typical in typical_line_probability(p, px_per_mm):
         lowered = float(np.clip(FAINT_MAP_SHARE * typical, FAINT_MAP_FLOOR, default))
-        if lowered >= default:
+        if lowered >= default - FAINT_MAP_MARGIN:
             break
         if is_thin_line(p > lowered, px_per_mm):
             return lowered

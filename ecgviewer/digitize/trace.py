@@ -212,6 +212,8 @@ def trace_path(
     u_top, u_bot = _union_touching_runs(cols, chosen, top, bot, ptr)
     c_top, c_bot = _extend_tips(band, cols, u_top - y0, u_bot - y0, thick, bridge_px)
     keep = clip_foreign_strokes(binary, x0, y0, y1, cols, c_top, c_bot, thick)
+    cut = np.zeros(n_cols, bool)  # columns left out on purpose: never bridged from faint ink
+    cut[cols[~keep]] = True
     traced[cols[~keep]] = False
     cols, c_top, c_bot = cols[keep], c_top[keep], c_bot[keep]
     edge = int(np.ceil(thick)) + 1
@@ -221,11 +223,12 @@ def trace_path(
     )
     if line.any():  # a separator, grid line or junction crossing the trace: bridge it, untraced
         traced[cols[line]] = False
+        cut[cols[line]] = True
         cols, c_top, c_bot = cols[~line], c_top[~line], c_bot[~line]
     if darkness is not None:
         dark = np.asarray(darkness[y0:y1, x0:x1], np.float32)
         band, cols, c_top, c_bot = _with_faint_bridges(
-            band, inked, dark, (cols, c_top, c_bot), thick, bridge_px
+            band, inked, dark, (cols, c_top, c_bot), thick, bridge_px, cut
         )
         traced[cols] = True
     else:
@@ -247,13 +250,14 @@ def _bridge_dashes(band: np.ndarray, bridge_px: int) -> np.ndarray:
     return band | (close_vertical_gaps(wide, bridge_px) & ~wide)
 
 
-def _with_faint_bridges(band, inked, dark, path, thick: float, bridge_px: int):
+def _with_faint_bridges(band, inked, dark, path, thick: float, bridge_px: int, cut=None):
     """The path's gaps bridged by faint ink (:func:`~ecgviewer.digitize.centreline.faint_bridges`
     on ``inked``, the band's ink before bars were left out; gaps up to 6 mm, the scale is the
     one ``bridge_px`` was set from, 1.5 mm): ``band`` with that ink added, and the path's
-    columns and runs (``path``: cols, top, bot) with the bridging ones merged in."""
+    columns and runs (``path``: cols, top, bot) with the bridging ones merged in; no gap over
+    a ``cut`` column (a separator line or neighbour's stroke left out) is bridged."""
     cols, top, bot = path
-    fc, ft, fb = faint_bridges(inked, dark, cols, top, bot, thick, 4 * max(1, bridge_px))
+    fc, ft, fb = faint_bridges(inked, dark, cols, top, bot, thick, 4 * max(1, bridge_px), cut)
     if fc.size == 0:
         return band, cols, top, bot
     band = band.copy()
