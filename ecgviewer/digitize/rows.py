@@ -230,7 +230,9 @@ def _snap_row_starts(rows: list[TraceRow], calibration: Calibration) -> list[Tra
     median of the latest ends two rows share within 1 mm, else the median end: a short last row or a cut
     end is not it), so when a pulse was found the common start is the end minus the span
     rounded down to 0.5 s (only when the excess is small: a lead-in, not signal); no row moves
-    by more (CinC A02804: rows whose starts disagree, 127 and 217, do not drag each other).
+    by more than 0.3 s (CinC A02804: rows whose starts disagree, 127 and 217, do not drag each
+    other) unless it starts where the other rows' pulses stand (its own pulse was not found and
+    would be read as signal: a creased CinC A08528 page, 0.57 s).
     """
     if not any(r.pulse_x1 is not None for r in rows):
         return rows
@@ -243,11 +245,14 @@ def _snap_row_starts(rows: list[TraceRow], calibration: Calibration) -> list[Tra
     if snapped <= 0 or span_s - snapped > 0.3:
         return rows
     new_start = round(end - snapped * calibration.px_per_s)
-    lead_in = 0.3 * calibration.px_per_s  # no row moves further (a row found late stays)
-    return [
-        replace(r, x0=new_start) if r.x0 < new_start < min(r.x1, r.x0 + lead_in) else r
-        for r in rows
-    ]
+    lead_in = 0.3 * calibration.px_per_s  # no row moves further (a row found late stays)...
+    pulses_end = min(r.pulse_x1 for r in rows if r.pulse_x1 is not None)
+
+    def moves(r: TraceRow) -> bool:  # ...unless it starts where the other rows' pulses stand
+        in_pulse = r.pulse_x1 is None and r.x0 < pulses_end  # (its own pulse not found: kit)
+        return r.x0 < new_start < r.x1 and (new_start < r.x0 + lead_in or in_pulse)
+
+    return [replace(r, x0=new_start) if moves(r) else r for r in rows]
 
 
 def _find_end_pulse(
