@@ -272,6 +272,18 @@ FAINT_INK = 0.02  # darkness of a faint stroke the binary image lost (background
 MIN_FAINT_COLS = 0.5  # fraction of a gap's columns that must hold faint ink to bridge it
 
 
+def close_vertical_gaps(band: np.ndarray, gap_px: int) -> np.ndarray:
+    """``band`` (bool, rows × cols) with vertical gaps of up to ``gap_px`` rows (at least 1)
+    between ink pixels of the same column filled: a pixel is filled when ink lies within
+    ``gap_px`` rows above it and within ``gap_px`` rows below it."""
+    h = band.shape[0]
+    reach = max(1, gap_px)
+    idx = np.arange(h)[:, None]
+    above = np.maximum.accumulate(np.where(band, idx, -h - reach), axis=0)
+    below = np.minimum.accumulate(np.where(band, idx, 2 * h + reach)[::-1], axis=0)[::-1]
+    return band | ((idx - above <= reach) & (below - idx <= reach))
+
+
 def faint_bridges(
     inked: np.ndarray,
     dark: np.ndarray,

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage, signal
 
-from ecgviewer.digitize.trace import close_vertical_gaps, column_runs, inked_extent
+from ecgviewer.digitize.centreline import close_vertical_gaps
+from ecgviewer.digitize.trace import column_runs, inked_extent
 from ecgviewer.errors import NoTraceFoundError
 
 _MIN_ROW_SEP_MM = 7.0

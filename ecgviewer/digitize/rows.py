@@ -18,9 +18,10 @@ from dataclasses import replace
 import numpy as np
 
 from ecgviewer.digitize.calibration import PulseMeasurement, find_calibration_pulse
+from ecgviewer.digitize.centreline import close_vertical_gaps
 from ecgviewer.digitize.row_find import TraceRow, find_rows, row_extent, with_bands
 from ecgviewer.digitize.row_starts import shared_median
-from ecgviewer.digitize.trace import close_vertical_gaps, column_runs, columns_holding, ink_beyond
+from ecgviewer.digitize.trace import column_runs, columns_holding, ink_beyond
 from ecgviewer.paper.types import Calibration
 
 __all__ = ["TraceRow", "find_rows", "locate_rows", "marker_span", "marks_ink", "find_page_pulse"]

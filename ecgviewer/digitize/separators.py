@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ecgviewer.digitize.centreline import close_vertical_gaps
+
 MIN_BAR_MM = 8.0  # shortest bar (a real stroke this thin and straight is rarer than a bar)
 END_SIDE_MM = 2.0  # a line at a bar's end goes on this far on both sides
 MAX_BESIDE = 0.25  # fraction of a bar's rows with other thin ink beside it (a wave's strokes)
@@ -84,7 +86,7 @@ def bar_mask(
         pair = sheared.copy()
         pair[:, :-1] |= sheared[:, 1:]  # two columns: a line between them, or 1 px wide
         cand = np.flatnonzero(pair.sum(axis=0) >= MIN_FILL * min_len)  # enough thin ink
-        for i, a, b in _long_runs(_close_columns(pair[:, cand], gap), min_len):
+        for i, a, b in _long_runs(close_vertical_gaps(pair[:, cand], gap), min_len):
             c = int(cand[i])
             if pair[a:b, c].mean() < MIN_FILL or _crowded(sheared[a:b], c, side):
                 continue
@@ -134,15 +136,6 @@ def _crowded(thin: np.ndarray, c: int, side: int) -> bool:
     right = thin[:, min(w, c + 4) : min(w, c + side + 2)]
     beside = left.any(axis=1) | right.any(axis=1)
     return bool(beside.mean() > MAX_BESIDE)
-
-
-def _close_columns(mask: np.ndarray, gap: int) -> np.ndarray:
-    """``mask`` with vertical gaps of up to ``gap`` rows closed in each column."""
-    h = mask.shape[0]
-    idx = np.arange(h)[:, None]
-    above = np.maximum.accumulate(np.where(mask, idx, -h - gap), axis=0)
-    below = np.minimum.accumulate(np.where(mask, idx, 2 * h + gap)[::-1], axis=0)[::-1]
-    return mask | ((idx - above <= gap) & (below - idx <= gap))
 
 
 def _line_at(ink: np.ndarray, y: int, x: int, thick: float, side: int) -> bool:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ecgviewer.digitize.centreline import faint_bridges, stroke_points
+from ecgviewer.digitize.centreline import close_vertical_gaps, faint_bridges, stroke_points
 from ecgviewer.digitize.overlap import clip_foreign_strokes
 from ecgviewer.digitize.resample import PagePoints, resample_on_points
 from ecgviewer.digitize.separators import bar_mask
@@ -456,18 +456,6 @@ def _extend_tips(
                     last = y
             bot[k] = last
     return top, bot
-
-
-def close_vertical_gaps(band: np.ndarray, gap_px: int) -> np.ndarray:
-    """Fill vertical gaps of up to ``gap_px`` rows between ink pixels of the same column."""
-    h = band.shape[0]
-    reach = max(1, gap_px)  # ink within `reach` above and below fills the pixel
-    above = np.zeros_like(band)
-    below = np.zeros_like(band)
-    for k in range(1, min(reach, h - 1) + 1):
-        above[k:] |= band[:-k]
-        below[:-k] |= band[k:]
-    return band | (above & below)
 
 
 def _empty_path(x0: int, n_cols: int) -> TracePath:
