@@ -165,10 +165,11 @@ def combine_with_ink(
     confident = np.minimum(
         np.float32(1.0), np.float32(WEIGHT_GAIN) * np.asarray(trace_prob, np.float32)
     )
-    own = faint_trace_ink(darkness, trace_prob, trace_binary, grid_prob)
     binary = grown & ink
-    lost = ink_cover(binary, trace_binary) < INK_COVER_MIN  # the ink lost the line...
+    own = None  # the trace's own lighter ink: only computed where it is used (not clean pages)
+    lost = faint or ink_cover(binary, trace_binary) < INK_COVER_MIN  # the ink lost the line...
     if faint or (lost and is_thin_line(trace_binary, px_per_mm)):  # ...and the map is one
+        own = faint_trace_ink(darkness, trace_prob, trace_binary, grid_prob)
         binary |= grown & own
     if grid_prob is not None:
         if grid_is_ink(ink, trace_prob, grid_prob):
@@ -176,7 +177,7 @@ def combine_with_ink(
             binary &= ~grid
             confident[grid] = 0.0
         binary = touching(binary, trace_binary)
-    if faint:
+    if faint:  # (own was computed above)
         binary |= faint_trace_binary(own, trace_binary)
     weight = np.asarray(darkness, np.float32) * confident
     return binary, trace_binary | ink, weight
