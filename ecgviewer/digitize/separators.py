@@ -19,6 +19,13 @@ A bar is told from a QRS stroke by its shape and where it ends, not by its verti
 
 Its thin ink is left out of the row's band; where it crosses or meets a line the line's ink
 (wide there) stays, so the path runs on along the line and the bar's columns are bridged.
+
+Printed lead labels ("aVR", "V1") stand just after a segment's start, above or below its
+line, a few pixels from it or touching it: without the line's thin ink a label's letters
+are small pieces, while the line goes on, flat, under (or over) them in their columns.
+:func:`floating_marks` finds such pieces, so neither the gap closing that joins a steep
+stroke's dashes nor the path can join a letter to the line. A QRS there is not one: its
+columns hold steep strokes, not a flat line beside them.
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ END_SIDE_MM = 2.0  # a line at a bar's end goes on this far on both sides
 MAX_BESIDE = 0.25  # fraction of a bar's rows with other thin ink beside it (a wave's strokes)
 MIN_FILL = 0.7  # fraction of a bar's rows holding thin ink (the rest: faint ink, crossings)
 _FAINT = 0.05  # darkness counted as ink when looking for bars (they are often faint)
+LABEL_ZONE_MM = 12.0  # labels stand within this far of a segment's start
+LABEL_MAX_MM = (3.0, 5.0)  # widest and tallest piece of a label (a letter or two touching)
+LINE_COVER = 0.8  # fraction of a piece's columns the line runs under it (the rest: faint)
+LINE_CHAIN_MM = 1.5  # the line's thin ink runs on this far at least (a letter's bars: less)
+MAX_LINE_SLOPE = 1.5  # rows per column: a line under a label, not a QRS stroke
 _SLOPES = np.linspace(-0.03, 0.03, 7)  # leans looked for (columns per row): a photo's tilt
 
 
@@ -148,3 +160,70 @@ def _line_at(ink: np.ndarray, y: int, x: int, thick: float, side: int) -> bool:
     prof = ink[max(0, y - r) : min(h, y + r + 1), x - side : x + side + 1].any(axis=0)
     left, right = prof[:side], prof[side + 1 :]
     return bool(left.mean() >= 0.8 and right.mean() >= 0.8)
+
+
+def floating_marks(band: np.ndarray, thick: float, px_per_mm: float) -> np.ndarray:
+    """Pieces of ink of a row's ``band`` (bool, rows x columns from the segment's start) that
+    stand beside its line near the start: the ink left when the line (thin runs of ink wider
+    than a label, in a chain longer than :data:`LINE_CHAIN_MM`) is taken away, in pieces
+    wholly within :data:`LABEL_ZONE_MM` of the start, two columns wide or more (not the end
+    of a stroke cut by the start) and at most :data:`LABEL_MAX_MM` in size, with the line
+    (:func:`_line_beside`) running under or over them. A letter touching the line is such a
+    piece too; the line's pixels and those next to them stay. Returns the pieces' pixels
+    (bool, like ``band``)."""
+    out = np.zeros_like(band, dtype=bool)
+    zone = int(round(LABEL_ZONE_MM * px_per_mm))
+    if zone < 3 or not band[:, :zone].any():
+        return out
+    eight = np.ones((3, 3), bool)
+    labels, _ = ndimage.label(band, structure=eight)
+    max_w, max_h = (m * px_per_mm for m in LABEL_MAX_MM)
+    wide = [
+        i + 1
+        for i, (_, xs) in enumerate(ndimage.find_objects(labels))
+        if xs.stop - xs.start > max_w
+    ]
+    if not wide:
+        return out
+    line_len = _column_run_lengths(np.isin(labels, wide))  # the row's line, not a dash
+    thin = (line_len > 0) & (line_len <= 2.0 * thick + 1.0)
+    chains, _ = ndimage.label(thin, structure=eight)  # a letter's bars are thin but short
+    long = [
+        i + 1
+        for i, (_, xs) in enumerate(ndimage.find_objects(chains))
+        if xs.stop - xs.start > LINE_CHAIN_MM * px_per_mm
+    ]
+    thin = np.isin(chains, long)
+    pieces, _ = ndimage.label(band & ~thin, structure=eight)
+    for i, (ys, xs) in enumerate(ndimage.find_objects(pieces)):
+        width = xs.stop - xs.start
+        if xs.stop > zone or not 2 <= width <= max_w or ys.stop - ys.start > max_h:
+            continue
+        piece = pieces[:, xs] == i + 1
+        if _line_beside(thin[:, xs], piece):
+            out[:, xs] |= piece
+    return out & ~ndimage.binary_dilation(thin, eight)
+
+
+def _line_beside(thin: np.ndarray, piece: np.ndarray) -> bool:
+    """Whether a flat line runs wholly under (or wholly over) ``piece`` in its columns: in
+    at least :data:`LINE_COVER` of them ``thin`` (the line's thin ink) holds a pixel on that
+    side, and the nearest such pixel moves at most :data:`MAX_LINE_SLOPE` rows per column
+    (median): a line, not the other stroke of a wave whose broken stroke ``piece`` is."""
+    rows = np.arange(piece.shape[0])[:, None]
+    p_top = np.where(piece, rows, piece.shape[0]).min(axis=0)
+    p_bot = np.where(piece, rows, -1).max(axis=0)
+    for side in (thin & (rows > p_bot), thin & (rows < p_top)):
+        held = side.any(axis=0)
+        if held.mean() < LINE_COVER:
+            continue
+        near = np.where(side, np.abs(rows - 0.5 * (p_top + p_bot)), np.inf).argmin(axis=0)
+        steps = np.abs(np.diff(near[held].astype(float)))
+        if steps.size == 0 or np.median(steps) <= MAX_LINE_SLOPE:
+            return True
+    return False
+
+
+def _column_run_lengths(mask: np.ndarray) -> np.ndarray:
+    """Per pixel of ``mask``, the length of the vertical ink run holding it (0 off ink)."""
+    return row_run_lengths(np.ascontiguousarray(mask.T)).T

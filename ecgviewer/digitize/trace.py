@@ -4,8 +4,9 @@ Per-column means fail on real pages (text, neighbouring rows, grid remnants, ste
 strokes), so each lead is traced as a shortest path over the vertical ink runs of its columns
 (dynamic programming): following ink that touches the previous column is free, vertical jumps
 cost per trace thickness, skipped columns cost a constant each, and runs far from the row's
-baseline cost a little (keeps the path off neighbouring rows). The thin ink of straight bars
-joining two rows' lines is left out first (:mod:`ecgviewer.digitize.separators`). Runs joined
+baseline cost a little (keeps the path off neighbouring rows). The letters of a lead label
+beside the line at the segment's start and the thin ink of straight bars joining two rows'
+lines are left out first (:mod:`ecgviewer.digitize.separators`). Runs joined
 to another row's wave or to a separator bar are then cut back
 (:mod:`ecgviewer.digitize.overlap`), and gaps where the binary image lost a faint stroke are
 bridged from the grey map (:func:`~ecgviewer.digitize.centreline.faint_bridges`). Along the
@@ -24,7 +25,7 @@ from scipy import ndimage
 from ecgviewer.digitize.centreline import close_vertical_gaps, faint_bridges, stroke_points
 from ecgviewer.digitize.overlap import clip_foreign_strokes
 from ecgviewer.digitize.resample import PagePoints, resample_on_points
-from ecgviewer.digitize.separators import bar_mask
+from ecgviewer.digitize.separators import bar_mask, floating_marks
 from ecgviewer.digitize.types import Lead
 from ecgviewer.paper.types import Calibration
 
@@ -195,7 +196,7 @@ def trace_path(
     n_cols = max(0, x1 - x0)
     if n_cols == 0 or y1 <= y0:
         return _empty_path(x0, n_cols)
-    inked = _bridge_dashes(binary[y0:y1, x0:x1], bridge_px)
+    inked = _bridge_dashes(_without_labels(binary[y0:y1, x0:x1], bridge_px), bridge_px)
     band = _without_bars(inked, binary, darkness, (x0, x1, y0, y1), bridge_px)
     top, bot, ptr = column_runs(band)
     if top.size == 0:
@@ -267,6 +268,22 @@ def _with_faint_bridges(band, inked, dark, path, thick: float, bridge_px: int, c
     return (band,) + tuple(np.r_[a, f][order] for a, f in ((cols, fc), (top, ft), (bot, fb)))
 
 
+def _thickness(band: np.ndarray) -> float:
+    """The line's thickness in ``band`` (not empty): its columns' median ink run (>= 1 px)."""
+    top, bot, _ = column_runs(band)
+    return float(max(1.0, np.median(bot - top + 1)))
+
+
+def _without_labels(band: np.ndarray, bridge_px: int) -> np.ndarray:
+    """``band`` without the letters of a lead label floating beside the line at the segment's
+    start (:func:`~ecgviewer.digitize.separators.floating_marks`); the scale is the one
+    ``bridge_px`` was set from (1.5 mm), none looked for without it."""
+    if bridge_px <= 2 or not band.any():
+        return band
+    marks = floating_marks(band, _thickness(band), bridge_px / 1.5)
+    return band & ~marks if marks.any() else band
+
+
 def _without_bars(band, binary, darkness, box, bridge_px: int) -> np.ndarray:
     """``band`` without the thin ink of bars joining two rows' lines
     (:mod:`ecgviewer.digitize.separators`); the scale is the one ``bridge_px`` was set from
@@ -274,9 +291,7 @@ def _without_bars(band, binary, darkness, box, bridge_px: int) -> np.ndarray:
     x0, x1, y0, y1 = box
     if bridge_px <= 2 or not band.any():
         return band
-    top, bot, _ = column_runs(band)
-    thick = float(max(1.0, np.median(bot - top + 1)))
-    bars = bar_mask(binary, darkness, x0, x1, thick, bridge_px / 1.5, (y0, y1))[y0:y1]
+    bars = bar_mask(binary, darkness, x0, x1, _thickness(band), bridge_px / 1.5, (y0, y1))[y0:y1]
     return band & ~bars if bars.any() else band
 
 
