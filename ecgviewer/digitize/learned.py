@@ -152,7 +152,10 @@ def combine_with_ink(
 
     ``faint`` (the map's automatic threshold was lowered, :func:`auto_map_threshold`): a grey or
     sub-pixel trace is lighter than the page's Otsu threshold and its map is broken into dashes,
-    so :func:`faint_trace_binary` adds the line that joins the dashes. There, and wherever the
+    so :func:`faint_trace_binary` adds the line that joins the dashes, and the thresholded map
+    itself joins what is left: a grey line 1 px wide is ink only in pieces, broken at every
+    diagonal step or where it crosses a darker grid, and no row held a stroke long enough to be
+    trace (CinC A07163, A02654: read as empty). There, and wherever the
     classical ink holds less than :data:`INK_COVER_MIN` of the map's columns (a light blue
     line on blue paper, a grey line under black labels: 7-76 %), the gate also lets through
     the trace's own ink (:func:`faint_trace_ink`, lighter than Otsu's) when the map is thin
@@ -177,8 +180,8 @@ def combine_with_ink(
             binary &= ~grid
             confident[grid] = 0.0
         binary = touching(binary, trace_binary)
-    if faint:  # (own was computed above)
-        binary |= faint_trace_binary(own, trace_binary)
+    if faint:  # (own was computed above); the map where the faint ink breaks
+        binary |= faint_trace_binary(own, trace_binary) | trace_binary
     weight = np.asarray(darkness, np.float32) * confident
     return binary, trace_binary | ink, weight
 
