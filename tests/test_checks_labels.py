@@ -59,3 +59,18 @@ def test_the_whole_sheet_and_its_right_half_keep_their_verdicts(page):
     assert whole.status == "ok"
     half = digitize(_column(page, "V1"), DigitizeSettings(dpi=200))
     assert any("printed lead labels read V1, V2, V3" in r for r in half.review_reasons)
+
+
+@pytest.mark.data
+def test_part_of_a_sheet_is_flagged_by_its_row_length_too(page):
+    """Where the labels are not read (a phone close-up, blurred), the paper a row spans still
+    tells: a 12-lead page's rows are about 250 mm long, the V4 column's about 65 mm."""
+    from ecgviewer.digitize import DigitizeSettings, digitize
+    from ecgviewer.digitize.checks import check_partial_sheet
+
+    whole = digitize(page.image_rgb, DigitizeSettings(dpi=200))
+    assert check_partial_sheet(whole) == []
+    part = digitize(_column(page, "V4"), DigitizeSettings(dpi=200))
+    reasons = check_partial_sheet(part)
+    assert len(reasons) == 1 and "part of the sheet" in reasons[0]
+    assert part.status == "needs_review"

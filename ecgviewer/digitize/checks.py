@@ -62,6 +62,10 @@ MAX_PULSE_RATIO = 1.7
 # layout puts there: a close-up of part of a sheet (only V4-V6) read as a whole page, or a
 # layout the labels do not fit
 MIN_LABEL_CONTRADICTIONS = 2
+# a 12-lead page's rows hold 10 s at 25 mm/s (or 5 s at 50): about 250 mm of paper on A4 and
+# Letter sheets; a row much shorter than that is part of a sheet (a close-up photo that shows
+# its right quarter read as a whole 3x4+1 page: 83 mm)
+MIN_TWELVE_LEAD_ROW_MM = 150.0
 
 
 def page_size_mm(dig: Digitization) -> tuple[float, float]:
@@ -461,6 +465,22 @@ def check_pulse(dig: Digitization) -> list[str]:
     ]
 
 
+def check_partial_sheet(dig: Digitization) -> list[str]:
+    """A multi-lead page whose longest row spans much less paper than a 12-lead page's rows
+    (:data:`MIN_TWELVE_LEAD_ROW_MM`, on the grid's own scale): a photo of part of the sheet,
+    whose leads are then misnamed and cut short."""
+    if dig.layout.name == "single" or not dig.calibration.grid_found or not dig.layout.boxes:
+        return []
+    longest_mm = max(x1 - x0 for x0, x1, _ in _rows(dig)) / dig.calibration.px_per_mm_x
+    if longest_mm >= MIN_TWELVE_LEAD_ROW_MM:
+        return []
+    return [
+        f"the longest row spans only {longest_mm:.0f} mm of paper (a 12-lead page's rows are "
+        "about 250 mm long): probably a photo of part of the sheet; the leads may be misnamed "
+        "and cut short"
+    ]
+
+
 def _family(lead: str) -> str:
     """"V" (chest), "aV" (augmented) or "" (I, II, III) for a standard lead name."""
     return "V" if lead.startswith("V") else ("aV" if lead.startswith("aV") else "")
@@ -508,6 +528,7 @@ CHECKS = (
     check_quality,
     check_pulse,
     check_labels,
+    check_partial_sheet,
 )
 
 
