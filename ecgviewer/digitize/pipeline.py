@@ -2,8 +2,9 @@
 
 Two cacheable stages so an interactive caller re-runs only what changed:
 
-* :func:`prepare_page` — rotation, perspective, grid-suppressed darkness map, grid scale and
-  (for "auto", on first use) the learned segmenter's trace probability (slow, depends only on
+* :func:`prepare_page` — perspective and curl (photos), rotation, grid scale, a wrinkled
+  sheet flattened by its grid (:mod:`ecgviewer.digitize.wrinkles`; scans and flat pages),
+  grid-suppressed darkness map and (for "auto", on first use) the learned segmenter's trace probability (slow, depends only on
   the image, rotation and perspective settings);
 * :func:`digitize_prepared` — crop, binarise, calibrate, layout, trace (fast; re-run after a
   threshold, crop, layout, speed or gain change).
@@ -41,6 +42,7 @@ from ecgviewer.digitize.stages import MIN_CROP_PX, clip_crop, prepare_settings, 
 from ecgviewer.digitize.trace import TracePath, path_baseline, path_to_lead, trace_path
 from ecgviewer.digitize.types import Digitization, DigitizeSettings, Lead
 from ecgviewer.digitize.vector import digitize_if_vector
+from ecgviewer.digitize.wrinkles import flatten_wrinkles
 from ecgviewer.errors import NoTraceFoundError
 from ecgviewer.io.images import LoadedImage, load_image
 from ecgviewer.io.signals import Record
@@ -62,6 +64,7 @@ class PreparedPage:
     dpi: float | None
     warnings: tuple[str, ...] = ()
     timings_s: dict = field(default_factory=dict)
+    wrinkles_flattened: bool = False  # resampled flat by its grid's local displacement
     maps: LazyTraceMaps | None = field(default=None, compare=False, repr=False)
 
     def trace_maps(self, compute: bool = True) -> TraceMaps | None:
@@ -126,6 +129,15 @@ def prepare_page(
     if measured.found and not grid.found:
         warnings.append(grid.notes)
     timings["grid"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    flattened = False
+    if settings.correct_perspective and not perspective and grid.found:  # a photo: dewarped
+        ink = binarize(darkness, "modified_otsu").binary
+        flat, _shift = flatten_wrinkles(rgb, ink, grid.px_per_mm_x, grid.px_per_mm_y)
+        if flat is not rgb:
+            rgb, darkness, flattened = flat, trace_darkness(flat), True
+    timings["wrinkles"] = time.perf_counter() - t
     maps = LazyTraceMaps(rgb, darkness, grid.px_per_mm_x if grid.found else None, dpi)
     if eager_maps:  # the same result as computing it later; only when it costs is chosen
         t = time.perf_counter()
@@ -136,6 +148,7 @@ def prepare_page(
         darkness=darkness,
         rotation_deg=float(angle),
         perspective_corrected=bool(perspective),
+        wrinkles_flattened=flattened,
         grid=grid,
         dpi=dpi,
         warnings=tuple(warnings),
