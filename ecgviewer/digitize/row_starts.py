@@ -42,14 +42,21 @@ def shared_median(xs: list[int], tol: float, least: int) -> float | None:
 
 
 def strip_start(rows: list[TraceRow], calibration: Calibration) -> int | None:
-    """The column where the rows of a strip start: the earliest start of a row whose pulse
-    stands apart from its trace (a blank gap of 1 mm or more), else the earliest start that
-    two rows (a third of them, for many) share within 1 mm; None if neither."""
+    """The column where the rows of a strip start: the earliest start that two rows (a third
+    of them, for many) share within 1 mm, or the earliest start of a row whose pulse stands
+    apart from its trace (a blank gap of 1 mm or more) if that is earlier or no start is
+    shared after that pulse (a row whose pulse was missed starts at it: not the strip's start;
+    CinC A06874: the one row found with its pulse apart starts at a faint falling stroke
+    0.14 s late, three rows share the start); None if neither."""
     tol = _SHARED_MM * calibration.px_per_mm_x
-    apart = [r.x0 for r in rows if r.pulse_x1 is not None and r.x0 - r.pulse_x1 >= tol]
-    if apart:
-        return shared_column(apart, tol, max(1, len(apart) // 2))
-    return shared_column([r.x0 for r in rows], tol, max(2, -(-len(rows) // 3)))
+    apart = [r for r in rows if r.pulse_x1 is not None and r.x0 - r.pulse_x1 >= tol]
+    least = max(2, -(-len(rows) // 3))
+    if not apart:
+        return shared_column([r.x0 for r in rows], tol, least)
+    first = shared_column([r.x0 for r in apart], tol, max(1, len(apart) // 2))
+    after = max(r.pulse_x1 for r in apart)
+    shared = shared_column([r.x0 for r in rows if r.x0 > after], tol, least)
+    return first if shared is None or first is None else min(first, shared)
 
 
 def align_strip_rows(rows: list[TraceRow], calibration: Calibration) -> list[TraceRow]:
@@ -58,7 +65,12 @@ def align_strip_rows(rows: list[TraceRow], calibration: Calibration) -> list[Tra
     row but the last (which may be partial) moved to the common end when found 1 mm to 1 s
     before it (the latest end two rows share within 1 mm); where two rows share an end, the
     last row ends no later than the others (CinC A06928: handwriting beside its last row read
-    1.3 times the record).
+    1.3 times the record), and where most rows but the last share an end, no other row ends
+    more than 1 mm after it (CinC A07136: a stamp touching the first row's end, read 1.03
+    times; A05960: pen strokes 1.7 s past a row's end, 1.3 times);
+    a row without a pulse that starts where other rows' pulses stand apart from their traces
+    starts at the strip's start (CinC A00744: pen strokes over two rows' pulses, both read
+    from the pulse, 1.05 times the record).
     Only rows shorter than the longest (by 1 mm) are moved, and none where all are as long
     (a sheared page). Two rows or more."""
     if len(rows) < 2:
@@ -66,8 +78,12 @@ def align_strip_rows(rows: list[TraceRow], calibration: Calibration) -> list[Tra
     late = _MAX_LATE_S * calibration.px_per_s
     tol = _SHARED_MM * calibration.px_per_mm_x
     start = strip_start(rows, calibration)
+    if start is not None:
+        rows = _past_missed_pulses(rows, start, tol, late)
     ends = [-r.x1 for r in rows[:-1]]
     end = shared_column(ends, tol, 2) if len(ends) >= 2 else None
+    if end is not None and 2 * sum(-end - tol <= -e <= -end for e in ends) >= len(ends):
+        rows = _cut_to_end(rows, -end, tol)
     right = max(r.x1 for r in rows[:-1])
     if end is not None and rows[-1].x1 > right + tol:  # ink beyond the strip (pen, stamp)
         rows = [*rows[:-1], replace(rows[-1], x1=right)]
@@ -86,3 +102,30 @@ def align_strip_rows(rows: list[TraceRow], calibration: Calibration) -> list[Tra
             row = replace(row, x1=-end)
         out.append(row)
     return out
+
+
+def _cut_to_end(rows: list[TraceRow], end: int, tol: float) -> list[TraceRow]:
+    """Rows but the last that run on more than ``tol`` past the strip's common ``end`` (a
+    stamp or a pen stroke touching the trace's end) ended there."""
+    return [
+        replace(r, x1=end) if k < len(rows) - 1 and r.x0 < end < r.x1 - tol else r
+        for k, r in enumerate(rows)
+    ]
+
+
+def _past_missed_pulses(
+    rows: list[TraceRow], start: int, tol: float, late: float
+) -> list[TraceRow]:
+    """Rows without a pulse that start up to ``late`` before the strip's ``start`` and before
+    the end of the pulses other rows show apart from their traces (their own pulse was not
+    found, and would be read as signal) moved to ``start``."""
+    apart = [r.pulse_x1 for r in rows if r.pulse_x1 is not None and r.x0 - r.pulse_x1 >= tol]
+    if not apart:
+        return rows
+    pulses_end = max(apart)
+    return [
+        replace(r, x0=start)
+        if r.pulse_x1 is None and start - late <= r.x0 < pulses_end and start < r.x1
+        else r
+        for r in rows
+    ]

@@ -28,30 +28,53 @@ __all__ = ["TraceRow", "find_rows", "locate_rows", "marker_span", "marks_ink", "
 
 _MIN_MARKS_PROB = 0.05  # the segmenter's marks channel is faint on pulses: any hint of one
 
-_FOLLOW_MM = 25.0  # a trace that leaves its baseline band at a row's start or end: followed
+_FOLLOW_MM = 40.0  # a trace that leaves its baseline band at a row's start or end: followed
+_PAST_TRACE_MM = 20.0  # a blank gap this long after a pulse's row: what follows is not its trace
+_BEYOND_INNER = 0.6  # the share of a row's band (about its baseline) ink_beyond follows ink in
 
 
-def _to_trace_ends(ink: np.ndarray, rows: list[TraceRow], px_per_mm: float) -> list[TraceRow]:
+def _to_trace_ends(
+    inks: tuple[np.ndarray, ...], rows: list[TraceRow], px_per_mm: float
+) -> list[TraceRow]:
     """Rows beginning and ending where their traces do, not where a trace leaves the ±2.5 mm
     band its extent was measured in: a transient at a strip's start (CinC A08495 falls from
-    1.5 mV), a step in its last moment (PTB-XL 00038 steps 3 mm up 0.1 s before its end).
-    A row moves by 0.5-4 mm, or on to where another row starts or ends (not along a pen
-    stroke); ``ink``: all the ink (the segmenter leaves such a step's top out of the trace)."""
+    1.5 mV; A02197 wanders 18 mm off for 1.2 s), a step in its last moment (PTB-XL 00038 steps
+    3 mm up 0.1 s before its end). A row moves by 0.5-4 mm, or on to where another row starts
+    or ends (not along a pen stroke); ``inks``: all the ink (the segmenter leaves such a
+    step's top out of the trace), then the trace alone (all the ink of a black grid page holds
+    the grid), the farthest reach in either is taken."""
     reach, free = round(_FOLLOW_MM * px_per_mm), round(4.0 * px_per_mm)
     least = 0.5 * px_per_mm  # less is a blurred or jagged end, not trace
+    if not rows:
+        return rows
     out = []
+    top, bottom = min(r.baseline_y for r in rows), max(r.baseline_y for r in rows)
     for row in rows:
         others = [r for r in rows if r is not row]
         first = min([row.x0 - free] + [r.x0 for r in others]) if others else 0
-        last = max([row.x1 + free] + [r.x1 for r in others]) if others else ink.shape[1]
+        last = max([row.x1 + free] + [r.x1 for r in others]) if others else inks[0].shape[1]
+        band = _outer_band(row, row.baseline_y <= top, row.baseline_y >= bottom)
         n0, n1 = (
-            ink_beyond(ink, (row.y0, row.y1), row.baseline_y, e, d, reach, px_per_mm)
+            max(ink_beyond(ink, band, row.baseline_y, e, d, reach, px_per_mm) for ink in inks)
             for e, d in ((row.x0, -1), (row.x1, 1))
         )
         x0 = max(first, row.x0 - n0) if n0 > least else row.x0
         x1 = min(last, row.x1 + n1) if n1 > least else row.x1
         out.append(replace(row, x0=x0, x1=x1) if (x0, x1) != (row.x0, row.x1) else row)
     return out
+
+
+def _outer_band(row: TraceRow, first: bool, last: bool) -> tuple[int, int]:
+    """The rows of the image :func:`~ecgviewer.digitize.trace.ink_beyond` is given for ``row``:
+    its band, stretched on a side without a neighbouring row (above the first row, below the
+    last) so that the inner 60 % it follows ink in is the whole band there (no neighbour's
+    trace to pick up; CinC A07198's last row ends in a 20 mm swing below its baseline and was
+    read 0.7 s short)."""
+    base = row.baseline_y
+    stretch = 1.0 / _BEYOND_INNER
+    y0 = round(base - stretch * (base - row.y0)) if first else row.y0
+    y1 = round(base + stretch * (row.y1 - base)) if last else row.y1
+    return y0, y1
 
 
 def _rows_from_pulses(
@@ -91,6 +114,7 @@ def _rows_from_pulses(
         # the row ends where its ink ends (the last row of a long strip may be partial)
         reach = int(0.3 * pitch)
         present = binary[max(0, int(foot) - reach) : int(foot) + reach + 1, end + 1 : x1].any(0)
+        present = _before_far_gap(present, _PAST_TRACE_MM * px_per_mm)
         wide_band = slice(max(0, int(foot) - int(0.45 * pitch)), int(foot) + int(0.45 * pitch) + 1)
         near = binary[wide_band]
         _, stop, _ = row_extent(present, near[:, end + 1 : x1].any(axis=0), px_per_mm)
@@ -99,6 +123,22 @@ def _rows_from_pulses(
     if not added:
         return rows
     return with_bands(rows + added, h, px_per_mm)
+
+
+def _before_far_gap(present: np.ndarray, far_px: float) -> np.ndarray:
+    """``present`` (a row's inked columns from its pulse on) up to the first blank gap longer
+    than ``far_px`` after its first ink: the trace follows its pulse, and ink beyond such a gap
+    is something else (CinC A01561: a stamp 5 s past the end of a faint 3 s last row was the
+    widest ink there and the row was read to it, 1.1 times the record)."""
+    inked = np.flatnonzero(present)
+    if inked.size < 2:
+        return present
+    far = np.flatnonzero(np.diff(inked) > far_px)
+    if far.size == 0:
+        return present
+    out = present.copy()
+    out[inked[far[0]] + 1 :] = False
+    return out
 
 
 def _pulse_in(
@@ -228,17 +268,20 @@ def _snap_row_starts(rows: list[TraceRow], calibration: Calibration) -> list[Tra
     """Move row starts past the flat lead-in that follows a calibration pulse.
 
     Printed strips show a whole number of half seconds, ending at the common right edge (the
-    median of the latest ends two rows share within 1 mm, else the median end: a short last row or a cut
-    end is not it), so when a pulse was found the common start is the end minus the span
-    rounded down to 0.5 s (only when the excess is small: a lead-in, not signal); no row moves
-    by more than 0.3 s (CinC A02804: rows whose starts disagree, 127 and 217, do not drag each
-    other) unless it starts where the other rows' pulses stand (its own pulse was not found and
-    would be read as signal: a creased CinC A08528 page, 0.57 s).
+    median of the latest ends two rows share within 1 mm, else the median end of all rows but
+    the last: a short last row or a cut end is not it; CinC A01750, 10 s and 4.5 s rows, lost
+    0.25 s of each row to the mean of the two ends), so when a pulse was found the common
+    start is the end minus the span rounded down to 0.5 s (only when the excess is small: a
+    lead-in, not signal); no row moves by more than 0.3 s (CinC A02804: rows whose starts
+    disagree, 127 and 217, do not drag each other) unless it starts where the other rows'
+    pulses stand (its own pulse was not found and would be read as signal: a creased CinC
+    A08528 page, 0.57 s).
     """
     if not any(r.pulse_x1 is not None for r in rows):
         return rows
     shared = shared_median([-r.x1 for r in rows], 1.0 * calibration.px_per_mm_x, 2)
-    end = float(-shared if shared is not None else np.median([r.x1 for r in rows]))
+    whole = sorted(rows, key=lambda r: r.baseline_y)[:-1] or rows  # the last may be partial
+    end = float(-shared if shared is not None else np.median([r.x1 for r in whole]))
     start = float(np.median([r.x0 for r in rows]))
     span_s = (end - start) / calibration.px_per_s
     grain = 0.5
@@ -366,7 +409,8 @@ def locate_rows(
     inks = (ink,) if marks is None else (ink, marks)
     px_per_mm = 0.5 * (calibration.px_per_mm_x + calibration.px_per_mm_y)
     trimmed = []
-    for row in _to_trace_ends(ink, find_rows(binary, px_per_mm), px_per_mm):
+    ends_in = (ink,) if ink is binary else (ink, binary)
+    for row in _to_trace_ends(ends_in, find_rows(binary, px_per_mm), px_per_mm):
         found = _find_pulse(binary, inks, row, calibration)
         if found is not None and found[0] < row.x1 - 10 * calibration.px_per_mm_x:
             x0 = trace_start_after_pulse(binary, row, found[0], calibration)
