@@ -25,6 +25,9 @@ from tests.test_faint_traces import HAVE_WEIGHTS, _read_back
         # a grey trace lighter than a dark pink grid: the map at its lowered threshold was a
         # dotted line whose dots (each under the speck size) were dropped as specks
         ("A02654", 2331, "grid=pink pulse=apart pen=0"),
+        # a grey trace on green paper whose map stayed dots between its QRS complexes: read at
+        # 0.83 of its length while the dots seeded nothing (faint_trace_binary's wide pieces)
+        ("A03742", 3275, "grid=green pulse=before pen=0"),
     ],
 )
 def test_a_faint_broken_trace_is_read_whole(cinc_dir, name, index, tags):
@@ -62,3 +65,24 @@ def test_a_faint_line_broken_at_its_steps_is_joined_by_the_map():
     assert binary[20:34].any(axis=0)[:280].all() and not binary[40:].any()
     clean, _, _ = learned.combine_with_ink(mapped, dark, prob, 8.0, None, faint=False)
     assert ndimage.label(clean, every)[1] > 1
+
+
+def test_a_faint_line_seeded_only_by_map_specks_is_kept_when_wide():
+    """Where speck removal left the thresholded map empty along a faint line (its dots each too
+    small), :func:`learned.faint_trace_binary` keeps the trace's own ink touching the map's
+    specks when the piece is :data:`learned.FAINT_RUN_MM` wide; a short piece under one speck
+    (noise) is not kept, and without the map only the part touching the thresholded map is."""
+    own = np.zeros((60, 400), bool)
+    own[20, 10:150:3] = own[20, 11:150:3] = True  # a 1 px line in 2 px dashes, 1 px apart
+    own[20, 160:390:4] = own[20, 161:390:4] = True  # ...after a gap, 2 px apart
+    own[45, 300:310] = True  # a short stroke of noise, 1.25 mm
+    prob = np.zeros(own.shape, np.float32)
+    prob[20, 20:140] = prob[20, 200:380:8] = 0.3  # the map: a line, then dots
+    prob[45, 305] = 0.3
+    mapped = np.zeros(own.shape, bool)
+    mapped[20, 20:140] = True  # thresholded and speck-removed: the dots are gone
+    line = learned.faint_trace_binary(own, mapped, prob, 8.0)
+    assert (line[20] == (own[20] | (prob[20] > 0))).all()  # the ink and the map's dots
+    assert not line[45].any()
+    old = learned.faint_trace_binary(own, mapped)
+    assert old[20, :150].any() and not old[20, 160:].any()
