@@ -6,7 +6,8 @@ the path followed the letter: on ecg00044 (a 72 dpi scan) aVR's first 0.1 s rose
 of the "a" of "aVR" (+0.25 mV) where the printed line runs from the lead change's dip
 (-0.16 mV) up to +0.03 mV under the label. On ecg00034 the "R" of "aVR" was traced as a
 0.33 mV bump 0.13 s in; the line under the label is at 0.04-0.13 mV. Rhythm strips start
-after their calibration pulse and label (ecg00047).
+after their calibration pulse and label (ecg00047). A "V" standing on the line, its vertex
+merged with it (ecg00039's "V5", ecg00034's "V2"), was traced as a 0.26-0.37 mV bump.
 """
 
 from __future__ import annotations
@@ -61,6 +62,32 @@ def test_the_path_runs_under_a_label_not_through_it():
     np.testing.assert_allclose(path.y_px[qrs], alone.y_px[qrs_alone])
 
 
+def _band_with_seated_v() -> np.ndarray:
+    """A 3 px line at rows 40-42; a "V" 14 rows tall (columns 9-20, 3 mm) whose vertex merges with
+    the line's top, as ecg00034's "V1" and ecg00039's "V5" stand on theirs; a P wave (an arc
+    5 rows high, columns 24-35) and a QRS whose strokes cross the line (columns 38-45, rows
+    30-70), all within the first 12 mm."""
+    band = np.zeros((80, 200), bool)
+    band[40:43, :] = True
+    for i, y in enumerate(range(26, 41)):
+        band[y, 9 + i // 3 : 11 + i // 3] = True  # left arm down to the vertex (col 14)
+        band[y, 19 - i // 3 : 21 - i // 3] = True
+    for x in range(24, 36):
+        band[40 - int(5 * np.sin(np.pi * (x - 24) / 11)) : 41, x] = True  # the P arc's ink
+    for y in range(30, 71):
+        band[y, 38 + (y - 30) // 14 : 40 + (y - 30) // 14] = True  # down-stroke
+        band[y, 44 - (y - 30) // 14 : 46 - (y - 30) // 14] = True  # up-stroke
+    return band
+
+
+def test_a_letter_standing_on_the_line_is_a_mark_and_waves_are_not():
+    band = _band_with_seated_v()
+    marks = floating_marks(band, 3.0, PX_PER_MM)
+    assert marks[26:36, 9:21].sum() == band[26:36, 9:21].sum()  # the V above the line's rows
+    assert not marks[38:44].any()  # the line (and the V's foot on it) stays
+    assert not marks[:, 23:].any()  # the P wave and the QRS stay
+
+
 @functools.lru_cache(maxsize=None)
 def _leads(path) -> dict:
     dig = digitize(path)
@@ -96,3 +123,20 @@ def test_ecg00047_rhythm_strip_starts_after_its_pulse(scans_dir):
     assert traced.min() > 106  # the pulse's falling edge is at columns 103-105
     start = _window(strip, 0.0, 0.35)  # before its first QRS (0.4 s)
     assert start.min() >= -0.3 and start.max() <= 0.3  # a flat line after the pulse
+
+
+def test_ecg00039_v5_starts_on_its_line_not_on_the_v_standing_on_it(scans_dir):
+    v5 = _scan(scans_dir, "ecg00039.jpg")[("V5", False)]
+    start = _window(v5, 0.0, 0.1)  # the line: -0.05 to -0.08 mV; the "V" reached +0.26 mV
+    assert start.max() <= 0.1
+    assert _window(v5, 0.1, 0.2).min() <= -0.2  # the dip that follows (-0.24 mV) stays
+
+
+def test_ecg00034_v2_starts_on_its_line_not_on_the_v_standing_on_it(scans_dir):
+    v2 = _scan(scans_dir, "ecg00034.jpg")[("V2", False)]
+    assert _window(v2, 0.0, 0.1).max() <= 0.18  # the line 0.07-0.10 mV, the "V" 0.37 mV
+
+
+def test_ecg00048_v6_keeps_the_r_wave_printed_through_its_label(scans_dir):
+    v6 = _scan(scans_dir, "ecg00048.jpg")[("V6", False)]
+    assert _window(v6, 0.1, 0.2).max() >= 0.8  # a thin 1 mV R spike runs up through "V6"

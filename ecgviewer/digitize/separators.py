@@ -25,7 +25,12 @@ line, a few pixels from it or touching it: without the line's thin ink a label's
 are small pieces, while the line goes on, flat, under (or over) them in their columns.
 :func:`floating_marks` finds such pieces, so neither the gap closing that joins a steep
 stroke's dashes nor the path can join a letter to the line. A QRS there is not one: its
-columns hold steep strokes, not a flat line beside them.
+columns hold steep strokes, not a flat line beside them. A letter standing on the line (its
+foot merged with it, ecg00034's "V1", ecg00039's "V5") is no separate piece:
+:func:`seated_marks` cuts the ink off a row's width above (or below) the flat line's level
+and takes pieces of a label's size with the line's ink under nearly all their columns (a P
+or T wave has ink at the line's level only at its ends) and no stroke going on across the
+line in most of them (a QRS stroke does).
 """
 
 from __future__ import annotations
@@ -45,6 +50,11 @@ LABEL_MAX_MM = (3.0, 5.0)  # widest and tallest piece of a label (a letter or tw
 LINE_COVER = 0.8  # fraction of a piece's columns the line runs under it (the rest: faint)
 LINE_CHAIN_MM = 1.5  # the line's thin ink runs on this far at least (a letter's bars: less)
 MAX_LINE_SLOPE = 1.5  # rows per column: a line under a label, not a QRS stroke
+SEATED = True  # look for letters standing on the line too (:func:`seated_marks`)
+SEATED_LINE = 0.5  # fraction of the zone's columns with the line's thin ink at its level
+SEATED_COVER = 0.8  # fraction of a letter's columns with ink at the line's level under it
+SEATED_FOOT = 0.5  # most of a letter's width touching the line (a wave's crest: all of it)
+SEATED_CROSS = 0.4  # most of a letter's columns where a stroke goes on across the line
 _SLOPES = np.linspace(-0.03, 0.03, 7)  # leans looked for (columns per row): a photo's tilt
 
 
@@ -202,7 +212,71 @@ def floating_marks(band: np.ndarray, thick: float, px_per_mm: float) -> np.ndarr
         piece = pieces[:, xs] == i + 1
         if _line_beside(thin[:, xs], piece):
             out[:, xs] |= piece
-    return out & ~ndimage.binary_dilation(thin, eight)
+    out &= ~ndimage.binary_dilation(thin, eight)
+    return out | seated_marks(band, thin[:, :zone], thick, max_w, max_h) if SEATED else out
+
+
+def seated_marks(band, thin, thick: float, max_w: float, max_h: float) -> np.ndarray:
+    """Letters standing on a flat line at a segment's start (their foot merges with it, so
+    they are no separate piece): the line's level is the row holding most of its thin ink
+    (``thin``, the zone's columns) and ink there covers at least half the zone's columns;
+    the ink beyond ``thick + 1`` rows of it, in pieces of a label's size (``max_w`` x
+    ``max_h``) under (or over) which ink lies at the line's level in nearly every column (a
+    wave beside the line has its own ink there only at its ends), and no stroke going on
+    across the line in over :data:`SEATED_CROSS` of them (a QRS stroke cut by the level); a
+    letter meets the line at its foot or vertex, in at most :data:`SEATED_FOOT` of its
+    width (a wave's crest or trough cut off by the level meets it all along), and it ends
+    far from the line in two free tips (:func:`_two_tips`: only a "V" is looked for so)
+    with no ink just past them (ecg00048: a QRS spike printed through "V6" goes on)."""
+    out = np.zeros_like(band, dtype=bool)
+    zone = thin.shape[1]
+    counts = np.bincount(np.nonzero(thin)[0], minlength=band.shape[0])
+    if counts.max(initial=0) == 0:
+        return out
+    level, r = int(np.argmax(counts)), int(np.ceil(thick)) + 1
+    lo, hi = max(0, level - r), level + r + 1
+    on_line = band[lo:hi, :zone].any(axis=0)
+    if thin[lo:hi].any(axis=0).mean() < SEATED_LINE:
+        return out
+    eight, h = np.ones((3, 3), bool), band.shape[0]
+    # rows kept (from, to) and rows labelled, on to the line's level: a V's arms meet there
+    sides = ((0, lo, 0, level), (hi, h, level + 1, h))
+    for (k0, k1, l0, l1), far in zip(
+        sides, (band[hi : hi + r, :zone], band[max(0, lo - r) : lo, :zone])
+    ):
+        through = far.any(axis=0) & on_line  # a stroke crossing the line there
+        pieces, _ = ndimage.label(band[l0:l1, :zone], structure=eight)
+        pieces[: k0 - l0], pieces[k1 - l0 :] = 0, 0
+        above = k0 == 0
+        for i, sl in enumerate(ndimage.find_objects(pieces)):
+            if sl is None:
+                continue
+            ys, xs = sl
+            if xs.start < 2 or xs.stop >= zone or not 2 <= xs.stop - xs.start <= max_w:
+                continue
+            if ys.stop - ys.start > max_h or on_line[xs].mean() < SEATED_COVER:
+                continue
+            piece = pieces[:, xs] == i + 1
+            foot = piece[k1 - l0 - 1 if above else 0]  # its row next to the line's
+            if through[xs].mean() > SEATED_CROSS or not 0 < foot.sum() <= SEATED_FOOT * foot.size:
+                continue
+            tip = (
+                slice(max(0, l0 + ys.start - r), l0 + ys.start)
+                if above
+                else slice(l0 + ys.stop, l0 + ys.stop + r)
+            )
+            if band[tip, xs].any():  # ink goes on past its tips: a stroke through a label
+                continue
+            if _two_tips(piece[ys][::-1] if above else piece[ys]):
+                out[l0:l1, xs] |= piece
+    return out
+
+
+def _two_tips(piece: np.ndarray) -> bool:
+    """Whether ``piece`` (rows from the line outwards) ends, in its farthest fifth, in two
+    separate strokes: the free arms of a "V", where a wave's two strokes meet at one tip."""
+    far = piece[-max(1, piece.shape[0] // 5) :].any(axis=0)
+    return int(np.count_nonzero(np.diff(far.astype(np.int8)) == 1) + far[0]) >= 2
 
 
 def _line_beside(thin: np.ndarray, piece: np.ndarray) -> bool:
