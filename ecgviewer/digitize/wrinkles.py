@@ -102,6 +102,16 @@ def _axis_phase(on_paper: np.ndarray, weight: np.ndarray, period_px: float, axis
     return np.arctan2(im, re), np.hypot(re, im)
 
 
+def _largest_region(mask: np.ndarray) -> np.ndarray:
+    """The largest 4-connected region of ``mask`` (all False when empty)."""
+    labels, n = ndimage.label(mask)
+    if n <= 1:
+        return mask
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return labels == int(np.argmax(sizes))
+
+
 def _without_affine(d: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """``d`` less its least-squares plane over ``valid``."""
     yy, xx = np.nonzero(valid)
@@ -137,6 +147,7 @@ def grid_displacement(
         ok &= amp > MIN_AMPLITUDE_SHARE * (np.median(amp[ok]) if ok.any() else np.inf)
         valid = ok if valid is None else valid & ok
         fields.append((phase, period))
+    valid = _largest_region(valid)  # islands unwrap on their own: one could be 1 mm off
     shifts = []
     for phase, period in fields:
         if valid.sum() < 3:
