@@ -49,7 +49,7 @@ def strip_start(rows: list[TraceRow], calibration: Calibration) -> int | None:
     CinC A06874: the one row found with its pulse apart starts at a faint falling stroke
     0.14 s late, three rows share the start); None if neither."""
     tol = _SHARED_MM * calibration.px_per_mm_x
-    apart = [r for r in rows if r.pulse_x1 is not None and r.x0 - r.pulse_x1 >= tol]
+    apart = _pulse_apart(rows, tol)
     least = max(2, -(-len(rows) // 3))
     if not apart:
         return shared_column([r.x0 for r in rows], tol, least)
@@ -119,13 +119,19 @@ def _past_missed_pulses(
     """Rows without a pulse that start up to ``late`` before the strip's ``start`` and before
     the end of the pulses other rows show apart from their traces (their own pulse was not
     found, and would be read as signal) moved to ``start``."""
-    apart = [r.pulse_x1 for r in rows if r.pulse_x1 is not None and r.x0 - r.pulse_x1 >= tol]
+    apart = _pulse_apart(rows, tol)
     if not apart:
         return rows
-    pulses_end = max(apart)
+    pulses_end = max(r.pulse_x1 for r in apart)
     return [
         replace(r, x0=start)
         if r.pulse_x1 is None and start - late <= r.x0 < pulses_end and start < r.x1
         else r
         for r in rows
     ]
+
+
+def _pulse_apart(rows: list[TraceRow], tol: float) -> list[TraceRow]:
+    """The rows whose calibration pulse stands apart from their trace (a blank gap of
+    ``tol`` or more between them)."""
+    return [r for r in rows if r.pulse_x1 is not None and r.x0 - r.pulse_x1 >= tol]

@@ -50,7 +50,6 @@ LABEL_MAX_MM = (3.0, 5.0)  # widest and tallest piece of a label (a letter or tw
 LINE_COVER = 0.8  # fraction of a piece's columns the line runs under it (the rest: faint)
 LINE_CHAIN_MM = 1.5  # the line's thin ink runs on this far at least (a letter's bars: less)
 MAX_LINE_SLOPE = 1.5  # rows per column: a line under a label, not a QRS stroke
-SEATED = True  # look for letters standing on the line too (:func:`seated_marks`)
 SEATED_LINE = 0.5  # fraction of the zone's columns with the line's thin ink at its level
 SEATED_COVER = 0.8  # fraction of a letter's columns with ink at the line's level under it
 SEATED_FOOT = 0.5  # most of a letter's width touching the line (a wave's crest: all of it)
@@ -213,7 +212,7 @@ def floating_marks(band: np.ndarray, thick: float, px_per_mm: float) -> np.ndarr
         if _line_beside(thin[:, xs], piece):
             out[:, xs] |= piece
     out &= ~ndimage.binary_dilation(thin, eight)
-    return out | seated_marks(band, thin[:, :zone], thick, max_w, max_h) if SEATED else out
+    return out | seated_marks(band, thin[:, :zone], thick, max_w, max_h)
 
 
 def seated_marks(band, thin, thick: float, max_w: float, max_h: float) -> np.ndarray:
